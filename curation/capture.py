@@ -1,0 +1,261 @@
+"""Capture: exchanges, feedback and corrections, each write safe to repeat.
+
+Slack retries events and sends an action on every click, so every write here is idempotent:
+unique constraints decide, inside savepoints, and a repeat returns the row already stored.
+Secrets are redacted before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from curation.db import Database
+from curation.errors import NotFoundError, ValidationError
+from curation.models import (
+    Correction,
+    Exchange,
+    ExchangeStatus,
+    Feedback,
+    FeedbackKind,
+    ReviewItem,
+    ReviewKind,
+)
+from curation.models.base import utcnow
+from curation.review_queue import open_item_for, queue_signal
+from curation.scrub import redact_secrets, scrub_messages
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRef:
+    """Where a question was asked. `thread_ts` is the thread root (the message itself when it
+    starts a thread); `event_id` is Slack's id for the delivery, when there is one."""
+
+    channel_id: str
+    message_ts: str
+    thread_ts: str
+    user_id: str
+    team_id: str = ""
+    event_id: str | None = None
+
+    @property
+    def thread_key(self) -> str:
+        return f"{self.team_id}:{self.channel_id}:{self.thread_ts}"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    reply: str
+    model: str
+    reply_ts: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: int | None = None
+
+
+def _insert_unique(session: Session, row: Any) -> bool:
+    """Add `row`; False (and nothing written) when a unique constraint says it exists."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+class Capture:
+    """The writes that people's conversations and clicks cause."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- exchanges ----------------------------------------------------------------------------
+
+    def claim_exchange(
+        self, ref: ConversationRef, prompt_messages: list[dict[str, Any]]
+    ) -> tuple[Exchange, bool]:
+        """Record that a question is being answered. Returns (exchange, created).
+
+        `created` is False for a retried or duplicate delivery (same event id, or same channel
+        and message ts): the caller must not answer again.
+        """
+        with self._db.session() as session:
+            existing = self._find_by_ref(session, ref)
+            if existing is not None:
+                return existing, False
+            exchange = Exchange(
+                event_id=ref.event_id,
+                team_id=ref.team_id,
+                channel_id=ref.channel_id,
+                thread_ts=ref.thread_ts,
+                message_ts=ref.message_ts,
+                user_id=ref.user_id,
+                thread_key=ref.thread_key,
+                prompt_messages=scrub_messages(prompt_messages),
+                status=ExchangeStatus.PENDING,
+            )
+            if _insert_unique(session, exchange):
+                return exchange, True
+            existing = self._find_by_ref(session, ref)
+            assert existing is not None
+            return existing, False
+
+    @staticmethod
+    def _find_by_ref(session: Session, ref: ConversationRef) -> Exchange | None:
+        same_message = (Exchange.channel_id == ref.channel_id) & (
+            Exchange.message_ts == ref.message_ts
+        )
+        condition = (
+            or_(Exchange.event_id == ref.event_id, same_message) if ref.event_id else same_message
+        )
+        return session.scalar(select(Exchange).where(condition).limit(1))
+
+    def complete_exchange(self, exchange_id: int, answer: Answer) -> Exchange:
+        """Store the reply of a claimed exchange."""
+        with self._db.session() as session:
+            exchange = self._get(session, exchange_id)
+            exchange.reply = redact_secrets(answer.reply)
+            exchange.model = answer.model
+            exchange.reply_ts = answer.reply_ts
+            exchange.prompt_tokens = answer.prompt_tokens
+            exchange.completion_tokens = answer.completion_tokens
+            exchange.latency_ms = answer.latency_ms
+            exchange.status = ExchangeStatus.ANSWERED
+            exchange.error = None
+            exchange.answered_at = utcnow()
+            return exchange
+
+    def fail_exchange(
+        self, exchange_id: int, *, error: str, model: str | None, latency_ms: int | None = None
+    ) -> Exchange:
+        """The model failed: keep the question, with the error, for later."""
+        with self._db.session() as session:
+            exchange = self._get(session, exchange_id)
+            exchange.status = ExchangeStatus.FAILED
+            exchange.error = redact_secrets(error)[:2000]
+            exchange.model = model
+            exchange.latency_ms = latency_ms
+            return exchange
+
+    def record_exchange(
+        self, ref: ConversationRef, prompt_messages: list[dict[str, Any]], answer: Answer
+    ) -> tuple[Exchange, bool]:
+        """Claim and complete in one call (imports, tests). Idempotent like `claim_exchange`."""
+        exchange, created = self.claim_exchange(ref, prompt_messages)
+        if not created:
+            return exchange, False
+        return self.complete_exchange(exchange.id, answer), True
+
+    def set_reply_ts(self, exchange_id: int, reply_ts: str) -> None:
+        """Remember the ts of the posted reply, so reactions on it find the exchange."""
+        with self._db.session() as session:
+            self._get(session, exchange_id).reply_ts = reply_ts
+
+    def exchange(self, exchange_id: int) -> Exchange:
+        with self._db.read_session() as session:
+            return self._get(session, exchange_id)
+
+    def exchange_by_reply(self, channel_id: str, reply_ts: str) -> Exchange | None:
+        """The exchange whose reply is the message at (channel, ts), if it is one of ours."""
+        with self._db.read_session() as session:
+            return session.scalar(
+                select(Exchange).where(
+                    Exchange.channel_id == channel_id, Exchange.reply_ts == reply_ts
+                )
+            )
+
+    def thread_has_exchange(self, team_id: str, channel_id: str, thread_ts: str) -> bool:
+        """Whether the bot already answered in this thread (then no mention is needed)."""
+        key = ConversationRef(channel_id, thread_ts, thread_ts, "", team_id).thread_key
+        with self._db.read_session() as session:
+            return (
+                session.scalar(select(Exchange.id).where(Exchange.thread_key == key).limit(1))
+                is not None
+            )
+
+    @staticmethod
+    def _get(session: Session, exchange_id: int) -> Exchange:
+        exchange = session.get(Exchange, exchange_id)
+        if exchange is None:
+            raise NotFoundError(f"exchange {exchange_id} does not exist")
+        return exchange
+
+    # --- feedback and corrections --------------------------------------------------------------
+
+    def add_feedback(
+        self, exchange_id: int, user_id: str, kind: FeedbackKind
+    ) -> tuple[Feedback, ReviewItem | None, bool]:
+        """Record one person's signal. Returns (feedback, open review item, created).
+
+        Repeats (the same person clicking again) change nothing. Thumbs-down and flags queue the
+        exchange for review as bad; a thumbs-up queues it as a candidate positive example.
+        """
+        with self._db.session() as session:
+            exchange = self._get(session, exchange_id)
+            if exchange.status is not ExchangeStatus.ANSWERED:
+                raise ValidationError(f"exchange {exchange_id} has no reply to give feedback on")
+            feedback = Feedback(exchange_id=exchange_id, user_id=user_id, kind=kind)
+            if not _insert_unique(session, feedback):
+                existing = session.scalar(
+                    select(Feedback).where(
+                        Feedback.exchange_id == exchange_id,
+                        Feedback.user_id == user_id,
+                        Feedback.kind == kind,
+                    )
+                )
+                assert existing is not None
+                return existing, open_item_for(session, exchange_id), False
+            review_kind = ReviewKind.FLAG if kind.is_negative else ReviewKind.UPVOTE
+            item = queue_signal(session, exchange_id, review_kind, user_id)
+            return feedback, item, True
+
+    def add_correction(
+        self,
+        exchange_id: int,
+        author_id: str,
+        text: str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> tuple[Correction, ReviewItem | None, bool]:
+        """Propose a better reply. Append-only; the exchange's reply is never changed.
+
+        Returns (correction, open review item, created); with an `idempotency_key` (a Slack
+        view id, say) a repeated submission returns the first correction.
+        """
+        cleaned = text.strip() if isinstance(text, str) else ""
+        if not cleaned:
+            raise ValidationError("the correction is empty", [f"exchange {exchange_id}: text"])
+        with self._db.session() as session:
+            exchange = self._get(session, exchange_id)
+            if exchange.reply is not None and cleaned == exchange.reply.strip():
+                raise ValidationError(
+                    "the correction is the same as the bot's reply",
+                    [f"exchange {exchange_id}: text"],
+                )
+            if idempotency_key is not None:
+                existing = session.scalar(
+                    select(Correction).where(Correction.idempotency_key == idempotency_key)
+                )
+                if existing is not None:
+                    return existing, open_item_for(session, existing.exchange_id), False
+            correction = Correction(
+                exchange_id=exchange_id,
+                author_id=author_id,
+                text=redact_secrets(cleaned),
+                idempotency_key=idempotency_key,
+            )
+            if not _insert_unique(session, correction):
+                existing = session.scalar(
+                    select(Correction).where(Correction.idempotency_key == idempotency_key)
+                )
+                assert existing is not None
+                return existing, None, False
+            session.flush()
+            item = queue_signal(
+                session, exchange_id, ReviewKind.CORRECTION, author_id, correction.id
+            )
+            return correction, item, True

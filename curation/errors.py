@@ -1,0 +1,33 @@
+"""Errors the store raises. Each names what was wrong and where, for people and for scripts."""
+
+from __future__ import annotations
+
+
+class CurationError(Exception):
+    """Base class: a request the store refused, with a message fit to show a person."""
+
+
+class NotFoundError(CurationError):
+    """A referenced row (review item, exchange, example) does not exist."""
+
+
+class PermissionDeniedError(CurationError):
+    """The actor is not allowed to do this (for example, not a configured reviewer)."""
+
+
+class InvalidTransitionError(CurationError):
+    """A review decision that the item's current state does not allow."""
+
+
+class ValidationError(CurationError):
+    """Input that breaks a rule; `problems` lists each broken rule and where."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = problems or []
+        detail = "".join(f"\n  - {p}" for p in self.problems[:20])
+        more = f"\n  ... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+        super().__init__(f"{message}{detail}{more}")
+
+
+class SchemaOutOfDateError(CurationError):
+    """The database is behind the code's migrations."""

@@ -1,0 +1,355 @@
+"""Export a dataset version: train.jsonl, eval.jsonl and manifest.json, recorded in the store.
+
+The export streams: rows come from the database in batches and go straight to the files, and
+everything it keeps (hashes, statistics, the first problems found) has a fixed size, so memory
+does not grow with the number of examples. Files are written in a hidden folder and moved into
+place only when every line passed validation; the manifest goes last, so a folder with a
+manifest is a complete export. The same data gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Select, and_, exists, func, insert, select
+from sqlalchemy.orm import Session, aliased
+
+from curation.db import Database
+from curation.errors import ValidationError
+from curation.export.lines import BUILDERS, CHECKERS, Method, line_messages
+from curation.export.token_stats import TokenStats
+from curation.model_specs import ModelTable
+from curation.models import DatasetItem, DatasetVersion, Example, Split
+from curation.scrub import find_secrets, redact_pii
+from curation.tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, get_encoding
+
+#: OpenAI refuses a fine-tuning job with fewer training examples than this.
+MIN_TRAINING_EXAMPLES = 10
+MANIFEST_FORMAT = "tuneloop-dataset/1"
+_BATCH = 1000
+_MAX_REPORTED_PROBLEMS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOptions:
+    out_dir: Path
+    model: str
+    method: Method = Method.SFT
+    epochs: int = 3
+    redact_pii: bool = True
+
+
+@dataclass
+class ExportResult:
+    dataset_version_id: int
+    path: Path
+    method: Method
+    model: str
+    train_count: int
+    eval_count: int
+    train_tokens: int
+    estimated_training_tokens: int
+    estimated_cost_usd: float
+    files: dict[str, str]
+    fingerprint: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset_version_id": self.dataset_version_id,
+            "path": str(self.path),
+            "method": self.method.value,
+            "model": self.model,
+            "train_count": self.train_count,
+            "eval_count": self.eval_count,
+            "train_tokens": self.train_tokens,
+            "estimated_training_tokens": self.estimated_training_tokens,
+            "estimated_cost_usd": self.estimated_cost_usd,
+            "sha256": self.files,
+            "fingerprint": self.fingerprint,
+        }
+
+
+def exportable(split: Split, method: Method) -> Select[Any]:
+    """The examples an export takes for `split`: approved, not retired, not golden, and only
+    the newest example for each prompt (a later correction supersedes an earlier answer)."""
+    newer = aliased(Example)
+    query = select(Example.id).where(
+        Example.split == split,
+        Example.golden.is_(False),
+        Example.retired_at.is_(None),
+        ~exists().where(
+            and_(
+                newer.prompt_hash == Example.prompt_hash,
+                newer.split == Example.split,
+                newer.golden.is_(False),
+                newer.retired_at.is_(None),
+                newer.id > Example.id,
+            )
+        ),
+    )
+    if method is Method.DPO:
+        query = query.where(Example.rejected.is_not(None))
+    return query
+
+
+@lru_cache(maxsize=4096)
+def _content_tokens(encoding_name: str, text: str) -> int:
+    # Bounded cache: the system prompt repeats in nearly every example.
+    return len(get_encoding(encoding_name).encode(text, disallowed_special=()))
+
+
+class _SplitWriter:
+    """Writes one JSONL file, hashing as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: IO[bytes] = path.open("wb")
+        self._sha = hashlib.sha256()
+        self.count = 0
+
+    def write(self, line: dict[str, Any]) -> None:
+        data = json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        self._handle.write(data)
+        self._sha.update(data)
+        self.count += 1
+
+    def close(self) -> str:
+        self._handle.close()
+        return self._sha.hexdigest()
+
+
+class _Export:
+    """One export run; state that lives exactly as long as the run."""
+
+    def __init__(self, session: Session, options: ExportOptions, models: ModelTable) -> None:
+        self.session = session
+        self.options = options
+        self.spec = models.spec(options.model)
+        self.build = BUILDERS[options.method]
+        self.check = CHECKERS[options.method]
+        self.problems: list[str] = []
+        self.problem_count = 0
+        self.stats = {Split.TRAIN: TokenStats(), Split.EVAL: TokenStats()}
+        self.fingerprint = hashlib.sha256()
+
+    def problem(self, text: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < _MAX_REPORTED_PROBLEMS:
+            self.problems.append(text)
+
+    def rows(self, split: Split) -> Iterator[Any]:
+        ids = exportable(split, self.options.method).subquery()
+        query = (
+            select(
+                Example.id,
+                Example.messages,
+                Example.target,
+                Example.rejected,
+                Example.content_hash,
+            )
+            .join(ids, ids.c.id == Example.id)
+            .order_by(Example.id)
+            .execution_options(yield_per=_BATCH)
+        )
+        yield from self.session.execute(query)
+
+    def line_for(self, row: Any) -> tuple[dict[str, Any], int] | None:
+        """The validated line for one example and its token count, or None (problem noted)."""
+        where = f"example {row.id}"
+        line = self.build(row.messages, row.target, row.rejected)
+        problems = self.check(line)
+        if problems:
+            for p in problems:
+                self.problem(f"{where}: {p}")
+            return None
+        tokens = REPLY_PRIMING_TOKENS
+        redact = self.options.redact_pii
+        for message in line_messages(line):
+            if redact:
+                message["content"] = redact_pii(message["content"])
+            content = message["content"]
+            for finding in find_secrets(content):
+                self.problem(
+                    f"{where}: contains_secret: {finding.kind} in a {message['role']} message"
+                )
+                return None
+            tokens += TOKENS_PER_MESSAGE + _content_tokens(self.spec.encoding, content)
+        if tokens > self.spec.max_example_tokens:
+            self.problem(
+                f"{where}: too_many_tokens: {tokens} tokens, over the limit of "
+                f"{self.spec.max_example_tokens} for {self.options.model}"
+            )
+            return None
+        return line, tokens
+
+    def write_split(
+        self, split: Split, writer: _SplitWriter, manifest_items: IO[str], version_id: int
+    ) -> None:
+        batch: list[dict[str, Any]] = []
+        for row in self.rows(split):
+            built = self.line_for(row)
+            if built is None:
+                continue
+            line, tokens = built
+            writer.write(line)
+            self.stats[split].add(tokens)
+            self.fingerprint.update(f"{split.value}:{row.content_hash}\n".encode())
+            entry = {
+                "id": row.id,
+                "content_hash": row.content_hash,
+                "split": split.value,
+                "tokens": tokens,
+            }
+            prefix = ",\n    " if manifest_items.tell() else "\n    "
+            manifest_items.write(prefix + json.dumps(entry, separators=(",", ":")))
+            batch.append(
+                {"dataset_version_id": version_id, "example_id": row.id, "split": split.value}
+            )
+            if len(batch) >= _BATCH:
+                self.session.execute(insert(DatasetItem), batch)
+                batch.clear()
+        if batch:
+            self.session.execute(insert(DatasetItem), batch)
+
+
+def _count(session: Session, split: Split, method: Method) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(exportable(split, method).subquery())) or 0
+    )
+
+
+def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> ExportResult:
+    """Write and record one dataset version, or raise ValidationError naming every problem
+    (and write nothing)."""
+    spec = models.spec(options.model)  # an unknown model fails before any work
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=options.out_dir))
+    try:
+        with db.session() as session:
+            available = _count(session, Split.TRAIN, options.method)
+            if available < MIN_TRAINING_EXAMPLES:
+                kind = "corrected (preference) " if options.method is Method.DPO else ""
+                raise ValidationError(
+                    f"not enough training examples: {available} approved {kind}examples on the "
+                    f"training side, OpenAI needs at least {MIN_TRAINING_EXAMPLES}"
+                )
+            version = DatasetVersion(
+                method=options.method.value,
+                model=options.model,
+                epochs=options.epochs,
+                path=str(options.out_dir.resolve()),
+                train_count=0,
+                eval_count=0,
+                train_tokens=0,
+                estimated_training_tokens=0,
+                estimated_cost_usd=0.0,
+                train_sha256="",
+                eval_sha256="",
+                manifest_sha256="",
+                fingerprint="",
+                summary={},
+            )
+            session.add(version)
+            session.flush()
+            run = _Export(session, options, models)
+            files: dict[str, str] = {}
+            with (staging / "items.part").open("w+", encoding="utf-8") as items:
+                for split, name in ((Split.TRAIN, "train.jsonl"), (Split.EVAL, "eval.jsonl")):
+                    writer = _SplitWriter(staging / name)
+                    try:
+                        run.write_split(split, writer, items, version.id)
+                    finally:
+                        files[name] = writer.close()
+                if run.problem_count:
+                    more = run.problem_count - len(run.problems)
+                    raise ValidationError(
+                        f"export refused: {run.problem_count} example(s) break the rules"
+                        + (f" ({more} not listed)" if more else ""),
+                        run.problems,
+                    )
+                train, evaluation = run.stats[Split.TRAIN], run.stats[Split.EVAL]
+                if train.count < MIN_TRAINING_EXAMPLES:
+                    raise ValidationError(
+                        f"not enough training examples: {train.count}, OpenAI needs "
+                        f"at least {MIN_TRAINING_EXAMPLES}"
+                    )
+                trained_tokens = train.total * options.epochs
+                cost = round(trained_tokens / 1_000_000 * spec.training_price_per_million, 4)
+                fingerprint = run.fingerprint.hexdigest()
+                summary = {
+                    "format": MANIFEST_FORMAT,
+                    "method": options.method.value,
+                    "model": options.model,
+                    "encoding": spec.encoding,
+                    "max_example_tokens": spec.max_example_tokens,
+                    "epochs": options.epochs,
+                    "pii_redacted": options.redact_pii,
+                    "counts": {"train": train.count, "eval": evaluation.count},
+                    "tokens": {"train": train.as_dict(), "eval": evaluation.as_dict()},
+                    "estimate": {
+                        "training_tokens": trained_tokens,
+                        "price_per_million_usd": spec.training_price_per_million,
+                        "cost_usd": cost,
+                    },
+                    "sha256": files,
+                    "fingerprint": fingerprint,
+                }
+                manifest_sha = _write_manifest(staging / "manifest.json", summary, items)
+            version.train_count, version.eval_count = train.count, evaluation.count
+            version.train_tokens = train.total
+            version.estimated_training_tokens = trained_tokens
+            version.estimated_cost_usd = cost
+            version.train_sha256 = files["train.jsonl"]
+            version.eval_sha256 = files["eval.jsonl"]
+            version.manifest_sha256 = manifest_sha
+            version.fingerprint = fingerprint
+            version.summary = summary
+            session.flush()
+            # Publish: data files first, the manifest last (its presence means complete).
+            for name in ("train.jsonl", "eval.jsonl", "manifest.json"):
+                os.replace(staging / name, options.out_dir / name)
+            return ExportResult(
+                dataset_version_id=version.id,
+                path=options.out_dir,
+                method=options.method,
+                model=options.model,
+                train_count=train.count,
+                eval_count=evaluation.count,
+                train_tokens=train.total,
+                estimated_training_tokens=trained_tokens,
+                estimated_cost_usd=cost,
+                files={**files, "manifest.json": manifest_sha},
+                fingerprint=fingerprint,
+                summary=summary,
+            )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_manifest(path: Path, summary: dict[str, Any], items: IO[str]) -> str:
+    """The summary as JSON, with the streamed example list copied in at the end."""
+    head = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True)
+    sha = hashlib.sha256()
+    with path.open("wb") as out:
+
+        def emit(text: str) -> None:
+            data = text.encode()
+            out.write(data)
+            sha.update(data)
+
+        emit(head[:-2] + ',\n  "examples": [')
+        items.seek(0)
+        while chunk := items.read(1 << 16):
+            emit(chunk)
+        emit("\n  ]\n}\n")
+    return sha.hexdigest()

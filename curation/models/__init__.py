@@ -1,0 +1,26 @@
+"""Typed SQLAlchemy models, one module per concern. Importing this registers every table."""
+
+from curation.models.base import Base
+from curation.models.dataset import DatasetItem, DatasetVersion
+from curation.models.example import Example, ExampleSource, Split
+from curation.models.exchange import Exchange, ExchangeStatus
+from curation.models.feedback import Correction, Feedback, FeedbackKind
+from curation.models.review import ReviewEvent, ReviewItem, ReviewKind, ReviewState
+
+__all__ = [
+    "Base",
+    "Correction",
+    "DatasetItem",
+    "DatasetVersion",
+    "Example",
+    "ExampleSource",
+    "Exchange",
+    "ExchangeStatus",
+    "Feedback",
+    "FeedbackKind",
+    "ReviewEvent",
+    "ReviewItem",
+    "ReviewKind",
+    "ReviewState",
+    "Split",
+]

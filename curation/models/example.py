@@ -1,0 +1,63 @@
+"""Example: the curated training unit."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from curation.models.base import Base, JSONType, StrEnumType, UTCDateTime, utcnow
+
+
+class ExampleSource(enum.StrEnum):
+    SEED = "seed"
+    CORRECTION = "correction"
+    UPVOTE = "upvote"
+    IMPORT = "import"
+
+
+class Split(enum.StrEnum):
+    TRAIN = "train"
+    EVAL = "eval"
+
+
+class Example(Base):
+    """Prompt messages (system prompt, history, user turn), the target reply, and where it came
+    from. `rejected` keeps the original bad reply of a corrected exchange, for preference (DPO)
+    training. `content_hash` refuses exact duplicates; `prompt_hash` lets export keep only the
+    newest target for one prompt, so a correction supersedes an older answer.
+    """
+
+    __tablename__ = "examples"
+    __table_args__ = (
+        UniqueConstraint("content_hash"),
+        # The golden set is evaluation-only, forever: the database itself refuses otherwise.
+        CheckConstraint("NOT golden OR split = 'eval'", name="golden_is_eval"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    target: Mapped[str] = mapped_column(Text)
+    rejected: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[ExampleSource] = mapped_column(StrEnumType(ExampleSource))
+    split: Mapped[Split] = mapped_column(StrEnumType(Split), index=True)
+    golden: Mapped[bool] = mapped_column(Boolean, default=False)
+    thread_key: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    prompt_hash: Mapped[str] = mapped_column(String(64), index=True)
+    exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id", ondelete="SET NULL"))
+    approved_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_reason: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,67 @@
+"""Exchange: one question put to the bot and the reply it gave (or the error it met)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from curation.models.base import Base, JSONType, StrEnumType, UTCDateTime, utcnow
+
+
+class ExchangeStatus(enum.StrEnum):
+    PENDING = "pending"  # claimed: the model is being asked
+    ANSWERED = "answered"
+    FAILED = "failed"  # the model failed; the question is still kept
+
+
+class Exchange(Base):
+    """A bot reply with everything needed to turn it into a training example later.
+
+    Unique on the Slack event id and on (channel, question ts): Slack retries an event and may
+    deliver `app_mention` and `message` for one message, and neither may make a second row.
+    """
+
+    __tablename__ = "exchanges"
+    __table_args__ = (
+        UniqueConstraint("event_id"),
+        UniqueConstraint("channel_id", "message_ts"),
+        Index("ix_exchanges_channel_reply", "channel_id", "reply_ts"),
+        Index("ix_exchanges_thread", "thread_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    reply_ts: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    thread_key: Mapped[str] = mapped_column(String(128))
+
+    prompt_messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    reply: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[ExchangeStatus] = mapped_column(
+        StrEnumType(ExchangeStatus),
+        default=ExchangeStatus.PENDING,
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def question(self) -> str:
+        """The user's turn that this exchange answered (the last user message)."""
+        for message in reversed(self.prompt_messages):
+            if message.get("role") == "user":
+                return str(message.get("content", ""))
+        return ""

@@ -1,0 +1,292 @@
+"""The review state machine: pending -> approved | rejected | needs_edit (-> pending).
+
+Only reviewers decide. Every decision is a conditional UPDATE on the item's state, so of two
+reviewers approving the same item at once exactly one wins and exactly one example is made;
+the other is told who decided first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from curation.db import Database
+from curation.errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from curation.examples import NewExample, insert_example
+from curation.models import (
+    Correction,
+    Example,
+    ExampleSource,
+    ReviewEvent,
+    ReviewItem,
+    ReviewKind,
+    ReviewState,
+)
+from curation.models.base import utcnow
+from curation.scrub import redact_secrets
+
+IsReviewer = Callable[[str], bool]
+
+
+def reviewer_set(user_ids: Collection[str]) -> IsReviewer:
+    """The plain policy: these user ids may decide."""
+    allowed = frozenset(user_ids)
+    return allowed.__contains__
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewView:
+    """What a reviewer needs to decide on one item."""
+
+    id: int
+    exchange_id: int
+    kind: ReviewKind
+    state: ReviewState
+    question: str
+    reply: str | None
+    model: str | None
+    correction: str | None
+    correction_by: str | None
+    opened_by: str
+    opened_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    example_id: int | None
+    thread_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    item: ReviewView
+    example_id: int
+    #: False when an identical example already existed (the item points at that one).
+    example_created: bool
+
+
+class Review:
+    """Reviewer decisions, with the same rules for Slack, the command line and scripts."""
+
+    def __init__(self, db: Database, *, is_reviewer: IsReviewer, eval_fraction: float) -> None:
+        self._db = db
+        self._is_reviewer = is_reviewer
+        self._eval_fraction = eval_fraction
+
+    def is_reviewer(self, user_id: str) -> bool:
+        return bool(user_id) and self._is_reviewer(user_id)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def list(
+        self, state: ReviewState | None = ReviewState.PENDING, limit: int = 50
+    ) -> list[ReviewView]:
+        """Items in `state` (all states when None), oldest first: a queue is served in order."""
+        with self._db.read_session() as session:
+            query = select(ReviewItem).order_by(ReviewItem.id).limit(limit)
+            if state is not None:
+                query = query.where(ReviewItem.state == state)
+            return [_view(session, item) for item in session.scalars(query)]
+
+    def counts(self) -> dict[str, int]:
+        with self._db.read_session() as session:
+            rows = session.execute(
+                select(ReviewItem.state, func.count()).group_by(ReviewItem.state)
+            ).all()
+        counts = {state.value: 0 for state in ReviewState}
+        counts.update({state.value: n for state, n in rows})
+        return counts
+
+    def get(self, item_id: int) -> ReviewView:
+        with self._db.read_session() as session:
+            return _view(session, _get_item(session, item_id))
+
+    def history(self, item_id: int) -> list[ReviewEvent]:
+        with self._db.read_session() as session:
+            _get_item(session, item_id)
+            return list(
+                session.scalars(
+                    select(ReviewEvent)
+                    .where(ReviewEvent.item_id == item_id)
+                    .order_by(ReviewEvent.id)
+                )
+            )
+
+    # --- deciding --------------------------------------------------------------------------------
+
+    def approve(
+        self, item_id: int, reviewer: str, *, reason: str | None = None, text: str | None = None
+    ) -> Approval:
+        """Approve an item into an example. With `text`, the reviewer's own correction is
+        recorded first and becomes the target (the "Edit" button)."""
+        self._require_reviewer(reviewer, "approve")
+        with self._db.session() as session:
+            item = _get_item(session, item_id)
+            allowed = [ReviewState.PENDING]
+            if text is not None:
+                item.correction_id = self._reviewer_correction(session, item, reviewer, text)
+                item.kind = ReviewKind.CORRECTION
+                allowed.append(ReviewState.NEEDS_EDIT)
+            self._transition(session, item, allowed, ReviewState.APPROVED, reviewer, reason)
+            example, created = insert_example(
+                session,
+                self._example_for(session, item),
+                approved_by=reviewer,
+                eval_fraction=self._eval_fraction,
+            )
+            session.flush()
+            item.example_id = example.id
+            return Approval(_view(session, item), example.id, created)
+
+    def reject(self, item_id: int, reviewer: str, *, reason: str) -> ReviewView:
+        """Reject an item; a reason is required, for the person whose signal it was."""
+        self._require_reviewer(reviewer, "reject")
+        _require_reason(reason, item_id)
+        with self._db.session() as session:
+            item = _get_item(session, item_id)
+            self._transition(
+                session,
+                item,
+                [ReviewState.PENDING, ReviewState.NEEDS_EDIT],
+                ReviewState.REJECTED,
+                reviewer,
+                reason,
+            )
+            return _view(session, item)
+
+    def request_edit(self, item_id: int, reviewer: str, *, reason: str) -> ReviewView:
+        """Send an item back: it needs a (better) correction before it can be approved."""
+        self._require_reviewer(reviewer, "send back")
+        _require_reason(reason, item_id)
+        with self._db.session() as session:
+            item = _get_item(session, item_id)
+            self._transition(
+                session, item, [ReviewState.PENDING], ReviewState.NEEDS_EDIT, reviewer, reason
+            )
+            return _view(session, item)
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _require_reviewer(self, user_id: str, action: str) -> None:
+        if not self.is_reviewer(user_id):
+            raise PermissionDeniedError(
+                f"{user_id or 'an unknown user'} may not {action} review items: "
+                "only configured reviewers decide"
+            )
+
+    @staticmethod
+    def _reviewer_correction(session: Session, item: ReviewItem, reviewer: str, text: str) -> int:
+        cleaned = text.strip()
+        if not cleaned:
+            raise ValidationError("the edited reply is empty", [f"review item {item.id}: text"])
+        correction = Correction(
+            exchange_id=item.exchange_id, author_id=reviewer, text=redact_secrets(cleaned)
+        )
+        session.add(correction)
+        session.flush()
+        return correction.id
+
+    @staticmethod
+    def _transition(
+        session: Session,
+        item: ReviewItem,
+        allowed: list[ReviewState],
+        to_state: ReviewState,
+        actor: str,
+        reason: str | None,
+    ) -> None:
+        """Move `item` to `to_state` only if it is still in an allowed state (race-safe)."""
+        from_state = item.state
+        result = session.execute(
+            update(ReviewItem)
+            .where(ReviewItem.id == item.id, ReviewItem.state.in_(allowed))
+            .values(state=to_state, decided_by=actor, decided_at=utcnow(), decision_reason=reason)
+            .execution_options(synchronize_session="fetch")
+        )
+        if result.rowcount != 1:
+            session.refresh(item)
+            who = f" by {item.decided_by}" if item.decided_by else ""
+            raise InvalidTransitionError(
+                f"review item {item.id} is {item.state.value}{who}; "
+                f"it cannot become {to_state.value} (allowed from: "
+                f"{', '.join(s.value for s in allowed)})"
+            )
+        session.refresh(item)
+        session.add(
+            ReviewEvent(
+                item_id=item.id,
+                actor=actor,
+                action=to_state.value,
+                from_state=from_state.value,
+                to_state=to_state.value,
+                reason=reason,
+            )
+        )
+
+    @staticmethod
+    def _example_for(session: Session, item: ReviewItem) -> NewExample:
+        exchange = item.exchange
+        correction = session.get(Correction, item.correction_id) if item.correction_id else None
+        if correction is not None:
+            target, rejected, source = correction.text, exchange.reply, ExampleSource.CORRECTION
+        elif item.kind is ReviewKind.UPVOTE and exchange.reply:
+            target, rejected, source = exchange.reply, None, ExampleSource.UPVOTE
+        else:
+            raise ValidationError(
+                f"review item {item.id} is a flag without a correction: nothing to train on; "
+                "approve it with an edited reply, send it back, or reject it"
+            )
+        return NewExample(
+            messages=list(exchange.prompt_messages),
+            target=target,
+            rejected=rejected,
+            source=source,
+            thread_key=exchange.thread_key,
+            exchange_id=exchange.id,
+        )
+
+
+def _require_reason(reason: str | None, item_id: int) -> None:
+    if not reason or not reason.strip():
+        raise ValidationError("a reason is required", [f"review item {item_id}: reason"])
+
+
+def _get_item(session: Session, item_id: int) -> ReviewItem:
+    item = session.get(ReviewItem, item_id)
+    if item is None:
+        raise NotFoundError(f"review item {item_id} does not exist")
+    return item
+
+
+def _view(session: Session, item: ReviewItem) -> ReviewView:
+    exchange = item.exchange
+    correction = session.get(Correction, item.correction_id) if item.correction_id else None
+    return ReviewView(
+        id=item.id,
+        exchange_id=item.exchange_id,
+        kind=item.kind,
+        state=item.state,
+        question=exchange.question,
+        reply=exchange.reply,
+        model=exchange.model,
+        correction=correction.text if correction else None,
+        correction_by=correction.author_id if correction else None,
+        opened_by=item.opened_by,
+        opened_at=item.opened_at,
+        decided_by=item.decided_by,
+        decided_at=item.decided_at,
+        decision_reason=item.decision_reason,
+        example_id=item.example_id,
+        thread_key=exchange.thread_key,
+    )
+
+
+__all__ = ["Approval", "Example", "Review", "ReviewView", "reviewer_set"]

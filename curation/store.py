@@ -1,0 +1,34 @@
+"""The store as one object to hand around: the database and the services over it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from curation.capture import Capture
+from curation.db import Database
+from curation.review import IsReviewer, Review, reviewer_set
+
+
+@dataclass(frozen=True)
+class Store:
+    db: Database
+    capture: Capture
+    review: Review
+    eval_fraction: float
+
+    @classmethod
+    def build(
+        cls,
+        db: Database,
+        *,
+        reviewers: Collection[str] | IsReviewer,
+        eval_fraction: float = 0.2,
+    ) -> Store:
+        is_reviewer = reviewers if callable(reviewers) else reviewer_set(reviewers)
+        return cls(
+            db=db,
+            capture=Capture(db),
+            review=Review(db, is_reviewer=is_reviewer, eval_fraction=eval_fraction),
+            eval_fraction=eval_fraction,
+        )

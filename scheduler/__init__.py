@@ -1,0 +1,4 @@
+"""The retraining cycle: trainers, evaluation, the gate, the model registry and scheduling.
+
+Knows nothing of Slack.
+"""

@@ -1,0 +1,17 @@
+"""The `tuneloop` command line. Each module below adds its commands to the shared app."""
+
+from __future__ import annotations
+
+from tuneloop.cli import (  # noqa: F401  (imported for their commands)
+    db_commands,
+    export_commands,
+    import_commands,
+    review_commands,
+    stats_commands,
+)
+from tuneloop.cli.app import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

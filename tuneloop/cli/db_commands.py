@@ -1,0 +1,35 @@
+"""`tuneloop db ...`: schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from curation.db import current_revision, head_revision, make_engine, upgrade
+from tuneloop.cli.app import app
+from tuneloop.cli.output import console
+from tuneloop.settings import load_settings
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply migrations (PostgreSQL needs this; a SQLite file is upgraded on first use)."""
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url)
+    before = current_revision(engine)
+    upgrade(engine, revision)
+    after = current_revision(engine)
+    url = engine.url.render_as_string(hide_password=True)
+    console.print(f"{url}: {before or 'empty'} -> {after}", highlight=False)
+    engine.dispose()
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's revision and the code's."""
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url)
+    console.print(f"database: {current_revision(engine) or 'empty'}  code: {head_revision()}")
+    engine.dispose()

@@ -1,0 +1,51 @@
+"""`tuneloop export`: write a validated dataset version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from curation.export import ExportOptions, Method, export_dataset
+from tuneloop.cli.app import app
+from tuneloop.cli.output import console, print_json, reported_errors
+from tuneloop.settings import load_settings
+from tuneloop.wiring import open_database
+
+
+@app.command("export")
+def export(
+    out: Path = typer.Option(
+        ..., "--out", help="Folder for train.jsonl, eval.jsonl, manifest.json."
+    ),
+    method: Method = typer.Option(Method.SFT, help="sft (supervised) or dpo (preference)."),
+    model: str | None = typer.Option(
+        None, help="Model to validate and cost for (default: TUNELOOP_BASE_MODEL)."
+    ),
+    epochs: int | None = typer.Option(
+        None, min=1, help="Epochs for the cost estimate (default: TUNELOOP_EPOCHS)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Export approved examples as a dataset version and record it in the store."""
+    settings = load_settings()
+    options = ExportOptions(
+        out_dir=out,
+        model=model or settings.base_model,
+        method=method,
+        epochs=epochs or settings.export_epochs,
+        redact_pii=settings.redact_pii_in_export,
+    )
+    with reported_errors():
+        result = export_dataset(open_database(settings), settings.models, options)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    console.print(
+        f"dataset version {result.dataset_version_id}: {result.train_count} train, "
+        f"{result.eval_count} eval examples in {result.path}\n"
+        f"{result.train_tokens} training tokens x {options.epochs} epochs = "
+        f"{result.estimated_training_tokens} trained tokens, "
+        f"about ${result.estimated_cost_usd:.2f} on {result.model}",
+        highlight=False,
+    )

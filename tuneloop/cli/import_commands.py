@@ -1,0 +1,69 @@
+"""`tuneloop seeds import` and `tuneloop import`: examples from chat JSONL files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from curation.importing import ImportReport, import_chat_file, import_seeds
+from tuneloop.cli.app import app
+from tuneloop.cli.output import console, fail, print_json, reported_errors
+from tuneloop.settings import load_settings
+from tuneloop.wiring import open_database, system_prompt
+
+seeds_app = typer.Typer(help="The data a new installation starts from.", no_args_is_help=True)
+app.add_typer(seeds_app, name="seeds")
+
+
+def _show(reports: list[ImportReport], as_json: bool) -> None:
+    if as_json:
+        print_json({"files": [r.as_dict() for r in reports]})
+    else:
+        for r in reports:
+            if r.ok:
+                console.print(
+                    f"{r.path}: {r.added} added, {r.already_present} already present",
+                    highlight=False,
+                )
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        fail(
+            f"{len(failed)} file(s) not imported",
+            [problem for r in failed for problem in r.problems],
+        )
+
+
+@seeds_app.command("import")
+def seeds_import(
+    directory: Path | None = typer.Argument(
+        None, help="Seeds folder (default: TUNELOOP_SEEDS_DIR)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Import train.jsonl (training) and golden.jsonl (evaluation only). Safe to repeat."""
+    settings = load_settings()
+    with reported_errors():
+        reports = import_seeds(
+            open_database(settings),
+            directory or settings.seeds_dir,
+            eval_fraction=settings.eval_fraction,
+        )
+    _show(reports, as_json)
+
+
+@app.command("import")
+def import_file(
+    file: Path = typer.Argument(..., help="Chat JSONL of approved examples."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Bulk-import approved examples; each is split train/eval by its thread. Safe to repeat."""
+    settings = load_settings()
+    with reported_errors():
+        report = import_chat_file(
+            open_database(settings),
+            file,
+            system_prompt=system_prompt(settings),
+            eval_fraction=settings.eval_fraction,
+        )
+    _show([report], as_json)

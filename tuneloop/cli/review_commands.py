@@ -1,0 +1,206 @@
+"""`tuneloop review ...`: the reviewer's queue, under the same rules as the Slack App Home."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from curation.models import ReviewState
+from curation.review import ReviewView
+from curation.store import Store
+from tuneloop.cli.app import app
+from tuneloop.cli.output import console, fail, print_json, reported_errors
+from tuneloop.settings import Settings, load_settings
+from tuneloop.wiring import open_store
+
+review_app = typer.Typer(
+    help="Decide on flagged, corrected and upvoted replies.", no_args_is_help=True
+)
+app.add_typer(review_app, name="review")
+
+REVIEWER_OPTION = typer.Option(
+    None,
+    "--reviewer",
+    "-r",
+    envvar="TUNELOOP_REVIEWER",
+    help="Your reviewer id (one of TUNELOOP_REVIEWERS); defaults to the only reviewer.",
+)
+JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _reviewer(settings: Settings, given: str | None) -> str:
+    if given:
+        return given
+    if len(settings.reviewers) == 1:
+        return settings.reviewers[0]
+    if not settings.reviewers:
+        fail("no reviewers are configured: set TUNELOOP_REVIEWERS")
+    fail("several reviewers are configured: say which you are with --reviewer")
+
+
+def _view_dict(view: ReviewView) -> dict[str, Any]:
+    data = asdict(view)
+    data["kind"], data["state"] = view.kind.value, view.state.value
+    return data
+
+
+def _store() -> tuple[Settings, Store]:
+    settings = load_settings()
+    with reported_errors():
+        return settings, open_store(settings)
+
+
+def _short(text: str | None, width: int = 60) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@review_app.command("list")
+def review_list(
+    state: str = typer.Option("pending", help="pending, needs_edit, approved, rejected or all."),
+    limit: int = typer.Option(50, min=1, max=1000),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The queue, oldest first."""
+    _, store = _store()
+    if state != "all" and state not in {s.value for s in ReviewState}:
+        fail(f"unknown state {state!r}: use pending, needs_edit, approved, rejected or all")
+    views = store.review.list(None if state == "all" else ReviewState(state), limit)
+    if as_json:
+        print_json({"items": [_view_dict(v) for v in views]})
+        return
+    if not views:
+        console.print(f"no {state} review items")
+        return
+    table = Table("id", "kind", "state", "question", "reply", "correction", "by", "opened")
+    for v in views:
+        table.add_row(
+            str(v.id),
+            v.kind.value,
+            v.state.value,
+            _short(v.question),
+            _short(v.reply),
+            _short(v.correction),
+            v.correction_by or v.opened_by,
+            f"{v.opened_at:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+
+
+@review_app.command("show")
+def review_show(item_id: int, as_json: bool = JSON_OPTION) -> None:
+    """One item in full, with its history."""
+    _, store = _store()
+    with reported_errors():
+        view = store.review.get(item_id)
+        history = store.review.history(item_id)
+    events = [
+        {
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "action": e.action,
+            "from": e.from_state,
+            "to": e.to_state,
+            "reason": e.reason,
+        }
+        for e in history
+    ]
+    if as_json:
+        print_json({**_view_dict(view), "history": events})
+        return
+    console.print(f"[bold]review item {view.id}[/] ({view.kind.value}, {view.state.value})")
+    for label, value in (
+        ("question", view.question),
+        ("reply", view.reply),
+        ("model", view.model),
+        ("correction", view.correction),
+        ("correction by", view.correction_by),
+        ("decided by", view.decided_by),
+        ("reason", view.decision_reason),
+        ("example", view.example_id),
+    ):
+        if value is not None:
+            console.print(f"[bold]{label}:[/] {value}", highlight=False, markup=False)
+    for e in events:
+        console.print(
+            f"  {e['at']}  {e['actor']}  {e['action']}  {e['reason'] or ''}", highlight=False
+        )
+
+
+def _approve(
+    item_id: int, reviewer: str | None, reason: str | None, text: str | None, as_json: bool
+) -> None:
+    settings, store = _store()
+    actor = _reviewer(settings, reviewer)
+    with reported_errors():
+        approval = store.review.approve(item_id, actor, reason=reason, text=text)
+    if as_json:
+        print_json({**_view_dict(approval.item), "example_created": approval.example_created})
+        return
+    note = "" if approval.example_created else " (identical to an existing example)"
+    console.print(f"approved review item {item_id} as example {approval.example_id}{note}")
+
+
+@review_app.command("approve")
+def review_approve(
+    item_id: int,
+    reason: str | None = typer.Option(None, help="Why (optional)."),
+    reviewer: str | None = REVIEWER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Approve an item into a curated example."""
+    _approve(item_id, reviewer, reason, None, as_json)
+
+
+@review_app.command("edit")
+def review_edit(
+    item_id: int,
+    text: str | None = typer.Option(None, help="The corrected reply."),
+    file: Path | None = typer.Option(None, help="Read the corrected reply from a file."),
+    reason: str | None = typer.Option(None, help="Why (optional)."),
+    reviewer: str | None = REVIEWER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write the reply as it should be, and approve it (the App Home's Edit button)."""
+    if (text is None) == (file is None):
+        fail("give the corrected reply with exactly one of --text or --file")
+    body = text if text is not None else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    _approve(item_id, reviewer, reason, body, as_json)
+
+
+@review_app.command("reject")
+def review_reject(
+    item_id: int,
+    reason: str = typer.Option(..., help="Why (required)."),
+    reviewer: str | None = REVIEWER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Reject an item: nothing is trained on it."""
+    settings, store = _store()
+    with reported_errors():
+        view = store.review.reject(item_id, _reviewer(settings, reviewer), reason=reason)
+    if as_json:
+        print_json(_view_dict(view))
+    else:
+        console.print(f"rejected review item {item_id}")
+
+
+@review_app.command("send-back")
+def review_send_back(
+    item_id: int,
+    reason: str = typer.Option(..., help="What the correction needs (required)."),
+    reviewer: str | None = REVIEWER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Mark an item needs_edit: it returns to the queue when a new correction arrives."""
+    settings, store = _store()
+    with reported_errors():
+        view = store.review.request_edit(item_id, _reviewer(settings, reviewer), reason=reason)
+    if as_json:
+        print_json(_view_dict(view))
+    else:
+        console.print(f"review item {item_id} needs an edit")
