@@ -139,11 +139,9 @@ class Database:
     def read_session(self) -> Iterator[Session]:
         """A transaction that only reads: on SQLite it does not queue behind writers."""
         with self._sessions() as session:
+            # Closing (not rolling back) ends the transaction but keeps loaded objects usable.
             session.connection(execution_options={READ_ONLY_OPTION: True})
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -43,7 +43,7 @@ _PII_PATTERNS: dict[str, str] = {
     # and one parenthesised area code; short numbers (dates, amounts, ticket ids) are left be.
     "phone": (
         r"(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
-        r"\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?![\w.])"
+        r"\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\w|\.\d)"
     ),
 }
 _PII = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _PII_PATTERNS.items()))

@@ -1,0 +1,76 @@
+"""Examples: de-duplication by normalised content, the thread-grouped split, golden is eval."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.exc import IntegrityError
+
+from curation.errors import ValidationError
+from curation.examples import NewExample, insert_example
+from curation.fingerprints import content_hash, split_for
+from curation.models import Example, ExampleSource, Split
+from tests.conftest import SYSTEM
+
+
+def _new(question: str = "How do I get a laptop?", target: str = "Ask in Self Service.", **kw):
+    values = dict(messages=[SYSTEM, {"role": "user", "content": question}], target=target,
+                  source=ExampleSource.IMPORT, thread_key=f"t:{question}")
+    values.update(kw)
+    return NewExample(**values)
+
+
+def test_exact_duplicates_are_refused_after_normalisation(db) -> None:
+    with db.session() as s:
+        first, created = insert_example(s, _new(), approved_by="U", eval_fraction=0.2)
+        same, created_again = insert_example(
+            s, _new("  How do I get a\u00a0laptop?\n", "Ask in  Self Service. "),
+            approved_by="U", eval_fraction=0.2,
+        )
+    assert created and not created_again and same.id == first.id
+
+
+def test_invalid_examples_are_refused_with_where_and_why(db) -> None:
+    with db.session() as s, pytest.raises(ValidationError) as info:
+        insert_example(s, _new(target="  "), approved_by="U", eval_fraction=0.2)
+    assert "missing_content at target" in str(info.value)
+    bad = _new(messages=[SYSTEM, {"role": "robot", "content": "hi"}])
+    with db.session() as s, pytest.raises(ValidationError, match="unrecognized_role"):
+        insert_example(s, bad, approved_by="U", eval_fraction=0.2)
+
+
+def test_every_example_of_one_thread_lands_on_the_same_side(db) -> None:
+    with db.session() as s:
+        sides = {
+            insert_example(s, _new(f"q{n}", thread_key="T1:C1:123.4"), approved_by="U",
+                           eval_fraction=0.5)[0].split
+            for n in range(20)
+        }
+    assert len(sides) == 1
+
+
+def test_the_split_is_deterministic_and_near_the_fraction() -> None:
+    sides = [split_for(f"T:C:{n}", 0.2) for n in range(5000)]
+    assert sides == [split_for(f"T:C:{n}", 0.2) for n in range(5000)]
+    assert 0.17 < sides.count(Split.EVAL) / len(sides) < 0.23
+
+
+def test_golden_is_eval_forever(db) -> None:
+    with db.session() as s:
+        golden, _ = insert_example(s, _new(golden=True), approved_by="U", eval_fraction=0.0)
+    assert golden.split is Split.EVAL
+    with db.session() as s, pytest.raises(ValidationError, match="golden_is_eval"):
+        insert_example(s, _new("other", golden=True, split=Split.TRAIN), approved_by="U",
+                       eval_fraction=0.0)
+    # The database itself refuses, whatever code tries.
+    with pytest.raises(IntegrityError), db.session() as s:
+        row = s.get(Example, golden.id)
+        row.split = Split.TRAIN
+
+
+@given(st.text(min_size=1), st.text(min_size=1))
+def test_content_hash_ignores_whitespace_layout(question: str, target: str) -> None:
+    messages = [{"role": "user", "content": question}]
+    spaced = [{"role": "user", "content": f"  {question}  "}]
+    assert content_hash(messages, target) == content_hash(spaced, f"\n{target}\t")

@@ -1,0 +1,50 @@
+"""Secrets are always redacted; personal data is redacted in exports; prose is left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from curation.scrub import find_secrets, has_secret, redact_pii, redact_secrets
+
+SECRETS = {
+    "slack_token": "xoxb-" + "1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx",
+    "slack_app_token": "xapp-1-A0123456789-0123456789012-abcdef0123456789",
+    "openai_key": "sk-proj-" + "Ab3dEf6hIj9lMn2pQr5tUv8x" * 2,
+    "aws_access_key": "AKIA" + "IOSFODNN7EXAMPLE",
+    "aws_secret_key": "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "github_token": "ghp_" + "a" * 36,
+    "google_api_key": "AIza" + "SyA1234567890abcdefghijklmnopqrstuv",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "bearer_token": "Authorization: Bearer abcdefghijklmnop1234567890",
+    "private_key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+    "password_assignment": "password: hunter2hunter2",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SECRETS))
+def test_each_kind_of_secret_is_found_and_redacted(kind: str) -> None:
+    text = f"please help, here it is: {SECRETS[kind]} thanks"
+    assert [f.kind for f in find_secrets(text)] == [kind]
+    redacted = redact_secrets(text)
+    assert f"[REDACTED:{kind}]" in redacted
+    assert not has_secret(redacted)
+    assert redacted.startswith("please help, here it is: ") and redacted.endswith(" thanks")
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "Reset your password at login.fernhill.example; it needs 14 characters.",
+        "Ask for a token budget of 2,000 in #it-help before 10:00.",
+        "The skill-building budget is £1,000 a year (see sk-learning page).",
+        "Expenses approved by the 15th are paid on the 25th of 2026-11.",
+    ],
+)
+def test_ordinary_help_desk_prose_is_left_alone(prose: str) -> None:
+    assert redact_secrets(prose) == prose
+    assert redact_pii(prose) == prose
+
+
+def test_emails_and_phone_numbers_are_redacted_as_pii() -> None:
+    text = "Mail jane.doe@fernhill.example or call +44 113 496 0000 or (0113) 496-0000."
+    assert redact_pii(text) == "Mail [EMAIL] or call [PHONE] or [PHONE]."
