@@ -1,1 +1,1 @@
-"""The Slack adapter: a Bolt app that gets its store, model client and active-model lookup passed in."""
+"""The Slack adapter: a Bolt app given its store, model client and active-model lookup."""

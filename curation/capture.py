@@ -27,7 +27,7 @@ from curation.models import (
 )
 from curation.models.base import utcnow
 from curation.review_queue import open_item_for, queue_signal
-from curation.scrub import redact_secrets, scrub_messages
+from curation.scrub import clean_for_storage, scrub_messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,7 @@ class Capture:
         """Store the reply of a claimed exchange."""
         with self._db.session() as session:
             exchange = self._get(session, exchange_id)
-            exchange.reply = redact_secrets(answer.reply)
+            exchange.reply = clean_for_storage(answer.reply)
             exchange.model = answer.model
             exchange.reply_ts = answer.reply_ts
             exchange.prompt_tokens = answer.prompt_tokens
@@ -136,7 +136,7 @@ class Capture:
         with self._db.session() as session:
             exchange = self._get(session, exchange_id)
             exchange.status = ExchangeStatus.FAILED
-            exchange.error = redact_secrets(error)[:2000]
+            exchange.error = clean_for_storage(error)[:2000]
             exchange.model = model
             exchange.latency_ms = latency_ms
             return exchange
@@ -245,7 +245,7 @@ class Capture:
             correction = Correction(
                 exchange_id=exchange_id,
                 author_id=author_id,
-                text=redact_secrets(cleaned),
+                text=clean_for_storage(cleaned),
                 idempotency_key=idempotency_key,
             )
             if not _insert_unique(session, correction):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from curation.errors import NotFoundError, ValidationError
 from curation.fingerprints import content_hash, prompt_hash, split_for
 from curation.models import Example, ExampleSource, Split
 from curation.models.base import utcnow
-from curation.scrub import redact_secrets, scrub_messages
+from curation.scrub import clean_for_storage, scrub_messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +53,17 @@ def insert_example(
     Safe under concurrency: the unique content hash decides, inside a savepoint, so two
     processes adding the same example end with one row and neither fails.
     """
+    # Clean first, then validate what will actually be stored.
+    if isinstance(new.messages, list) and all(isinstance(m, dict) for m in new.messages):
+        new = replace(new, messages=scrub_messages(new.messages))
+    if isinstance(new.target, str):
+        new = replace(new, target=clean_for_storage(new.target))
+    if isinstance(new.rejected, str):
+        new = replace(new, rejected=clean_for_storage(new.rejected))
     problems = validate_new_example(new)
     if problems:
         raise ValidationError("example refused", problems)
-    messages = scrub_messages(new.messages)
-    target = redact_secrets(new.target)
-    rejected = redact_secrets(new.rejected) if new.rejected is not None else None
+    messages, target, rejected = new.messages, new.target, new.rejected
     digest = content_hash(messages, target)
     existing = session.scalar(select(Example).where(Example.content_hash == digest))
     if existing is not None:

@@ -32,7 +32,7 @@ from curation.models import (
     ReviewState,
 )
 from curation.models.base import utcnow
-from curation.scrub import redact_secrets
+from curation.scrub import clean_for_storage
 
 IsReviewer = Callable[[str], bool]
 
@@ -188,7 +188,7 @@ class Review:
         if not cleaned:
             raise ValidationError("the edited reply is empty", [f"review item {item.id}: text"])
         correction = Correction(
-            exchange_id=item.exchange_id, author_id=reviewer, text=redact_secrets(cleaned)
+            exchange_id=item.exchange_id, author_id=reviewer, text=clean_for_storage(cleaned)
         )
         session.add(correction)
         session.flush()

@@ -8,6 +8,7 @@ is not mangled; every match becomes a visible marker such as `[REDACTED:openai_k
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,12 @@ def redact_secrets(text: str) -> str:
     return _SECRETS.sub(lambda m: f"[REDACTED:{m.lastgroup}]", text)
 
 
+def clean_for_storage(text: str) -> str:
+    """What every door into the store applies: secrets redacted, NUL characters dropped
+    (PostgreSQL text cannot hold them, and they carry no meaning in a chat message)."""
+    return redact_secrets(text.replace("\x00", ""))
+
+
 def _pii_marker(match: re.Match[str]) -> str:
     kind = match.lastgroup
     if kind == "phone" and sum(c.isdigit() for c in match.group()) < _MIN_PHONE_DIGITS:
@@ -86,7 +93,7 @@ def redact_pii(text: str) -> str:
 
 
 def scrub_messages(
-    messages: list[dict[str, Any]], redact: Any = redact_secrets
+    messages: list[dict[str, Any]], redact: Callable[[str], str] = clean_for_storage
 ) -> list[dict[str, Any]]:
     """A copy of chat messages with `redact` applied to every string content."""
     return [

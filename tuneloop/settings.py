@@ -64,6 +64,21 @@ class Settings(BaseSettings):
     )
 
     # --- offline OpenAI stand-in
+    local_openai_data_dir: Path | None = Field(
+        default=None, validation_alias=_env("TUNELOOP_LOCAL_OPENAI_DATA_DIR")
+    )
+    local_openai_stage_seconds: float = Field(
+        default=2.0, ge=0, validation_alias=_env("TUNELOOP_LOCAL_OPENAI_STAGE_SECONDS")
+    )
+    local_openai_load_delay_seconds: float = Field(
+        default=2.0, ge=0, validation_alias=_env("TUNELOOP_LOCAL_OPENAI_LOAD_DELAY_SECONDS")
+    )
+    local_openai_similarity_threshold: float = Field(
+        default=80.0,
+        ge=0,
+        le=100,
+        validation_alias=_env("TUNELOOP_LOCAL_OPENAI_SIMILARITY_THRESHOLD"),
+    )
     # (end of the stand-in block)
 
     @field_validator("reviewers", mode="before")

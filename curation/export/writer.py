@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from curation.tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, get_encodi
 MIN_TRAINING_EXAMPLES = 10
 MANIFEST_FORMAT = "tuneloop-dataset/1"
 _BATCH = 1000
+_LINE_BREAKERS = re.compile("[\x85\u2028\u2029]")
 _MAX_REPORTED_PROBLEMS = 50
 
 
@@ -118,7 +120,12 @@ class _SplitWriter:
         self.count = 0
 
     def write(self, line: dict[str, Any]) -> None:
-        data = json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+        if _LINE_BREAKERS.search(text):
+            # Characters that some JSONL readers (Python's splitlines, JavaScript) take for
+            # line ends are escaped; they can only occur inside strings here.
+            text = _LINE_BREAKERS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        data = text.encode() + b"\n"
         self._handle.write(data)
         self._sha.update(data)
         self.count += 1
@@ -175,15 +182,16 @@ class _Export:
         tokens = REPLY_PRIMING_TOKENS
         redact = self.options.redact_pii
         for message in line_messages(line):
-            if redact:
-                message["content"] = redact_pii(message["content"])
-            content = message["content"]
-            for finding in find_secrets(content):
+            # Secrets are looked for before PII redaction, which could break a token's shape
+            # (its digits read as a phone number) and hide the rest of it from the check.
+            for finding in find_secrets(message["content"]):
                 self.problem(
                     f"{where}: contains_secret: {finding.kind} in a {message['role']} message"
                 )
                 return None
-            tokens += TOKENS_PER_MESSAGE + _content_tokens(self.spec.encoding, content)
+            if redact:
+                message["content"] = redact_pii(message["content"])
+            tokens += TOKENS_PER_MESSAGE + _content_tokens(self.spec.encoding, message["content"])
         if tokens > self.spec.max_example_tokens:
             self.problem(
                 f"{where}: too_many_tokens: {tokens} tokens, over the limit of "

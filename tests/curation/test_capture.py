@@ -7,8 +7,16 @@ from sqlalchemy import func, select
 
 from curation.capture import Answer, ConversationRef
 from curation.errors import ValidationError
-from curation.models import Correction, Exchange, ExchangeStatus, Feedback, FeedbackKind
-from curation.models import ReviewItem, ReviewKind, ReviewState
+from curation.models import (
+    Correction,
+    Exchange,
+    ExchangeStatus,
+    Feedback,
+    FeedbackKind,
+    ReviewItem,
+    ReviewKind,
+    ReviewState,
+)
 from tests.conftest import SYSTEM, ask
 
 PROMPT = [SYSTEM, {"role": "user", "content": "How do I reset my password?"}]
@@ -20,8 +28,14 @@ def _count(store, model) -> int:
 
 
 def _ref(**overrides) -> ConversationRef:
-    values = dict(channel_id="C1", message_ts="1700.1", thread_ts="1700.1", user_id="U1",
-                  team_id="T1", event_id="Ev1")
+    values = dict(
+        channel_id="C1",
+        message_ts="1700.1",
+        thread_ts="1700.1",
+        user_id="U1",
+        team_id="T1",
+        event_id="Ev1",
+    )
     values.update(overrides)
     return ConversationRef(**values)
 
@@ -46,11 +60,21 @@ def test_exchange_keeps_reply_model_tokens_and_latency(store) -> None:
     exchange, _ = store.capture.claim_exchange(_ref(), PROMPT)
     store.capture.complete_exchange(
         exchange.id,
-        Answer(reply="Use Okta.", model="m1", reply_ts="1700.2", prompt_tokens=12,
-               completion_tokens=3, latency_ms=420),
+        Answer(
+            reply="Use Okta.",
+            model="m1",
+            reply_ts="1700.2",
+            prompt_tokens=12,
+            completion_tokens=3,
+            latency_ms=420,
+        ),
     )
     stored = store.capture.exchange(exchange.id)
-    assert (stored.status, stored.reply, stored.model) == (ExchangeStatus.ANSWERED, "Use Okta.", "m1")
+    assert (stored.status, stored.reply, stored.model) == (
+        ExchangeStatus.ANSWERED,
+        "Use Okta.",
+        "m1",
+    )
     assert (stored.prompt_tokens, stored.completion_tokens, stored.latency_ms) == (12, 3, 420)
     assert stored.thread_key == "T1:C1:1700.1"
     assert store.capture.exchange_by_reply("C1", "1700.2").id == exchange.id
@@ -99,10 +123,12 @@ def test_thumbs_up_queues_a_candidate_and_a_flag_takes_it_over(store) -> None:
 
 def test_corrections_are_append_only_and_idempotent_by_key(store) -> None:
     exchange_id = ask(store, "Where is the VPN portal?", "No idea.")
-    c1, item, created = store.capture.add_correction(exchange_id, "U2", "vpn.fernhill.example",
-                                                     idempotency_key="V1")
-    c1b, _, created_again = store.capture.add_correction(exchange_id, "U2", "changed text",
-                                                         idempotency_key="V1")
+    c1, item, created = store.capture.add_correction(
+        exchange_id, "U2", "vpn.fernhill.example", idempotency_key="V1"
+    )
+    c1b, _, created_again = store.capture.add_correction(
+        exchange_id, "U2", "changed text", idempotency_key="V1"
+    )
     assert created and not created_again and c1b.id == c1.id
     c2, item2, _ = store.capture.add_correction(exchange_id, "U3", "Use vpn.fernhill.example.")
     assert item2.id == item.id and item2.correction_id == c2.id
@@ -117,3 +143,16 @@ def test_empty_or_unchanged_corrections_are_refused(store, text) -> None:
     with pytest.raises(ValidationError):
         store.capture.add_correction(exchange_id, "U2", text)
     assert _count(store, Correction) == 0
+
+
+def test_nul_characters_are_dropped_at_the_door(store) -> None:
+    prompt = [SYSTEM, {"role": "user", "content": "pay\x00slip?"}]
+    exchange, _ = store.capture.claim_exchange(_ref(), prompt)
+    store.capture.complete_exchange(exchange.id, Answer(reply="In\x00 Bob.", model="m"))
+    correction, _, _ = store.capture.add_correction(exchange.id, "U2", "Bob\x00 > Payroll")
+    stored = store.capture.exchange(exchange.id)
+    assert (stored.question, stored.reply, correction.text) == (
+        "payslip?",
+        "In Bob.",
+        "Bob > Payroll",
+    )

@@ -15,8 +15,12 @@ from tests.conftest import SYSTEM
 
 
 def _new(question: str = "How do I get a laptop?", target: str = "Ask in Self Service.", **kw):
-    values = dict(messages=[SYSTEM, {"role": "user", "content": question}], target=target,
-                  source=ExampleSource.IMPORT, thread_key=f"t:{question}")
+    values = dict(
+        messages=[SYSTEM, {"role": "user", "content": question}],
+        target=target,
+        source=ExampleSource.IMPORT,
+        thread_key=f"t:{question}",
+    )
     values.update(kw)
     return NewExample(**values)
 
@@ -25,8 +29,10 @@ def test_exact_duplicates_are_refused_after_normalisation(db) -> None:
     with db.session() as s:
         first, created = insert_example(s, _new(), approved_by="U", eval_fraction=0.2)
         same, created_again = insert_example(
-            s, _new("  How do I get a\u00a0laptop?\n", "Ask in  Self Service. "),
-            approved_by="U", eval_fraction=0.2,
+            s,
+            _new("  How do I get a\u00a0laptop?\n", "Ask in  Self Service. "),
+            approved_by="U",
+            eval_fraction=0.2,
         )
     assert created and not created_again and same.id == first.id
 
@@ -43,8 +49,9 @@ def test_invalid_examples_are_refused_with_where_and_why(db) -> None:
 def test_every_example_of_one_thread_lands_on_the_same_side(db) -> None:
     with db.session() as s:
         sides = {
-            insert_example(s, _new(f"q{n}", thread_key="T1:C1:123.4"), approved_by="U",
-                           eval_fraction=0.5)[0].split
+            insert_example(
+                s, _new(f"q{n}", thread_key="T1:C1:123.4"), approved_by="U", eval_fraction=0.5
+            )[0].split
             for n in range(20)
         }
     assert len(sides) == 1
@@ -61,8 +68,9 @@ def test_golden_is_eval_forever(db) -> None:
         golden, _ = insert_example(s, _new(golden=True), approved_by="U", eval_fraction=0.0)
     assert golden.split is Split.EVAL
     with db.session() as s, pytest.raises(ValidationError, match="golden_is_eval"):
-        insert_example(s, _new("other", golden=True, split=Split.TRAIN), approved_by="U",
-                       eval_fraction=0.0)
+        insert_example(
+            s, _new("other", golden=True, split=Split.TRAIN), approved_by="U", eval_fraction=0.0
+        )
     # The database itself refuses, whatever code tries.
     with pytest.raises(IntegrityError), db.session() as s:
         row = s.get(Example, golden.id)

@@ -48,7 +48,10 @@ def test_approving_an_upvote_keeps_the_bot_reply_as_target(store) -> None:
     with store.db.read_session() as s:
         example = s.get(Example, approval.example_id)
     assert (example.source, example.target, example.rejected) == (
-        ExampleSource.UPVOTE, "The 25th of each month.", None)
+        ExampleSource.UPVOTE,
+        "The 25th of each month.",
+        None,
+    )
 
 
 def test_only_reviewers_decide(store) -> None:
@@ -127,14 +130,23 @@ def test_two_reviewers_approving_at_once_make_exactly_one_example(database_url: 
         barrier = threading.Barrier(2)
         outcomes: list[object] = []
 
-        def approve(store: Store, reviewer: str, item_id: int = item_id) -> None:
+        def approve(
+            store: Store,
+            reviewer: str,
+            item_id: int = item_id,
+            barrier: threading.Barrier = barrier,
+            outcomes: list[object] = outcomes,
+        ) -> None:
             barrier.wait()
             try:
                 outcomes.append(store.review.approve(item_id, reviewer))
             except InvalidTransitionError as exc:
                 outcomes.append(exc)
 
-        threads = [threading.Thread(target=approve, args=(s, r)) for s, r in zip(stores, REVIEWERS)]
+        threads = [
+            threading.Thread(target=approve, args=(s, r))
+            for s, r in zip(stores, REVIEWERS, strict=True)
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -6,6 +6,7 @@ from tuneloop.cli import (  # noqa: F401  (imported for their commands)
     db_commands,
     export_commands,
     import_commands,
+    local_openai_commands,
     review_commands,
     stats_commands,
 )

@@ -1,0 +1,298 @@
+"""Export: validated, deterministic, streamed, recorded; invalid input never reaches a file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, func, select
+
+from curation.chat_format import check_dpo_line, check_sft_line
+from curation.errors import ValidationError
+from curation.examples import NewExample, insert_example
+from curation.export import ExportOptions, Method, export_dataset
+from curation.model_specs import DEFAULT_MODEL_SPECS, ModelSpec, ModelTable, UnknownModelError
+from curation.models import DatasetItem, DatasetVersion, Example, ExampleSource, Split
+from curation.scrub import has_secret
+from tests.conftest import SYSTEM
+
+MODELS = ModelTable(DEFAULT_MODEL_SPECS)
+MODEL = "gpt-4.1-mini-2025-04-14"
+
+
+def _add(db, n: int, *, rejected: bool = False, split: Split = Split.TRAIN, prefix: str = "q"):
+    with db.session() as s:
+        for i in range(n):
+            insert_example(
+                s,
+                NewExample(
+                    messages=[
+                        SYSTEM,
+                        {"role": "user", "content": f"{prefix} {i}: where is my payslip?"},
+                    ],
+                    target=f"In Bob, under Payroll ({i}).",
+                    rejected=f"No idea ({i})." if rejected else None,
+                    source=ExampleSource.CORRECTION,
+                    thread_key=f"{prefix}{i}",
+                    split=split,
+                ),
+                approved_by="U",
+                eval_fraction=0.2,
+            )
+
+
+def _export(db, out: Path, **kw):
+    return export_dataset(
+        db, MODELS, ExportOptions(out_dir=out, model=kw.pop("model", MODEL), **kw)
+    )
+
+
+def _lines(path: Path) -> list[dict]:
+    # JSONL lines end at "\n" only (str.splitlines would also split at U+0085 and U+2028).
+    return [json.loads(line) for line in path.read_text().split("\n") if line]
+
+
+def test_sft_export_writes_files_manifest_and_records_the_version(db, tmp_path: Path) -> None:
+    _add(db, 12)
+    _add(db, 3, split=Split.EVAL, prefix="e")
+    result = _export(db, tmp_path / "v1", epochs=2)
+    train, evaluation = _lines(tmp_path / "v1/train.jsonl"), _lines(tmp_path / "v1/eval.jsonl")
+    assert (len(train), len(evaluation)) == (12, 3)
+    assert train[0]["messages"][-1] == {
+        "role": "assistant",
+        "content": "In Bob, under Payroll (0).",
+    }
+    manifest = json.loads((tmp_path / "v1/manifest.json").read_text())
+    for name in ("train.jsonl", "eval.jsonl"):
+        digest = hashlib.sha256((tmp_path / "v1" / name).read_bytes()).hexdigest()
+        assert manifest["sha256"][name] == digest == result.files[name]
+    assert manifest["counts"] == {"train": 12, "eval": 3}
+    assert len(manifest["examples"]) == 15 and all(
+        len(e["content_hash"]) == 64 for e in manifest["examples"]
+    )
+    assert manifest["estimate"]["training_tokens"] == manifest["tokens"]["train"]["total"] * 2
+    assert manifest["estimate"]["cost_usd"] == pytest.approx(
+        manifest["estimate"]["training_tokens"] / 1e6 * 5.0, abs=1e-4
+    )
+    with db.read_session() as s:
+        version = s.get(DatasetVersion, result.dataset_version_id)
+        items = s.scalar(select(func.count()).select_from(DatasetItem))
+    assert (version.train_count, version.eval_count, items) == (12, 3, 15)
+    assert (
+        version.manifest_sha256
+        == hashlib.sha256((tmp_path / "v1/manifest.json").read_bytes()).hexdigest()
+    )
+    assert not [p for p in (tmp_path / "v1").iterdir() if p.name.startswith(".")]
+
+
+def test_the_same_data_gives_byte_identical_files(db, tmp_path: Path) -> None:
+    _add(db, 15)
+    _export(db, tmp_path / "a")
+    _export(db, tmp_path / "b")
+    for name in ("train.jsonl", "eval.jsonl", "manifest.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_fewer_than_ten_training_examples_are_refused(db, tmp_path: Path) -> None:
+    _add(db, 9)
+    with pytest.raises(ValidationError, match="at least 10"):
+        _export(db, tmp_path / "v")
+    assert not (tmp_path / "v" / "train.jsonl").exists()
+    with db.read_session() as s:
+        assert s.scalar(select(func.count(DatasetVersion.id))) == 0
+
+
+def test_golden_retired_and_superseded_examples_are_not_exported(db, tmp_path: Path) -> None:
+    _add(db, 11)
+    with db.session() as s:
+        insert_example(
+            s,
+            NewExample(
+                messages=[SYSTEM, {"role": "user", "content": "golden q"}],
+                target="golden a",
+                source=ExampleSource.SEED,
+                thread_key="g",
+                golden=True,
+            ),
+            approved_by="U",
+            eval_fraction=0,
+        )
+        # A later correction of the same prompt supersedes example 0's answer.
+        insert_example(
+            s,
+            NewExample(
+                messages=[SYSTEM, {"role": "user", "content": "q 0: where is my payslip?"}],
+                target="Bob > Payroll > Payslips.",
+                source=ExampleSource.CORRECTION,
+                thread_key="q0",
+                split=Split.TRAIN,
+            ),
+            approved_by="U",
+            eval_fraction=0,
+        )
+        s.execute(select(Example))
+        retired = s.scalars(select(Example).where(Example.thread_key == "q1")).one()
+        retired.retired_at = retired.created_at
+    _export(db, tmp_path / "v")
+    text = (tmp_path / "v/train.jsonl").read_text() + (tmp_path / "v/eval.jsonl").read_text()
+    assert "golden a" not in text and "Payroll (1)" not in text and "Payroll (0)" not in text
+    assert "Bob > Payroll > Payslips." in text
+
+
+def test_dpo_export_uses_corrected_exchanges_only(db, tmp_path: Path) -> None:
+    _add(db, 10, rejected=True)
+    _add(db, 5, prefix="upvoted")
+    result = _export(db, tmp_path / "dpo", method=Method.DPO)
+    lines = _lines(tmp_path / "dpo/train.jsonl")
+    assert result.train_count == 10 and all(not check_dpo_line(line) for line in lines)
+    assert lines[0]["non_preferred_output"] == [{"role": "assistant", "content": "No idea (0)."}]
+    assert lines[0]["input"]["messages"][-1]["role"] == "user"
+
+
+def test_token_limit_of_the_target_model_is_enforced(db, tmp_path: Path) -> None:
+    _add(db, 12)
+    tiny = ModelTable(
+        {"tiny-model": ModelSpec(max_example_tokens=30, training_price_per_million=1)}
+    )
+    with pytest.raises(ValidationError, match="12 example") as info:
+        export_dataset(db, tiny, ExportOptions(out_dir=tmp_path / "v", model="tiny-model"))
+    assert "too_many_tokens" in info.value.problems[0] and "tiny-model" in info.value.problems[0]
+    with pytest.raises(UnknownModelError, match="TUNELOOP_MODEL_SPECS"):
+        _export(db, tmp_path / "v", model="gpt-9")
+
+
+def test_a_line_that_still_holds_a_secret_is_refused(db, tmp_path: Path) -> None:
+    _add(db, 12)
+    with db.session() as s:  # bypass the scrubbing doors, as a bad migration or script might
+        row = s.scalars(select(Example).limit(1)).one()
+        row.target = "use token xoxb-1234567890-abcdefghijkl"
+    with pytest.raises(ValidationError) as info:
+        _export(db, tmp_path / "v")
+    assert "contains_secret: slack_token" in info.value.problems[0]
+    assert not (tmp_path / "v" / "train.jsonl").exists()
+
+
+def test_pii_is_redacted_in_exports_unless_configured(db, tmp_path: Path) -> None:
+    _add(db, 11)
+    with db.session() as s:
+        insert_example(
+            s,
+            NewExample(
+                messages=[SYSTEM, {"role": "user", "content": "who runs payroll?"}],
+                target="Write to ana.silva@fernhill.example.",
+                source=ExampleSource.IMPORT,
+                thread_key="pii",
+                split=Split.TRAIN,
+            ),
+            approved_by="U",
+            eval_fraction=0,
+        )
+    _export(db, tmp_path / "redacted")
+    _export(db, tmp_path / "kept", redact_pii=False)
+    assert "[EMAIL]" in (tmp_path / "redacted/train.jsonl").read_text()
+    assert "ana.silva@fernhill.example" in (tmp_path / "kept/train.jsonl").read_text()
+
+
+# NUL is left out: PostgreSQL cannot store it, and the doors into the store drop it.
+_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"),
+    min_size=0,
+    max_size=60,
+)
+_message = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["system", "user", "assistant", "robot", ""]),
+        "content": st.one_of(_text, st.none(), st.integers()),
+    }
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.lists(_message, min_size=0, max_size=4),
+            _text,
+            st.sampled_from(["", " sk-" + "A1b2C3d4" * 4, " nothing"]),
+        ),
+        min_size=8,
+        max_size=16,
+    )
+)
+def test_invalid_input_never_reaches_a_file(db, tmp_path_factory, rows) -> None:
+    """Rows written straight into the table (past every door) are either all valid lines or
+    the export refuses and writes nothing."""
+    with db.session() as s:
+        s.execute(delete(DatasetItem))
+        s.execute(delete(DatasetVersion))
+        s.execute(delete(Example))
+        for n, (messages, target, suffix) in enumerate(rows):
+            s.add(
+                Example(
+                    messages=messages,
+                    target=target + suffix,
+                    source=ExampleSource.IMPORT,
+                    split=Split.TRAIN,
+                    thread_key=str(n),
+                    content_hash=f"{n:064d}",
+                    prompt_hash=f"{n:064d}",
+                    approved_by="U",
+                )
+            )
+    out = tmp_path_factory.mktemp("prop")
+    try:
+        _export(db, out)
+    except ValidationError:
+        assert not any(out.iterdir())
+        return
+    for line in _lines(out / "train.jsonl"):
+        assert not check_sft_line(line)
+        assert not has_secret(json.dumps(line))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=80).filter(str.strip),
+            st.text(min_size=1, max_size=80).filter(str.strip),
+        ),
+        min_size=10,
+        max_size=20,
+        unique_by=lambda qa: qa[0].strip(),
+    )
+)
+def test_every_exported_line_passes_the_validator(db, tmp_path_factory, pairs) -> None:
+    """Whatever the store accepted exports as lines that pass OpenAI's checks."""
+    with db.session() as s:
+        s.execute(delete(DatasetItem))
+        s.execute(delete(DatasetVersion))
+        s.execute(delete(Example))
+        accepted = 0
+        for n, (question, answer) in enumerate(pairs):
+            new = NewExample(
+                messages=[{"role": "user", "content": f"{n} {question}"}],
+                target=answer,
+                source=ExampleSource.IMPORT,
+                thread_key=str(n),
+                split=Split.TRAIN,
+            )
+            try:
+                insert_example(s, new, approved_by="U", eval_fraction=0)
+            except ValidationError:
+                continue  # the door refused it (say, a reply of only NUL characters)
+            accepted += 1
+    assume(accepted >= 10)
+    out = tmp_path_factory.mktemp("valid")
+    result = _export(db, out)
+    lines = _lines(out / "train.jsonl")
+    assert len(lines) == result.train_count
+    assert all(not check_sft_line(line) for line in lines)

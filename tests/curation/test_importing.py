@@ -1,0 +1,110 @@
+"""Seed and bulk import: idempotent, all-or-nothing per file, bad lines named precisely."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from curation.chat_format import check_sft_line
+from curation.errors import ValidationError
+from curation.fingerprints import normalise_text
+from curation.importing import import_chat_file, import_seeds
+from curation.models import Example, ExampleSource, Split
+from tests.conftest import SEEDS_DIR
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _count(db, *where) -> int:
+    with db.read_session() as s:
+        return s.scalar(select(func.count(Example.id)).where(*where))
+
+
+def test_the_shipped_seeds_are_valid_and_golden_never_appears_in_train() -> None:
+    train, golden = _read(SEEDS_DIR / "train.jsonl"), _read(SEEDS_DIR / "golden.jsonl")
+    assert len(train) >= 60 and len(golden) >= 40
+    assert all(not check_sft_line(line) for line in train + golden)
+    train_questions = {
+        normalise_text(m["content"]).lower()
+        for line in train
+        for m in line["messages"]
+        if m["role"] == "user"
+    }
+    for line in golden:
+        question = normalise_text(line["messages"][-2]["content"]).lower()
+        assert question not in train_questions
+    assert (SEEDS_DIR / "system_prompt.md").read_text().strip()
+
+
+def test_seed_import_is_idempotent_and_keeps_golden_on_eval(db) -> None:
+    first = import_seeds(db, SEEDS_DIR, eval_fraction=0.2)
+    again = import_seeds(db, SEEDS_DIR, eval_fraction=0.2)
+    shipped = [len(_read(SEEDS_DIR / "train.jsonl")), len(_read(SEEDS_DIR / "golden.jsonl"))]
+    assert [r.added for r in first] == shipped
+    assert all(r.added == 0 and r.ok for r in again)
+    assert [r.already_present for r in again] == [r.added for r in first]
+    assert _count(db, Example.golden.is_(True), Example.split == Split.EVAL) == first[1].added
+    assert _count(db, Example.golden.is_(False), Example.split == Split.TRAIN) == first[0].added
+    with db.read_session() as s:
+        example = s.scalars(select(Example).limit(1)).one()
+    # The installation's system prompt is prepended, as the bot sends it.
+    assert example.messages[0]["role"] == "system"
+    assert example.source is ExampleSource.SEED
+
+
+def test_a_bad_line_is_named_and_nothing_from_that_file_is_imported(db, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    lines = (seeds / "golden.jsonl").read_text().splitlines()
+    lines[6] = '{"messages": [{"role": "user", "content": "hi"}]}'
+    lines[9] = "{not json"
+    (seeds / "golden.jsonl").write_text("\n".join(lines) + "\n")
+    train_report, golden_report = import_seeds(db, seeds, eval_fraction=0.2)
+    assert train_report.ok and train_report.added > 0
+    assert not golden_report.ok
+    problems = "\n".join(golden_report.problems)
+    assert f"{seeds / 'golden.jsonl'}:7: example_missing_assistant_message" in problems
+    assert f"{seeds / 'golden.jsonl'}:10: invalid JSON" in problems
+    assert _count(db, Example.golden.is_(True)) == 0
+
+
+def test_bulk_import_splits_by_thread_and_refuses_bad_files(db, tmp_path: Path) -> None:
+    good = tmp_path / "approved.jsonl"
+    rows = [
+        {
+            "thread_id": f"thread-{n // 2}",
+            "messages": [
+                {"role": "user", "content": f"question {n}"},
+                {"role": "assistant", "content": f"answer {n}"},
+            ],
+        }
+        for n in range(40)
+    ]
+    good.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    report = import_chat_file(db, good, system_prompt="Be brief.", eval_fraction=0.5)
+    assert report.added == 40
+    with db.read_session() as s:
+        pairs = s.execute(select(Example.thread_key, Example.split)).all()
+    sides: dict[str, set] = {}
+    for key, split in pairs:
+        sides.setdefault(key, set()).add(split)
+    assert all(len(v) == 1 for v in sides.values()) and len(sides) == 20
+    assert {split for v in sides.values() for split in v} == {Split.TRAIN, Split.EVAL}
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps(
+            rows[0]
+            | {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": ""}]}
+        )
+    )
+    with pytest.raises(ValidationError, match="nothing imported") as info:
+        import_chat_file(db, bad, system_prompt=None, eval_fraction=0.5)
+    assert any(":1: missing_content" in p for p in info.value.problems)
+    assert _count(db) == 40

@@ -1,0 +1,104 @@
+"""Token counts for `usage` and `trained_tokens`, with tiktoken, the way OpenAI counts chat.
+
+Offline, tiktoken needs `TIKTOKEN_CACHE_DIR` pointing at its encoding files. If they cannot be
+loaded, counts fall back to an estimate (about four characters a token) and one warning is
+logged, so a misconfigured machine still gets answers rather than server errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+#: OpenAI's chat accounting: a few tokens of framing per message and for the reply's priming.
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING_TOKENS = 3
+
+
+class _Encoder(Protocol):
+    def encode_ordinary(self, text: str) -> list[int]: ...
+
+    def decode(self, tokens: list[int]) -> str: ...
+
+
+class _EstimatingEncoder:
+    """Stands in for tiktoken when its files are missing: one token per four characters."""
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return [0] * ((len(text) + 3) // 4)
+
+    def decode(self, tokens: list[int]) -> str:  # pragma: no cover - only used for truncation
+        raise NotImplementedError
+
+
+_encoders: dict[str, _Encoder] = {}
+_lock = threading.Lock()
+
+
+def encoder(name: str) -> _Encoder:
+    """The tiktoken encoding `name`, loaded once per process."""
+    found = _encoders.get(name)
+    if found is not None:
+        return found
+    with _lock:
+        if name not in _encoders:
+            try:
+                import tiktoken
+
+                _encoders[name] = tiktoken.get_encoding(name)
+            except Exception as error:  # offline without TIKTOKEN_CACHE_DIR, usually
+                log.warning(
+                    "tiktoken could not load %s (%s); token counts are estimated. Set "
+                    "TIKTOKEN_CACHE_DIR to a folder holding the encoding files.",
+                    name,
+                    error,
+                )
+                _encoders[name] = _EstimatingEncoder()
+        return _encoders[name]
+
+
+def count_text(text: str, encoding: str) -> int:
+    return len(encoder(encoding).encode_ordinary(text))
+
+
+def message_text(content: Any) -> str:
+    """The text of a message's `content`: a string, or the text parts of a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            part.get("text", "")
+            for part in content
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+        ]
+        return "\n".join(parts)
+    return ""
+
+
+def count_messages(messages: Iterable[Mapping[str, Any]], encoding: str) -> int:
+    """Prompt tokens of a chat request, as OpenAI's cookbook counts them."""
+    enc = encoder(encoding)
+    total = REPLY_PRIMING_TOKENS
+    for message in messages:
+        total += TOKENS_PER_MESSAGE
+        total += len(enc.encode_ordinary(str(message.get("role", ""))))
+        total += len(enc.encode_ordinary(message_text(message.get("content"))))
+        if message.get("name"):
+            total += TOKENS_PER_NAME + len(enc.encode_ordinary(str(message["name"])))
+    return total
+
+
+def truncate(text: str, max_tokens: int, encoding: str) -> tuple[str, bool]:
+    """`text` cut to at most `max_tokens` tokens, and whether it was cut."""
+    enc = encoder(encoding)
+    tokens = enc.encode_ordinary(text)
+    if len(tokens) <= max_tokens:
+        return text, False
+    if isinstance(enc, _EstimatingEncoder):
+        return text[: max_tokens * 4], True
+    return enc.decode(tokens[:max_tokens]), True

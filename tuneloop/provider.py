@@ -1,0 +1,103 @@
+"""The model provider the rest of tuneloop talks to: OpenAI, or the offline stand-in.
+
+bot/, curation/ and scheduler/ only ever receive an `openai.OpenAI` client; this module decides
+what it points at. `TUNELOOP_PROVIDER=openai` uses OpenAI (or any OpenAI-compatible server,
+through `OPENAI_BASE_URL`) with `OPENAI_API_KEY`; `local` (the default when no key is set) uses
+the embedded stand-in in process, the way SQLite is the embedded default database. The choice
+is announced once per process, in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import openai
+
+from tuneloop.local_openai import LocalOpenAI, RealClock
+from tuneloop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_announced: str | None = None
+#: One stand-in per data folder and process, shared by everything that asks for a client, so
+#: the bot and the scheduler see the same jobs and models (and write the folder from one place).
+_instances: dict[Path, LocalOpenAI] = {}
+
+
+class ProviderConfigError(RuntimeError):
+    """The settings do not describe a usable provider; the message says what to set."""
+
+
+def local_openai_data_dir(settings: Settings) -> Path:
+    """`TUNELOOP_LOCAL_OPENAI_DATA_DIR`, or `local-openai` inside the data folder."""
+    return settings.local_openai_data_dir or settings.data_dir / "local-openai"
+
+
+def local_openai_from_settings(settings: Settings) -> LocalOpenAI:
+    """The process's stand-in for the configured data folder (created on first use)."""
+    folder = local_openai_data_dir(settings).resolve()
+    with _lock:
+        instance = _instances.get(folder)
+        if instance is None:
+            instance = LocalOpenAI(
+                folder,
+                clock=RealClock(settings.local_openai_stage_seconds),
+                load_delay_s=settings.local_openai_load_delay_seconds,
+                similarity_threshold=settings.local_openai_similarity_threshold,
+            )
+            _instances[folder] = instance
+        return instance
+
+
+def build_openai_client(
+    settings: Settings, *, local: LocalOpenAI | None = None, max_retries: int = 2
+) -> openai.OpenAI:
+    """The real SDK client for the configured provider.
+
+    `local` supplies the stand-in to use in `local` mode (tests pass one with a manual clock);
+    without it, the process's stand-in for the configured data folder is used.
+    """
+    provider = settings.resolved_provider
+    if provider == "openai":
+        if not settings.openai_api_key:
+            raise ProviderConfigError(
+                "TUNELOOP_PROVIDER=openai needs OPENAI_API_KEY. Set it (any value works for an "
+                "OpenAI-compatible server such as `tuneloop local-openai`), or set "
+                "TUNELOOP_PROVIDER=local to use the offline stand-in."
+            )
+        _announce(describe_provider(settings))
+        return openai.OpenAI(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url or None,
+            max_retries=max_retries,
+        )
+    stand_in = local if local is not None else local_openai_from_settings(settings)
+    _announce(describe_provider(settings, stand_in.data_dir))
+    return stand_in.client(max_retries=max_retries)
+
+
+def describe_provider(settings: Settings, data_dir: Path | None = None) -> str:
+    """One line that says which provider is in use and how to change it."""
+    if settings.resolved_provider == "openai":
+        where = settings.openai_base_url or "https://api.openai.com/v1"
+        return f"Model provider: OpenAI API at {where} (TUNELOOP_PROVIDER=openai)."
+    folder = data_dir or local_openai_data_dir(settings)
+    why = "TUNELOOP_PROVIDER=local" if settings.provider else "OPENAI_API_KEY is not set"
+    return (
+        f"Model provider: the local OpenAI stand-in ({why}), data in {folder}. It answers by "
+        "nearest-neighbour retrieval over your training examples: a stand-in for development, "
+        "demos and tests, not a language model. Set OPENAI_API_KEY to use OpenAI."
+    )
+
+
+def _announce(message: str) -> None:
+    """Log the provider once per process (and again only if it changes)."""
+    global _announced
+    with _lock:
+        if _announced == message:
+            return
+        _announced = message
+    log.info("%s", message)
