@@ -1,0 +1,104 @@
+"""The store's command line: clear messages, non-zero exits on bad input, stable --json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from curation.db import Database
+from curation.models import FeedbackKind
+from curation.store import Store
+from tests.conftest import REVIEWERS, SEEDS_DIR, ask
+from tuneloop.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("TUNELOOP_REVIEWERS", ",".join(REVIEWERS))
+    monkeypatch.setenv("TUNELOOP_SEEDS_DIR", str(SEEDS_DIR))
+    return database_url
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_seeds_import_stats_and_export_as_json(env: str, tmp_path: Path) -> None:
+    code, out = run("seeds", "import", "--json")
+    assert code == 0, out
+    files = json.loads(out)["files"]
+    assert [f["ok"] for f in files] == [True, True]
+    code, out = run("seeds", "import", "--json")
+    assert all(f["added"] == 0 for f in json.loads(out)["files"])
+    code, out = run("stats", "--json")
+    stats = json.loads(out)
+    assert stats["examples"]["golden"] == files[1]["added"]
+    assert stats["examples"]["by_split"] == {"train": files[0]["added"]}
+    code, out = run("export", "--out", str(tmp_path / "ds"), "--json")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["train_count"] == files[0]["added"] and result["eval_count"] == 0
+    assert sorted(result["sha256"]) == ["eval.jsonl", "manifest.json", "train.jsonl"]
+
+
+def test_bad_input_gets_a_clear_message_and_exit_1(env: str, tmp_path: Path) -> None:
+    code, out = run("export", "--out", str(tmp_path / "ds"))
+    assert code == 1 and "at least 10" in out
+    code, out = run("export", "--out", str(tmp_path / "ds"), "--model", "gpt-9")
+    assert code == 1 and "gpt-9" in out and "TUNELOOP_MODEL_SPECS" in out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n')
+    code, out = run("import", str(bad))
+    assert code == 1 and f"{bad}:1: missing_messages_list" in out
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    with (seeds / "train.jsonl").open("a") as handle:
+        handle.write('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    code, out = run("seeds", "import", str(seeds))
+    assert code == 1 and "train.jsonl:" in out and "example_missing_assistant_message" in out
+    # The good file beside the bad one is still imported.
+    assert f"{seeds / 'golden.jsonl'}: " in out and " added, 0 already present" in out
+
+
+def test_review_list_show_approve_reject_edit(env: str) -> None:
+    store = Store.build(Database.open(env), reviewers=REVIEWERS)
+    fixed = ask(store, "Where is the VPN portal?", "No idea.")
+    _, item, _ = store.capture.add_correction(fixed, "UFIX", "vpn.fernhill.example")
+    flagged = ask(store, "How many leave days?", "Ten.")
+    _, flag, _ = store.capture.add_feedback(flagged, "U2", FeedbackKind.FLAG)
+    store.db.dispose()
+
+    code, out = run("review", "list", "--json")
+    assert code == 0 and [i["id"] for i in json.loads(out)["items"]] == [item.id, flag.id]
+    code, out = run("review", "show", str(item.id), "--json")
+    shown = json.loads(out)
+    assert (
+        shown["correction"] == "vpn.fernhill.example"
+        and shown["history"][0]["action"] == "opened_correction"
+    )
+
+    code, out = run("review", "approve", str(flag.id))
+    assert code == 1 and "several reviewers" in out
+    code, out = run("review", "approve", str(flag.id), "-r", REVIEWERS[0])
+    assert code == 1 and "without a correction" in out
+    code, out = run("review", "approve", str(item.id), "-r", "UNOBODY")
+    assert code == 1 and "only configured reviewers" in out
+    code, out = run("review", "approve", str(item.id), "-r", REVIEWERS[0], "--json")
+    assert code == 0 and json.loads(out)["state"] == "approved"
+    code, out = run("review", "reject", str(item.id), "-r", REVIEWERS[1], "--reason", "late")
+    assert code == 1 and f"approved by {REVIEWERS[0]}" in out
+    code, out = run("review", "edit", str(flag.id), "-r", REVIEWERS[1], "--text", "25 days.")
+    assert code == 0 and "approved review item" in out
+    code, out = run("review", "show", "999")
+    assert code == 1 and "does not exist" in out
+    code, out = run("review", "list", "--state", "bogus")
+    assert code == 1 and "unknown state" in out

@@ -1,0 +1,61 @@
+"""Migrations: the same chain on SQLite and PostgreSQL, matching the models, reversible."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from curation.db import Database, current_revision, downgrade, head_revision, make_engine, upgrade
+from curation.errors import SchemaOutOfDateError
+from curation.models import Base
+
+
+def test_the_migrations_match_the_models(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diffs == []
+
+
+def test_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
+    engine = make_engine(database_url)
+    downgrade(engine, "base")
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_a_fresh_sqlite_file_is_created_and_upgraded_on_first_use(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new' / 'folder' / 'tuneloop.db'}"
+    db = Database.open(url)
+    assert current_revision(db.engine) == head_revision()
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    db.dispose()
+
+
+def test_an_out_of_date_server_database_is_refused_with_the_fix() -> None:
+    import os
+
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    engine = make_engine(base)
+    schema = "tl_test_empty_schema"
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = engine.url.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        with pytest.raises(SchemaOutOfDateError, match="tuneloop db upgrade"):
+            Database.open(url.render_as_string(hide_password=False))
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
