@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from curation.errors import CurationError, ValidationError
 
-console = Console()
+console = Console(soft_wrap=True)  # never break a path or id across lines
 errors = Console(stderr=True)
 
 
