@@ -12,31 +12,66 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# Order matters: the first alternative that matches at a position wins, so specific token
-# formats come before the generic bearer-token rule.
-_SECRET_PATTERNS: dict[str, str] = {
-    "private_key": (
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?"
-        r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----"
-    ),
-    "slack_token": r"\bxox[abposre]-[A-Za-z0-9-]{10,}",
-    "slack_app_token": r"\bxapp-\d-[A-Za-z0-9-]{10,}",
-    "slack_webhook": r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+",
-    "openai_key": r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
-    "anthropic_key": r"\bsk-ant-[A-Za-z0-9_-]{20,}",
-    "aws_access_key": r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b",
-    "aws_secret_key": (
-        r"\b(?i:aws_?secret_?(?:access_?)?key)\b[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40}\b"
-    ),
-    "github_token": r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
-    "google_api_key": r"\bAIza[0-9A-Za-z_-]{35}\b",
-    "stripe_key": r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{20,}",
-    "jwt": r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-    "bearer_token": r"\b(?i:bearer)\s+[A-Za-z0-9._~+/-]{16,}=*",
-    "password_assignment": r"\b(?i:password|passwd|pwd)\s*[:=]\s*\S{6,}",
-}
 
-_SECRETS = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _SECRET_PATTERNS.items()))
+@dataclass(frozen=True, slots=True)
+class _SecretRule:
+    """One kind of secret: its pattern, and lower-case literal hints at least one of which
+    every match contains. The hint test (`in` on the lower-cased text) is far cheaper than the
+    regex, which then runs only on the few texts that could hold this kind of secret."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    hints: tuple[str, ...]
+
+
+def _rule(kind: str, pattern: str, *hints: str) -> _SecretRule:
+    return _SecretRule(kind, re.compile(pattern), hints)
+
+
+# Order matters: where two matches overlap, the earlier rule wins, so specific token formats
+# come before generic ones (Anthropic before OpenAI, both before bearer tokens).
+_SECRET_RULES: tuple[_SecretRule, ...] = (
+    _rule(
+        "private_key",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?"
+        r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
+        "private key-----",
+    ),
+    _rule("slack_token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}", "xox"),
+    _rule("slack_app_token", r"\bxapp-\d-[A-Za-z0-9-]{10,}", "xapp-"),
+    _rule(
+        "slack_webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+", "hooks.slack.com"
+    ),
+    _rule("anthropic_key", r"\bsk-ant-[A-Za-z0-9_-]{20,}", "sk-ant-"),
+    _rule("openai_key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}", "sk-"),
+    _rule(
+        "aws_access_key",
+        r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b",
+        "akia", "asia", "agpa", "aida", "aroa", "anpa",
+    ),
+    _rule(
+        "aws_secret_key",
+        r"\b(?i:aws_?secret_?(?:access_?)?key)\b[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40}\b",
+        "secret",
+    ),
+    _rule(
+        "github_token",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
+        "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+    ),
+    _rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b", "aiza"),
+    _rule("stripe_key", r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{20,}", "k_live_", "k_test_"),
+    _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "eyj"),
+    _rule("bearer_token", r"\b(?i:bearer)\s+[A-Za-z0-9._~+/-]{16,}=*", "bearer"),
+    _rule(
+        "password_assignment",
+        r"\b(?i:password|passwd|pwd)\s*[:=]\s*\S{6,}",
+        "password", "passwd", "pwd",
+    ),
+)  # fmt: skip
+
+SECRET_KINDS: tuple[str, ...] = tuple(rule.kind for rule in _SECRET_RULES)
+
 
 _PII_PATTERNS: dict[str, str] = {
     "email": r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b",
@@ -49,6 +84,9 @@ _PII_PATTERNS: dict[str, str] = {
 }
 _PII = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _PII_PATTERNS.items()))
 _MIN_PHONE_DIGITS = 9
+# A superset of the phone pattern (a digit, then digits and separators, then a digit), cheap
+# enough to decide whether the full PII pattern needs to run at all.
+_PHONE_HINT = re.compile(r"\d[\d ().-]{7,}\d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +96,47 @@ class SecretFinding:
     end: int
 
 
+# (hint, rule) pairs in one flat tuple: a single pass of cheap `in` tests per text.
+_HINTS: tuple[tuple[str, _SecretRule], ...] = tuple(
+    (hint, rule) for rule in _SECRET_RULES for hint in rule.hints
+)
+
+
+def _candidate_rules(text: str) -> list[_SecretRule]:
+    lower = text.lower()
+    rules: list[_SecretRule] = []
+    for hint, rule in _HINTS:
+        if hint in lower and rule not in rules:
+            rules.append(rule)
+    return rules
+
+
 def find_secrets(text: str) -> list[SecretFinding]:
-    """Every secret-looking span in `text`."""
-    return [
-        SecretFinding(m.lastgroup or "secret", m.start(), m.end()) for m in _SECRETS.finditer(text)
-    ]
+    """Every secret-looking span in `text`, in order, without overlaps."""
+    found: list[SecretFinding] = []
+    for rule in _candidate_rules(text):
+        found.extend(
+            SecretFinding(rule.kind, m.start(), m.end()) for m in rule.pattern.finditer(text)
+        )
+    if len(found) < 2:
+        return found
+    kept: list[SecretFinding] = []
+    for finding in sorted(found, key=lambda f: (f.start, SECRET_KINDS.index(f.kind))):
+        if not kept or finding.start >= kept[-1].end:
+            kept.append(finding)
+    return kept
 
 
 def has_secret(text: str) -> bool:
-    return _SECRETS.search(text) is not None
+    return any(rule.pattern.search(text) for rule in _candidate_rules(text))
 
 
 def redact_secrets(text: str) -> str:
     """Replace each secret with `[REDACTED:<kind>]`."""
-    return _SECRETS.sub(lambda m: f"[REDACTED:{m.lastgroup}]", text)
+    findings = find_secrets(text)
+    for finding in reversed(findings):
+        text = f"{text[: finding.start]}[REDACTED:{finding.kind}]{text[finding.end :]}"
+    return text
 
 
 def clean_for_storage(text: str) -> str:
@@ -89,6 +154,8 @@ def _pii_marker(match: re.Match[str]) -> str:
 
 def redact_pii(text: str) -> str:
     """Replace email addresses with `[EMAIL]` and phone numbers with `[PHONE]`."""
+    if "@" not in text and _PHONE_HINT.search(text) is None:
+        return text
     return _PII.sub(_pii_marker, text)
 
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Select, and_, exists, func, insert, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from curation.db import Database
@@ -81,11 +81,11 @@ class ExportResult:
         }
 
 
-def exportable(split: Split, method: Method) -> Select[Any]:
-    """The examples an export takes for `split`: approved, not retired, not golden, and only
+def exportable_conditions(split: Split, method: Method) -> list[ColumnElement[bool]]:
+    """Which examples an export takes for `split`: approved, not retired, not golden, and only
     the newest example for each prompt (a later correction supersedes an earlier answer)."""
     newer = aliased(Example)
-    query = select(Example.id).where(
+    conditions: list[ColumnElement[bool]] = [
         Example.split == split,
         Example.golden.is_(False),
         Example.retired_at.is_(None),
@@ -98,16 +98,31 @@ def exportable(split: Split, method: Method) -> Select[Any]:
                 newer.id > Example.id,
             )
         ),
-    )
+    ]
     if method is Method.DPO:
-        query = query.where(Example.rejected.is_not(None))
-    return query
+        conditions.append(Example.rejected.is_not(None))
+    return conditions
+
+
+def exportable(split: Split, method: Method) -> Select[Any]:
+    """The ids of the examples an export takes for `split`."""
+    return select(Example.id).where(*exportable_conditions(split, method))
 
 
 @lru_cache(maxsize=4096)
-def _content_tokens(encoding_name: str, text: str) -> int:
-    # Bounded cache: the system prompt repeats in nearly every example.
-    return len(get_encoding(encoding_name).encode(text, disallowed_special=()))
+def _checked_content(encoding_name: str, text: str, redact: bool) -> tuple[str, int, str | None]:
+    """(text as written, its token count, the kind of secret it holds or None).
+
+    Cached, with a bound: the system prompt repeats in nearly every example, and is checked and
+    counted once instead of once per line. Secrets are looked for before PII redaction, which
+    could break a token's shape (its digits read as a phone number) and hide the rest of it.
+    """
+    findings = find_secrets(text)
+    if findings:
+        return text, 0, findings[0].kind
+    written = redact_pii(text) if redact else text
+    tokens = len(get_encoding(encoding_name).encode(written, disallowed_special=()))
+    return written, tokens, None
 
 
 class _SplitWriter:
@@ -155,7 +170,8 @@ class _Export:
             self.problems.append(text)
 
     def rows(self, split: Split) -> Iterator[Any]:
-        ids = exportable(split, self.options.method).subquery()
+        # The conditions go straight into this query: joining a subquery of ids made SQLite
+        # materialise it and scan it once per row (quadratic).
         query = (
             select(
                 Example.id,
@@ -164,7 +180,7 @@ class _Export:
                 Example.rejected,
                 Example.content_hash,
             )
-            .join(ids, ids.c.id == Example.id)
+            .where(*exportable_conditions(split, self.options.method))
             .order_by(Example.id)
             .execution_options(yield_per=_BATCH)
         )
@@ -180,18 +196,15 @@ class _Export:
                 self.problem(f"{where}: {p}")
             return None
         tokens = REPLY_PRIMING_TOKENS
-        redact = self.options.redact_pii
         for message in line_messages(line):
-            # Secrets are looked for before PII redaction, which could break a token's shape
-            # (its digits read as a phone number) and hide the rest of it from the check.
-            for finding in find_secrets(message["content"]):
-                self.problem(
-                    f"{where}: contains_secret: {finding.kind} in a {message['role']} message"
-                )
+            written, count, secret = _checked_content(
+                self.spec.encoding, message["content"], self.options.redact_pii
+            )
+            if secret is not None:
+                self.problem(f"{where}: contains_secret: {secret} in a {message['role']} message")
                 return None
-            if redact:
-                message["content"] = redact_pii(message["content"])
-            tokens += TOKENS_PER_MESSAGE + _content_tokens(self.spec.encoding, message["content"])
+            message["content"] = written
+            tokens += TOKENS_PER_MESSAGE + count
         if tokens > self.spec.max_example_tokens:
             self.problem(
                 f"{where}: too_many_tokens: {tokens} tokens, over the limit of "

@@ -16,7 +16,9 @@ from curation.db import make_engine
 from curation.models import Base
 
 config = context.config
-target_metadata = Base.metadata
+# The composition root may pass a metadata that also holds other packages' tables (the
+# scheduler's), so autogenerate and comparisons see the whole database.
+target_metadata = config.attributes.get("metadata", Base.metadata)
 
 
 def _engine() -> Engine:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -42,6 +43,9 @@ class Example(Base):
     __tablename__ = "examples"
     __table_args__ = (
         UniqueConstraint("content_hash"),
+        # Export keeps the newest example per (prompt, split); with this index that lookup is a
+        # point query (a plain index on split led SQLite into a quadratic range scan).
+        Index("ix_examples_prompt_split", "prompt_hash", "split"),
         # The golden set is evaluation-only, forever: the database itself refuses otherwise.
         CheckConstraint("NOT golden OR split = 'eval'", name="golden_is_eval"),
     )
@@ -51,11 +55,11 @@ class Example(Base):
     target: Mapped[str] = mapped_column(Text)
     rejected: Mapped[str | None] = mapped_column(Text)
     source: Mapped[ExampleSource] = mapped_column(StrEnumType(ExampleSource))
-    split: Mapped[Split] = mapped_column(StrEnumType(Split), index=True)
+    split: Mapped[Split] = mapped_column(StrEnumType(Split))
     golden: Mapped[bool] = mapped_column(Boolean, default=False)
     thread_key: Mapped[str] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
-    prompt_hash: Mapped[str] = mapped_column(String(64), index=True)
+    prompt_hash: Mapped[str] = mapped_column(String(64))
     exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id", ondelete="SET NULL"))
     approved_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,6 +20,9 @@ SECRETS = {
     "private_key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n"
     + "-----END RSA PRIVATE KEY-----",
     "password_assignment": "password: hunter2hunter2",
+    "slack_webhook": "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX",
+    "anthropic_key": "sk-ant-api03-" + "Zx9Yw8Vu7Ts6" * 3,
+    "stripe_key": "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
 }
 
 
@@ -50,3 +53,23 @@ def test_ordinary_help_desk_prose_is_left_alone(prose: str) -> None:
 def test_emails_and_phone_numbers_are_redacted_as_pii() -> None:
     text = "Mail jane.doe@fernhill.example or call +44 113 496 0000 or (0113) 496-0000."
     assert redact_pii(text) == "Mail [EMAIL] or call [PHONE] or [PHONE]."
+
+
+def test_every_secret_pattern_has_a_prefilter_hint() -> None:
+    """The cheap prefilter must be a superset of the patterns, or secrets slip through."""
+    from curation.scrub import _SECRET_RULES
+
+    assert sorted(SECRETS) == sorted(rule.kind for rule in _SECRET_RULES)
+    for rule in _SECRET_RULES:
+        sample = SECRETS[rule.kind]
+        match = rule.pattern.search(sample)
+        assert match is not None, rule.kind
+        assert any(hint in match.group().lower() for hint in rule.hints), rule.kind
+
+
+def test_overlapping_matches_keep_the_most_specific_kind() -> None:
+    text = f"Authorization: Bearer {SECRETS['openai_key']}"
+    assert [f.kind for f in find_secrets(text)] == ["bearer_token"]
+    assert redact_secrets(f"two: {SECRETS['slack_token']} and {SECRETS['github_token']}") == (
+        "two: [REDACTED:slack_token] and [REDACTED:github_token]"
+    )

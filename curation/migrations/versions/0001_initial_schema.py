@@ -143,8 +143,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("content_hash", name=op.f("uq_examples_content_hash")),
     )
     with op.batch_alter_table("examples", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_examples_prompt_hash"), ["prompt_hash"], unique=False)
-        batch_op.create_index(batch_op.f("ix_examples_split"), ["split"], unique=False)
+        batch_op.create_index("ix_examples_prompt_split", ["prompt_hash", "split"], unique=False)
 
     op.create_table(
         "feedback",
@@ -292,8 +291,7 @@ def downgrade() -> None:
     op.drop_table("dataset_items")
     op.drop_table("feedback")
     with op.batch_alter_table("examples", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_examples_split"))
-        batch_op.drop_index(batch_op.f("ix_examples_prompt_hash"))
+        batch_op.drop_index("ix_examples_prompt_split")
 
     op.drop_table("examples")
     op.drop_table("corrections")
