@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from curation.db import Database
@@ -163,6 +163,7 @@ class _Export:
         self.problem_count = 0
         self.stats = {Split.TRAIN: TokenStats(), Split.EVAL: TokenStats()}
         self.fingerprint = hashlib.sha256()
+        self.manifest_entries = 0
 
     def problem(self, text: str) -> None:
         self.problem_count += 1
@@ -182,9 +183,10 @@ class _Export:
             )
             .where(*exportable_conditions(split, self.options.method))
             .order_by(Example.id)
-            .execution_options(yield_per=_BATCH)
         )
-        yield from self.session.execute(query)
+        # Core execution (not the ORM's): plain rows, fetched a batch at a time.
+        # (yield_per on the statement: on the connection it would stay set for the inserts too.)
+        yield from self.session.connection().execute(query.execution_options(yield_per=_BATCH))
 
     def line_for(self, row: Any) -> tuple[dict[str, Any], int] | None:
         """The validated line for one example and its token count, or None (problem noted)."""
@@ -217,6 +219,8 @@ class _Export:
         self, split: Split, writer: _SplitWriter, manifest_items: IO[str], version_id: int
     ) -> None:
         batch: list[dict[str, Any]] = []
+        connection = self.session.connection()
+        items = DatasetItem.__table__.insert()
         for row in self.rows(split):
             built = self.line_for(row)
             if built is None:
@@ -225,22 +229,21 @@ class _Export:
             writer.write(line)
             self.stats[split].add(tokens)
             self.fingerprint.update(f"{split.value}:{row.content_hash}\n".encode())
-            entry = {
-                "id": row.id,
-                "content_hash": row.content_hash,
-                "split": split.value,
-                "tokens": tokens,
-            }
-            prefix = ",\n    " if manifest_items.tell() else "\n    "
-            manifest_items.write(prefix + json.dumps(entry, separators=(",", ":")))
+            # Formatted directly: every field is an integer or a hex digest (no escaping).
+            separator = ",\n    " if self.manifest_entries else "\n    "
+            manifest_items.write(
+                f'{separator}{{"id":{row.id},"content_hash":"{row.content_hash}",'
+                f'"split":"{split.value}","tokens":{tokens}}}'
+            )
+            self.manifest_entries += 1
             batch.append(
                 {"dataset_version_id": version_id, "example_id": row.id, "split": split.value}
             )
             if len(batch) >= _BATCH:
-                self.session.execute(insert(DatasetItem), batch)
+                connection.execute(items, batch)
                 batch.clear()
         if batch:
-            self.session.execute(insert(DatasetItem), batch)
+            connection.execute(items, batch)
 
 
 def _count(session: Session, split: Split, method: Method) -> int:
