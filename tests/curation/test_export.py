@@ -45,6 +45,16 @@ def _add(db, n: int, *, rejected: bool = False, split: Split = Split.TRAIN, pref
             )
 
 
+def _one(session, question: str, target: str, **kw) -> None:
+    """Store one example asking `question` with `target` as the reply."""
+    values = dict(source=ExampleSource.IMPORT, thread_key=question, split=Split.TRAIN)
+    values.update(kw)
+    new = NewExample(
+        messages=[SYSTEM, {"role": "user", "content": question}], target=target, **values
+    )
+    insert_example(session, new, approved_by="U", eval_fraction=0)
+
+
 def _export(db, out: Path, **kw):
     return export_dataset(
         db, MODELS, ExportOptions(out_dir=out, model=kw.pop("model", MODEL), **kw)
@@ -109,32 +119,15 @@ def test_fewer_than_ten_training_examples_are_refused(db, tmp_path: Path) -> Non
 def test_golden_retired_and_superseded_examples_are_not_exported(db, tmp_path: Path) -> None:
     _add(db, 11)
     with db.session() as s:
-        insert_example(
-            s,
-            NewExample(
-                messages=[SYSTEM, {"role": "user", "content": "golden q"}],
-                target="golden a",
-                source=ExampleSource.SEED,
-                thread_key="g",
-                golden=True,
-            ),
-            approved_by="U",
-            eval_fraction=0,
-        )
+        _one(s, "golden q", "golden a", source=ExampleSource.SEED, golden=True, split=Split.EVAL)
         # A later correction of the same prompt supersedes example 0's answer.
-        insert_example(
+        _one(
             s,
-            NewExample(
-                messages=[SYSTEM, {"role": "user", "content": "q 0: where is my payslip?"}],
-                target="Bob > Payroll > Payslips.",
-                source=ExampleSource.CORRECTION,
-                thread_key="q0",
-                split=Split.TRAIN,
-            ),
-            approved_by="U",
-            eval_fraction=0,
+            "q 0: where is my payslip?",
+            "Bob > Payroll > Payslips.",
+            source=ExampleSource.CORRECTION,
+            thread_key="q0",
         )
-        s.execute(select(Example))
         retired = s.scalars(select(Example).where(Example.thread_key == "q1")).one()
         retired.retired_at = retired.created_at
     _export(db, tmp_path / "v")
@@ -179,18 +172,7 @@ def test_a_line_that_still_holds_a_secret_is_refused(db, tmp_path: Path) -> None
 def test_pii_is_redacted_in_exports_unless_configured(db, tmp_path: Path) -> None:
     _add(db, 11)
     with db.session() as s:
-        insert_example(
-            s,
-            NewExample(
-                messages=[SYSTEM, {"role": "user", "content": "who runs payroll?"}],
-                target="Write to ana.silva@fernhill.example.",
-                source=ExampleSource.IMPORT,
-                thread_key="pii",
-                split=Split.TRAIN,
-            ),
-            approved_by="U",
-            eval_fraction=0,
-        )
+        _one(s, "who runs payroll?", "Write to ana.silva@fernhill.example.", thread_key="pii")
     _export(db, tmp_path / "redacted")
     _export(db, tmp_path / "kept", redact_pii=False)
     assert "[EMAIL]" in (tmp_path / "redacted/train.jsonl").read_text()
