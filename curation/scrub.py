@@ -152,9 +152,17 @@ def _pii_marker(match: re.Match[str]) -> str:
     return f"[{(kind or 'pii').upper()}]"
 
 
+def _might_hold_phone(text: str) -> bool:
+    # A phone number has at least _MIN_PHONE_DIGITS digits; in ASCII text counting them is
+    # cheap (other scripts have other digits, so they go straight to the pattern).
+    if text.isascii() and sum(text.count(d) for d in "0123456789") < _MIN_PHONE_DIGITS:
+        return False
+    return _PHONE_HINT.search(text) is not None
+
+
 def redact_pii(text: str) -> str:
     """Replace email addresses with `[EMAIL]` and phone numbers with `[PHONE]`."""
-    if "@" not in text and _PHONE_HINT.search(text) is None:
+    if "@" not in text and not _might_hold_phone(text):
         return text
     return _PII.sub(_pii_marker, text)
 

@@ -73,3 +73,15 @@ def test_overlapping_matches_keep_the_most_specific_kind() -> None:
     assert redact_secrets(f"two: {SECRETS['slack_token']} and {SECRETS['github_token']}") == (
         "two: [REDACTED:slack_token] and [REDACTED:github_token]"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ring Zoë on +44 113 496 0000.",  # non-ASCII text takes the pattern path
+        "call 0113 496 0000",  # ASCII text with enough digits
+        "رقم الهاتف ٠١١٣٤٩٦٠٠٠٠",  # Arabic-Indic digits are digits too
+    ],
+)
+def test_phone_numbers_are_found_in_any_script(text: str) -> None:
+    assert "[PHONE]" in redact_pii(text)
