@@ -102,3 +102,11 @@ def test_review_list_show_approve_reject_edit(env: str) -> None:
     assert code == 1 and "does not exist" in out
     code, out = run("review", "list", "--state", "bogus")
     assert code == 1 and "unknown state" in out
+
+
+def test_db_upgrade_and_current(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    code, out = run("db", "upgrade")
+    assert code == 0 and "empty ->" in out
+    code, out = run("db", "current")
+    assert code == 0 and out.split()[1] == out.split()[3]  # database: REV  code: REV

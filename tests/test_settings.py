@@ -1,0 +1,51 @@
+"""Settings: read from the environment with the documented names and defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tuneloop.settings import Settings
+
+
+def test_defaults_run_offline_on_a_sqlite_file_in_the_data_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "OPENAI_API_KEY", "TUNELOOP_PROVIDER", "TUNELOOP_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'data' / 'tuneloop.db'}"
+    assert settings.resolved_provider == "local"
+    assert settings.reviewers == []
+
+
+def test_environment_names_and_list_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNELOOP_REVIEWERS", "U1, U2 U3")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("TUNELOOP_EVAL_FRACTION", "0.1")
+    monkeypatch.setenv(
+        "TUNELOOP_MODEL_SPECS",
+        '{"my-model": {"max_example_tokens": 1000, "training_price_per_million": 2}}',
+    )
+    settings = Settings()
+    assert settings.reviewers == ["U1", "U2", "U3"]
+    assert settings.resolved_database_url == "postgresql://u@h/db"
+    assert settings.resolved_provider == "openai"
+    assert settings.eval_fraction == 0.1
+    assert settings.models.spec("ft:my-model:org::x").max_example_tokens == 1000
+
+
+def test_a_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TUNELOOP_REVIEWERS", raising=False)
+    (tmp_path / ".env").write_text("TUNELOOP_REVIEWERS=UDOTENV\n")
+    assert Settings().reviewers == ["UDOTENV"]
+
+
+def test_bad_values_are_refused_with_the_variable_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNELOOP_EVAL_FRACTION", "1.5")
+    with pytest.raises(ValueError, match="TUNELOOP_EVAL_FRACTION"):
+        Settings()
