@@ -81,6 +81,89 @@ class Settings(BaseSettings):
     )
     # (end of the stand-in block)
 
+    # --- retraining -------------------------------------------------------------------------
+    min_new_examples: int = Field(
+        default=20, ge=1, validation_alias=_env("TUNELOOP_MIN_NEW_EXAMPLES")
+    )
+    training_method: Literal["supervised", "dpo"] = Field(
+        default="supervised", validation_alias=_env("TUNELOOP_TRAINING_METHOD")
+    )
+    training_strategy: Literal["full", "incremental"] = Field(
+        default="full", validation_alias=_env("TUNELOOP_TRAINING_STRATEGY")
+    )
+    training_suffix: str = Field(
+        default="tuneloop",
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        validation_alias=_env("TUNELOOP_TRAINING_SUFFIX"),
+    )
+    training_seed: int | None = Field(
+        default=None, ge=0, validation_alias=_env("TUNELOOP_TRAINING_SEED")
+    )
+    incremental_learning_rate_multiplier: float = Field(
+        default=0.5, gt=0, validation_alias=_env("TUNELOOP_INCREMENTAL_LR_MULTIPLIER")
+    )
+    replay_ratio: float = Field(default=1.0, ge=0, validation_alias=_env("TUNELOOP_REPLAY_RATIO"))
+    budget_per_run_usd: float = Field(
+        default=50.0, ge=0, validation_alias=_env("TUNELOOP_BUDGET_PER_RUN_USD")
+    )
+    budget_per_month_usd: float = Field(
+        default=200.0, ge=0, validation_alias=_env("TUNELOOP_BUDGET_PER_MONTH_USD")
+    )
+    model_ready_timeout_minutes: int = Field(
+        default=30, ge=1, validation_alias=_env("TUNELOOP_MODEL_READY_TIMEOUT_MINUTES")
+    )
+    grader: Literal["similarity", "exact", "judge"] = Field(
+        default="similarity", validation_alias=_env("TUNELOOP_GRADER")
+    )
+    judge_model: str = Field(
+        default="gpt-4.1-2025-04-14", validation_alias=_env("TUNELOOP_JUDGE_MODEL")
+    )
+    eval_concurrency: int = Field(
+        default=16, ge=1, le=256, validation_alias=_env("TUNELOOP_EVAL_CONCURRENCY")
+    )
+    eval_timeout_seconds: float = Field(
+        default=60.0, gt=0, validation_alias=_env("TUNELOOP_EVAL_TIMEOUT_SECONDS")
+    )
+    eval_attempts: int = Field(
+        default=4, ge=1, le=20, validation_alias=_env("TUNELOOP_EVAL_ATTEMPTS")
+    )
+    eval_max_tokens: int = Field(
+        default=1024, ge=1, validation_alias=_env("TUNELOOP_EVAL_MAX_TOKENS")
+    )
+    gate_margin: float = Field(
+        default=0.0, ge=0, lt=0.5, validation_alias=_env("TUNELOOP_GATE_MARGIN")
+    )
+    gate_min_eval_items: int = Field(
+        default=30, ge=1, validation_alias=_env("TUNELOOP_GATE_MIN_EVAL_ITEMS")
+    )
+    gate_golden_tolerance: float = Field(
+        default=0.02, ge=0, le=1, validation_alias=_env("TUNELOOP_GATE_GOLDEN_TOLERANCE")
+    )
+    gate_golden_floor: float = Field(
+        default=0.4, ge=0, le=1, validation_alias=_env("TUNELOOP_GATE_GOLDEN_FLOOR")
+    )
+    gate_shutdown_days: int = Field(
+        default=30, ge=0, validation_alias=_env("TUNELOOP_GATE_SHUTDOWN_DAYS")
+    )
+    retrain_cron: str = Field(default="0 3 * * *", validation_alias=_env("TUNELOOP_RETRAIN_CRON"))
+    retrain_interval_minutes: int | None = Field(
+        default=None, ge=1, validation_alias=_env("TUNELOOP_RETRAIN_INTERVAL_MINUTES")
+    )
+    poll_interval_seconds: int = Field(
+        default=60, ge=1, validation_alias=_env("TUNELOOP_POLL_INTERVAL_SECONDS")
+    )
+    scheduler_lease_seconds: int = Field(
+        default=90, ge=3, validation_alias=_env("TUNELOOP_SCHEDULER_LEASE_SECONDS")
+    )
+    misfire_grace_seconds: int = Field(
+        default=3600, ge=1, validation_alias=_env("TUNELOOP_MISFIRE_GRACE_SECONDS")
+    )
+    active_model_ttl_seconds: float = Field(
+        default=0.0, ge=0, validation_alias=_env("TUNELOOP_ACTIVE_MODEL_TTL_SECONDS")
+    )
+
     @field_validator("reviewers", mode="before")
     @classmethod
     def _split_reviewers(cls, value: object) -> object:

@@ -23,3 +23,169 @@ def open_store(settings: Settings, db: Database | None = None) -> Store:
 
 def system_prompt(settings: Settings) -> str | None:
     return read_system_prompt(settings.system_prompt_file)
+
+
+# --- retraining (scheduler/) ------------------------------------------------------------------
+# One block, appended: scheduler modules are imported inside the functions, so commands that
+# never retrain do not load them.
+from datetime import timedelta  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import openai
+
+    from scheduler.cycle import CycleConfig, CycleRunner
+    from scheduler.evaluation import Evaluator, Grader
+    from scheduler.gate import GatePolicy
+    from scheduler.notify import Notifier
+    from scheduler.registry import ActiveModelLookup, Registry
+    from scheduler.service import Lease, RetrainScheduler
+
+
+def model_registry(db: Database) -> Registry:
+    from scheduler.registry import Registry
+
+    return Registry(db)
+
+
+def active_model_lookup(settings: Settings, db: Database) -> ActiveModelLookup:
+    """What the bot calls before each reply: the promoted model, or the base model until one
+    is promoted. Sees a promotion on the next call (see TUNELOOP_ACTIVE_MODEL_TTL_SECONDS)."""
+    from scheduler.registry import ActiveModelLookup
+
+    return ActiveModelLookup(
+        db, default=settings.base_model, ttl_s=settings.active_model_ttl_seconds
+    )
+
+
+def gate_policy(settings: Settings) -> GatePolicy:
+    from scheduler.gate import GatePolicy
+
+    return GatePolicy(
+        margin=settings.gate_margin,
+        golden_tolerance=settings.gate_golden_tolerance,
+        golden_floor=settings.gate_golden_floor,
+        min_items=settings.gate_min_eval_items,
+        shutdown_days=settings.gate_shutdown_days,
+    )
+
+
+def cycle_config(settings: Settings) -> CycleConfig:
+    from scheduler.cycle import CycleConfig
+
+    return CycleConfig(
+        base_model=settings.base_model,
+        export_dir=settings.data_dir / "datasets",
+        method=settings.training_method,
+        strategy=settings.training_strategy,
+        epochs=settings.export_epochs,
+        redact_pii=settings.redact_pii_in_export,
+        suffix=settings.training_suffix,
+        seed=settings.training_seed,
+        incremental_learning_rate_multiplier=settings.incremental_learning_rate_multiplier,
+        replay_ratio=settings.replay_ratio,
+        min_new_examples=settings.min_new_examples,
+        budget_per_run_usd=settings.budget_per_run_usd,
+        budget_per_month_usd=settings.budget_per_month_usd,
+        model_ready_timeout=timedelta(minutes=settings.model_ready_timeout_minutes),
+        gate=gate_policy(settings),
+    )
+
+
+def build_evaluator(
+    settings: Settings,
+    db: Database,
+    client: openai.OpenAI,
+    *,
+    concurrency: int | None = None,
+) -> Evaluator:
+    """The evaluator with the configured grader, concurrency, timeout and retries."""
+    from scheduler.evaluation import (
+        Asker,
+        EvalOptions,
+        Evaluator,
+        ExactMatchGrader,
+        JudgeGrader,
+        RetryPolicy,
+        SimilarityGrader,
+    )
+
+    options = EvalOptions(
+        concurrency=concurrency or settings.eval_concurrency,
+        timeout_s=settings.eval_timeout_seconds,
+        attempts=settings.eval_attempts,
+        max_tokens=settings.eval_max_tokens,
+    )
+    retry = RetryPolicy(attempts=settings.eval_attempts)
+    asker = Asker(
+        client, timeout_s=options.timeout_s, retry=retry, max_tokens=settings.eval_max_tokens
+    )
+    grader: Grader
+    if settings.grader == "exact":
+        grader = ExactMatchGrader()
+    elif settings.grader == "judge":
+        judge_asker = Asker(client, timeout_s=options.timeout_s, retry=retry)
+        grader = JudgeGrader(judge_asker, settings.judge_model)
+    else:
+        grader = SimilarityGrader()
+    return Evaluator(db, asker, grader, options)
+
+
+def build_cycle_runner(
+    settings: Settings,
+    db: Database | None = None,
+    *,
+    client: openai.OpenAI | None = None,
+    notifier: Notifier | None = None,
+) -> CycleRunner:
+    """The retraining cycle over the configured database and model provider."""
+    from scheduler.cycle import CycleRunner
+    from scheduler.notify import log_notifier
+    from scheduler.training import OpenAITrainer
+    from tuneloop.provider import build_openai_client
+
+    db = db or open_database(settings)
+    client = client or build_openai_client(settings)
+    return CycleRunner(
+        db,
+        client=client,
+        trainer=OpenAITrainer(client),
+        evaluator=build_evaluator(settings, db, client),
+        registry=model_registry(db),
+        models=settings.models,
+        config=cycle_config(settings),
+        notifier=notifier or log_notifier,
+    )
+
+
+def scheduler_lease(settings: Settings, db: Database) -> Lease:
+    from scheduler.service import Lease
+
+    return Lease(db, ttl=timedelta(seconds=settings.scheduler_lease_seconds))
+
+
+def build_retrain_scheduler(
+    settings: Settings,
+    db: Database | None = None,
+    *,
+    runner: CycleRunner | None = None,
+    notifier: Notifier | None = None,
+    on_leadership: Callable[[bool], None] | None = None,
+) -> RetrainScheduler:
+    """The APScheduler service for `tuneloop scheduler` and `tuneloop serve`: call `start()`,
+    and `shutdown()` on exit (it hands the leader lease over at once)."""
+    from scheduler.service import RetrainScheduler, ScheduleConfig
+
+    db = db or open_database(settings)
+    runner = runner or build_cycle_runner(settings, db, notifier=notifier)
+    config = ScheduleConfig(
+        cron=settings.retrain_cron,
+        interval_minutes=settings.retrain_interval_minutes,
+        poll_seconds=settings.poll_interval_seconds,
+        misfire_grace_s=settings.misfire_grace_seconds,
+    )
+    return RetrainScheduler(
+        runner, scheduler_lease(settings, db), config, on_leadership=on_leadership
+    )

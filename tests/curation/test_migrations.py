@@ -9,6 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+# Every package's tables live in the one database and its one migration chain; the comparison
+# must see them all, whatever else pytest has imported.
+import scheduler.records  # noqa: F401
 from curation.db import Database, current_revision, downgrade, head_revision, make_engine, upgrade
 from curation.errors import SchemaOutOfDateError
 from curation.models import Base

@@ -8,6 +8,7 @@ from tuneloop.cli import (  # noqa: F401  (imported for their commands)
     import_commands,
     local_openai_commands,
     review_commands,
+    scheduler_commands,
     stats_commands,
 )
 from tuneloop.cli.app import app

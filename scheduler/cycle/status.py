@@ -1,0 +1,117 @@
+"""What `tuneloop status` shows: the served model, the open cycle and its stage, recent
+decisions. Plain data, so the command line can print it for people or as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from curation.db import Database
+from curation.export import Method
+from scheduler.cycle.config import CycleConfig
+from scheduler.cycle.trigger import new_example_count
+from scheduler.records import (
+    Decision,
+    EvalItem,
+    EvalRun,
+    RetrainCycle,
+    SchedulerLease,
+    TrainingRun,
+)
+from scheduler.registry import Registry
+
+
+def cycle_status(
+    db: Database, registry: Registry, config: CycleConfig, *, recent: int = 5
+) -> dict[str, Any]:
+    """Reads the database only: no provider call, so it works when the provider is down."""
+    active = registry.active()
+    method = Method.DPO if config.method == "dpo" else Method.SFT
+    with db.read_session() as session:
+        new_examples = new_example_count(session, method)
+    data: dict[str, Any] = {
+        "active_model": {
+            "model": active.model if active else config.base_model,
+            "promoted": active is not None and active.origin != "base",
+            "since": active.activated_at.isoformat() if active and active.activated_at else None,
+        },
+        "new_examples": new_examples,
+        "min_new_examples": config.min_new_examples,
+        "open_cycle": None,
+    }
+    with db.read_session() as session:
+        cycle = session.scalar(select(RetrainCycle).where(RetrainCycle.is_open.is_(True)))
+        if cycle is not None:
+            data["open_cycle"] = _open_cycle(session, cycle)
+        decisions = session.scalars(select(Decision).order_by(Decision.id.desc()).limit(recent))
+        data["recent_decisions"] = [
+            {
+                "id": d.id,
+                "cycle_id": d.cycle_id,
+                "decided_at": d.decided_at.isoformat(),
+                "candidate": d.candidate,
+                "incumbent": d.incumbent,
+                "verdict": d.verdict.value,
+                "reason": d.reason,
+                "win_rate": d.numbers.get("win_rate"),
+                "win_rate_lower_bound": d.numbers.get("win_rate_lower_bound"),
+            }
+            for d in decisions
+        ]
+        closed = session.scalars(
+            select(RetrainCycle)
+            .where(RetrainCycle.is_open.is_(False))
+            .order_by(RetrainCycle.id.desc())
+            .limit(recent)
+        )
+        data["recent_cycles"] = [
+            {
+                "id": c.id,
+                "outcome": c.outcome.value if c.outcome else None,
+                "closed_at": c.closed_at.isoformat() if c.closed_at else None,
+                "note": c.note,
+            }
+            for c in closed
+        ]
+        lease = session.get(SchedulerLease, "scheduler")
+        data["scheduler"] = (
+            {"leader": lease.holder, "expires_at": lease.expires_at.isoformat()} if lease else None
+        )
+    return data
+
+
+def _open_cycle(session: Any, cycle: RetrainCycle) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "id": cycle.id,
+        "stage": cycle.stage.value,
+        "trigger": cycle.trigger,
+        "started_at": cycle.created_at.isoformat(),
+        "note": cycle.note,
+        "waiting_until": cycle.not_before.isoformat() if cycle.not_before else None,
+        "dataset_version_id": cycle.dataset_version_id,
+        "training": None,
+        "evaluation": None,
+    }
+    training = session.scalar(select(TrainingRun).where(TrainingRun.cycle_id == cycle.id))
+    if training is not None:
+        info["training"] = {
+            "status": training.status.value,
+            "job_id": training.job_id,
+            "model": training.model,
+            "fine_tuned_model": training.fine_tuned_model,
+            "estimated_cost_usd": training.estimated_cost_usd,
+            "error": training.error_message,
+        }
+    run = session.scalar(select(EvalRun).where(EvalRun.cycle_id == cycle.id))
+    if run is not None:
+        answered = session.scalar(
+            select(func.count()).select_from(EvalItem).where(EvalItem.eval_run_id == run.id)
+        )
+        info["evaluation"] = {
+            "candidate": run.candidate,
+            "incumbent": run.incumbent,
+            "answered": answered,
+            "planned": run.item_count,
+        }
+    return info

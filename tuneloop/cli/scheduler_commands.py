@@ -1,0 +1,380 @@
+"""`tuneloop retrain`, `status`, `models`, `eval` and `scheduler`: the retraining loop by hand
+and as a service."""
+
+from __future__ import annotations
+
+import getpass
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from curation.models.base import utcnow
+from tuneloop.cli.app import app
+from tuneloop.cli.output import console, fail, print_json, reported_errors
+from tuneloop.settings import Settings, load_settings
+from tuneloop.wiring import (
+    active_model_lookup,
+    build_cycle_runner,
+    build_evaluator,
+    build_retrain_scheduler,
+    cycle_config,
+    gate_policy,
+    model_registry,
+    open_database,
+    scheduler_lease,
+)
+
+JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+#: Outcomes that mean the run did not get to a decision: the command exits non-zero.
+FAILED_OUTCOMES = {"training_failed", "unavailable", "over_budget", "nothing_to_train"}
+
+models_app = typer.Typer(help="The served model: list, promote, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@contextmanager
+def scheduler_errors() -> Iterator[None]:
+    """The store's and the scheduler's refusals as a message and exit status 1."""
+    from scheduler.errors import SchedulerError
+    from tuneloop.provider import ProviderConfigError
+
+    with reported_errors():
+        try:
+            yield
+        except (SchedulerError, ProviderConfigError) as exc:
+            fail(str(exc))
+
+
+def _show_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        where = f"cycle {report.cycle_id}" if report.cycle_id else "retrain"
+        state = report.outcome or (f"waiting ({report.stage})" if report.cycle_id else "idle")
+        console.print(f"{where}: {state}. {report.note}", highlight=False, soft_wrap=True)
+    if report.outcome in FAILED_OUTCOMES:
+        raise typer.Exit(1)
+
+
+# --- retrain ----------------------------------------------------------------------------------
+@app.command("retrain")
+def retrain(
+    now: bool = typer.Option(
+        False, "--now", help="Start a run even below TUNELOOP_MIN_NEW_EXAMPLES (never a second)."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Return only when the run has decided."),
+    poll_seconds: float = typer.Option(
+        5.0, "--poll-seconds", min=0.0, help="With --wait: seconds between looks at the job."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Resume the open retraining run, or start one when enough examples arrived (--now: at
+    once). If `tuneloop scheduler` is running, it does the work and this command follows it."""
+    from scheduler.service import retrain_by_hand
+
+    settings = load_settings()
+
+    def following(holder: str) -> None:
+        if not as_json:
+            console.print(f"the scheduler ({holder}) runs the cycle; following it", highlight=False)
+
+    with scheduler_errors():
+        db = open_database(settings)
+        report = retrain_by_hand(
+            build_cycle_runner(settings, db),
+            scheduler_lease(settings, db),
+            force=now,
+            wait=wait,
+            trigger="manual" if now else "cli",
+            requested_by=f"cli:{getpass.getuser()}",
+            poll_seconds=poll_seconds,
+            on_follow=following,
+        )
+    _show_report(report, as_json)
+
+
+# --- status -----------------------------------------------------------------------------------
+@app.command("status")
+def status(as_json: bool = JSON_OPTION) -> None:
+    """The served model, the open run and its stage, and recent decisions."""
+    from scheduler.cycle.status import cycle_status
+
+    settings = load_settings()
+    with scheduler_errors():
+        db = open_database(settings)
+        data = cycle_status(db, model_registry(db), cycle_config(settings))
+    if as_json:
+        print_json(data)
+        return
+    active = data["active_model"]
+    console.print(
+        f"active model: {active['model']}"
+        + ("" if active["promoted"] else " (the base model: nothing promoted yet)"),
+        highlight=False,
+    )
+    console.print(
+        f"new approved examples: {data['new_examples']} (a run starts at "
+        f"{data['min_new_examples']})",
+        highlight=False,
+    )
+    cycle = data["open_cycle"]
+    if cycle is None:
+        console.print("no run open", highlight=False)
+    else:
+        line = f"open run: cycle {cycle['id']}, stage {cycle['stage']}: {cycle['note']}"
+        if cycle["training"]:
+            t = cycle["training"]
+            line += f"\n  training: {t['status']} (job {t['job_id'] or '-'})"
+        if cycle["evaluation"]:
+            e = cycle["evaluation"]
+            line += f"\n  evaluation: {e['answered']}/{e['planned']} items answered"
+        console.print(line, highlight=False, soft_wrap=True)
+    leader = data["scheduler"]
+    console.print(f"scheduler: {leader['leader'] if leader else 'not running'}", highlight=False)
+    if data["recent_decisions"]:
+        table = Table("decided", "candidate", "verdict", "reason", title="recent decisions")
+        for d in data["recent_decisions"]:
+            table.add_row(d["decided_at"][:16], d["candidate"], d["verdict"], d["reason"])
+        console.print(table)
+
+
+# --- models -----------------------------------------------------------------------------------
+def _actor(settings: Settings, given: str | None) -> str:
+    """Who is changing the served model: a configured reviewer, or this OS user if none are."""
+    if settings.reviewers:
+        if given is None and len(settings.reviewers) == 1:
+            return settings.reviewers[0]
+        if given is None:
+            fail("several reviewers are configured: say which you are with --reviewer")
+        if given not in settings.reviewers:
+            fail(f"{given} is not one of TUNELOOP_REVIEWERS; only reviewers change the model")
+        return given
+    return given or f"cli:{getpass.getuser()}"
+
+
+REVIEWER_OPTION = typer.Option(
+    None, "--reviewer", "-r", envvar="TUNELOOP_REVIEWER", help="Your reviewer id."
+)
+REASON_OPTION = typer.Option(..., "--reason", help="Why (kept in the audit trail).")
+
+
+@models_app.command("list")
+def models_list(as_json: bool = JSON_OPTION) -> None:
+    """Every model tuneloop has trained or served, and which one is active."""
+    settings = load_settings()
+    with scheduler_errors():
+        registry = model_registry(open_database(settings))
+        versions, history = registry.versions(), registry.history(limit=10)
+    rows = [
+        {
+            "model": v.model,
+            "state": v.state.value,
+            "active": v.is_active,
+            "origin": v.origin,
+            "dataset_version_id": v.dataset_version_id,
+            "shutdown_date": v.shutdown_date.isoformat() if v.shutdown_date else None,
+            "created_at": v.created_at.isoformat(),
+        }
+        for v in versions
+    ]
+    audit = [
+        {
+            "at": p.at.isoformat(),
+            "action": p.action.value,
+            "actor": p.actor,
+            "from_model": p.from_model,
+            "to_model": p.to_model,
+            "reason": p.reason,
+            "decision_id": p.decision_id,
+            "eval_run_id": p.eval_run_id,
+            "dataset_version_id": p.dataset_version_id,
+        }
+        for p in history
+    ]
+    if as_json:
+        print_json({"models": rows, "history": audit})
+        return
+    if not rows:
+        console.print(f"no models yet: serving {settings.base_model}", highlight=False)
+        return
+    table = Table("", "model", "state", "origin", "shutdown")
+    for r in rows:
+        table.add_row(
+            "*" if r["active"] else "",
+            r["model"],
+            r["state"],
+            r["origin"],
+            r["shutdown_date"] or "",
+        )
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    model: str = typer.Argument(..., help="The model id to serve from the next message on."),
+    reason: str = REASON_OPTION,
+    reviewer: str | None = REVIEWER_OPTION,
+    force: bool = typer.Option(
+        False, "--force", help="Promote even if the model shuts down within the gate's limit."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Serve MODEL now, by hand (audited). Refuses a model that shuts down soon."""
+    from scheduler.training.model_info import shutdown_date
+    from tuneloop.provider import build_openai_client
+
+    settings = load_settings()
+    actor = _actor(settings, reviewer)
+    with scheduler_errors():
+        db = open_database(settings)
+        shuts = shutdown_date(build_openai_client(settings), model)
+        days = (shuts - utcnow().date()).days if shuts else None
+        if days is not None and days <= settings.gate_shutdown_days and not force:
+            fail(
+                f"{model} shuts down on {shuts}, {days} days from now (the limit is more than "
+                f"{settings.gate_shutdown_days}, TUNELOOP_GATE_SHUTDOWN_DAYS); use --force to "
+                "promote it anyway"
+            )
+        registry = model_registry(db)
+        registry.ensure_active(settings.base_model)
+        promotion = registry.promote(model, actor=actor, reason=reason, shutdown_date=shuts)
+    _show_change(promotion, as_json)
+
+
+@models_app.command("rollback")
+def models_rollback(
+    reason: str = REASON_OPTION,
+    reviewer: str | None = REVIEWER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Serve again the model that was active before the current one was promoted."""
+    settings = load_settings()
+    actor = _actor(settings, reviewer)
+    with scheduler_errors():
+        promotion = model_registry(open_database(settings)).rollback(actor=actor, reason=reason)
+    _show_change(promotion, as_json)
+
+
+def _show_change(promotion: Any, as_json: bool) -> None:
+    data = {
+        "action": promotion.action.value,
+        "from_model": promotion.from_model,
+        "to_model": promotion.to_model,
+        "actor": promotion.actor,
+        "reason": promotion.reason,
+        "at": promotion.at.isoformat(),
+    }
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"{data['action']}: now serving {data['to_model']} (was {data['from_model']}), "
+        f"by {data['actor']}: {data['reason']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+# --- eval -------------------------------------------------------------------------------------
+@app.command("eval")
+def evaluate(
+    candidate: str = typer.Option(..., "--candidate", help="The model to evaluate."),
+    incumbent: str | None = typer.Option(
+        None, "--incumbent", help="The model to compare with (default: the active model)."
+    ),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, help="Parallel requests (default TUNELOOP_EVAL_CONCURRENCY)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Evaluate CANDIDATE against a model on the golden set and the held-out examples, and
+    say what the gate would decide. Promotes nothing; every answer and score is stored."""
+    from scheduler.gate import judge_candidate
+    from scheduler.gate.records import decision_record, scored_items
+    from scheduler.training.model_info import shutdown_date
+    from tuneloop.provider import build_openai_client
+
+    settings = load_settings()
+    with scheduler_errors():
+        db = open_database(settings)
+        client = build_openai_client(settings)
+        against = incumbent or active_model_lookup(settings, db)()
+        if against == candidate:
+            fail(f"{candidate} is the incumbent; name another model with --incumbent")
+        evaluator = build_evaluator(settings, db, client, concurrency=concurrency)
+        with db.session() as session:
+            run_id = evaluator.create_run(session, candidate=candidate, incumbent=against).id
+        run = evaluator.run(run_id)
+        with db.read_session() as session:
+            items = scored_items(session, run.id)
+        result = judge_candidate(
+            items,
+            gate_policy(settings),
+            today=utcnow().date(),
+            shutdown_date=shutdown_date(client, candidate),
+        )
+        with db.session() as session:
+            decision = decision_record(run, result, at=utcnow())
+            session.add(decision)
+    data = {
+        "eval_run_id": run.id,
+        "candidate": candidate,
+        "incumbent": against,
+        "summary": run.summary,
+        "verdict": result.verdict.value,
+        "reason": result.reason,
+        "numbers": result.numbers,
+        "thresholds": result.thresholds,
+    }
+    if as_json:
+        print_json(data)
+        return
+    outcomes = run.summary["outcomes"]
+    console.print(
+        f"eval run {run.id}: {candidate} vs {against} on {run.summary['items']} items: "
+        f"{outcomes['win']} wins, {outcomes['loss']} losses, {outcomes['tie']} ties, "
+        f"{outcomes['error']} errors\n"
+        f"gate: {result.reason}\n(nothing promoted; `tuneloop models promote` does that)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+# --- scheduler --------------------------------------------------------------------------------
+@app.command("scheduler")
+def run_scheduler() -> None:
+    """Run the retraining schedule in the foreground until SIGTERM or Ctrl-C. Several may run:
+    one leads (a lease row in the database), the others stand by to take over."""
+    settings = load_settings()
+
+    def leadership(leading: bool) -> None:
+        typer.echo("leading: this process runs the cycle" if leading else "standing by")
+
+    with scheduler_errors():
+        service = build_retrain_scheduler(settings, on_leadership=leadership)
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        service.start()
+        if not service.is_leader:
+            leadership(False)
+        schedule = (
+            f"every {settings.retrain_interval_minutes} minutes"
+            if settings.retrain_interval_minutes
+            else f"cron '{settings.retrain_cron}' (UTC)"
+        )
+        typer.echo(f"tuneloop scheduler started ({service.lease.holder}); retraining {schedule}")
+        stop.wait()
+        typer.echo("stopping: finishing the step in progress")
+    finally:
+        service.shutdown(wait=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    typer.echo("tuneloop scheduler stopped")
