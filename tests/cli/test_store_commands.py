@@ -110,3 +110,22 @@ def test_db_upgrade_and_current(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert code == 0 and "empty ->" in out
     code, out = run("db", "current")
     assert code == 0 and out.split()[1] == out.split()[3]  # database: REV  code: REV
+
+
+def test_retired_examples_leave_every_future_export(env: str, tmp_path: Path) -> None:
+    assert run("seeds", "import")[0] == 0
+    code, out = run("examples", "show", "1", "--json")
+    assert code == 0 and json.loads(out)["retired_at"] is None
+    code, out = run("examples", "retire", "1", "2", "--reason", "poisoned batch")
+    assert code == 0 and "retired 2 example(s)" in out
+    shown = json.loads(run("examples", "show", "2", "--json")[1])
+    assert shown["retired_reason"] == "poisoned batch" and shown["retired_at"]
+    code, out = run("export", "--out", str(tmp_path / "ds"), "--json")
+    train_ids = {
+        e["id"] for e in json.loads((tmp_path / "ds/manifest.json").read_text())["examples"]
+    }
+    assert code == 0 and not {1, 2} & train_ids and len(train_ids) == json.loads(out)["train_count"]
+    code, out = run("examples", "retire", "9999", "--reason", "x")
+    assert code == 1 and "example 9999 does not exist" in out
+    code, out = run("examples", "retire", "3", "--reason", "  ")
+    assert code == 1 and "reason is required" in out
