@@ -47,6 +47,19 @@ def assert_one_clean_cycle(harness: Harness) -> None:
     assert harness.runner().new_examples() == 0
 
 
+def crash_before_promoting(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run a cycle on seeded data that dies after deciding, before promoting."""
+    seed(harness.db)
+
+    def killed(ctx, cycle):
+        raise Crash("killed before promoting")
+
+    monkeypatch.setitem(cycle_runner.STAGES, CycleStage.PROMOTE, killed)
+    with pytest.raises(Crash):
+        harness.runner().tick()
+    monkeypatch.undo()
+
+
 @pytest.mark.parametrize(
     "stage",
     [CycleStage.EXPORT, CycleStage.TRAIN, CycleStage.EVALUATE, CycleStage.DECIDE],
@@ -74,15 +87,7 @@ def test_a_crash_after_each_stage_resumes_with_exactly_one_job(
 def test_a_crash_between_the_decision_and_the_promotion(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seed(harness.db)
-
-    def killed(ctx, cycle):
-        raise Crash("killed before promoting")
-
-    monkeypatch.setitem(cycle_runner.STAGES, CycleStage.PROMOTE, killed)
-    with pytest.raises(Crash):
-        harness.runner().tick()
-    monkeypatch.undo()
+    crash_before_promoting(harness, monkeypatch)
     assert harness.runner().open_cycle().stage is CycleStage.PROMOTE
     assert harness.runner().poll().outcome == CycleOutcome.PROMOTED
     assert_one_clean_cycle(harness)
@@ -171,15 +176,7 @@ def test_a_crash_halfway_through_the_evaluation(
 def test_a_promotion_after_a_manual_change_is_refused_as_stale(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seed(harness.db)
-
-    def killed(ctx, cycle):
-        raise Crash("killed before promoting")
-
-    monkeypatch.setitem(cycle_runner.STAGES, CycleStage.PROMOTE, killed)
-    with pytest.raises(Crash):
-        harness.runner().tick()
-    monkeypatch.undo()
+    crash_before_promoting(harness, monkeypatch)
     # Meanwhile a reviewer serves another model: the evaluation no longer compares with it.
     Registry(harness.db).promote("gpt-4o-2024-08-06", actor="UREVIEW1", reason="by hand")
     report = harness.runner().poll()
