@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=_env("TUNELOOP_LOG_LEVEL")
+    )
+
     # --- storage -----------------------------------------------------------------------------
     data_dir: Path = Field(default=Path("data"), validation_alias=_env("TUNELOOP_DATA_DIR"))
     database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
@@ -163,6 +167,44 @@ class Settings(BaseSettings):
     active_model_ttl_seconds: float = Field(
         default=0.0, ge=0, validation_alias=_env("TUNELOOP_ACTIVE_MODEL_TTL_SECONDS")
     )
+
+    # --- slack -------------------------------------------------------------------------------
+    slack_bot_token: str | None = Field(default=None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: str | None = Field(
+        default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: str | None = Field(default=None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str | None = Field(default=None, validation_alias=_env("SLACK_API_URL"))
+    review_channel: str | None = Field(
+        default=None, validation_alias=_env("TUNELOOP_REVIEW_CHANNEL")
+    )
+    reviewer_group: str | None = Field(
+        default=None, validation_alias=_env("TUNELOOP_REVIEWER_GROUP")
+    )
+    prompt_token_budget: int = Field(
+        default=8000, ge=100, validation_alias=_env("TUNELOOP_PROMPT_TOKEN_BUDGET")
+    )
+    max_reply_tokens: int = Field(
+        default=1024, ge=16, validation_alias=_env("TUNELOOP_MAX_REPLY_TOKENS")
+    )
+    correction_max_tokens: int = Field(
+        default=1024, ge=16, validation_alias=_env("TUNELOOP_CORRECTION_MAX_TOKENS")
+    )
+    model_timeout_seconds: float = Field(
+        default=60.0, gt=0, validation_alias=_env("TUNELOOP_MODEL_TIMEOUT_SECONDS")
+    )
+    slack_streaming: bool = Field(default=True, validation_alias=_env("TUNELOOP_SLACK_STREAMING"))
+    slack_reply_workers: int = Field(
+        default=64, ge=1, le=1024, validation_alias=_env("TUNELOOP_SLACK_REPLY_WORKERS")
+    )
+    slack_listener_threads: int = Field(
+        default=16, ge=2, le=256, validation_alias=_env("TUNELOOP_SLACK_LISTENER_THREADS")
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("reviewers", mode="before")
     @classmethod

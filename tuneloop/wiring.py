@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     import openai
 
+    from scheduler.control import RetrainingService
     from scheduler.cycle import CycleConfig, CycleRunner
     from scheduler.evaluation import Evaluator, Grader
     from scheduler.gate import GatePolicy
@@ -189,3 +190,68 @@ def build_retrain_scheduler(
     return RetrainScheduler(
         runner, scheduler_lease(settings, db), config, on_leadership=on_leadership
     )
+
+
+def retraining_control(
+    settings: Settings, db: Database, *, runner: CycleRunner | None = None
+) -> RetrainingService:
+    """Retraining for the bot's commands and App Home (its `RetrainingControl` protocol):
+    refusals arrive as the bot's own `ControlError`."""
+    from bot.control import ControlError
+    from curation.models.base import utcnow
+    from scheduler.control import RetrainingService
+    from scheduler.service import ScheduleConfig
+
+    schedule = ScheduleConfig(
+        cron=settings.retrain_cron, interval_minutes=settings.retrain_interval_minutes
+    ).trigger()
+    return RetrainingService(
+        runner or build_cycle_runner(settings, db),
+        refusal=ControlError,
+        next_run=lambda: schedule.get_next_fire_time(None, utcnow()),
+    )
+
+
+# --- Slack (bot/) ---------------------------------------------------------------------------
+# Appended: the Slack Web API client from settings, and the notifier the scheduler calls with
+# each decision (posting to TUNELOOP_REVIEW_CHANNEL).
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from scheduler.notify import CycleEvent
+
+
+def slack_web_client(settings: Settings) -> WebClient:
+    """The bot's Web API client: SLACK_BOT_TOKEN, SLACK_API_URL (the local workspace, say),
+    and retries that honour Slack's rate limits (`Retry-After`) and dropped connections."""
+    from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+    )
+
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url or WebClient.BASE_URL,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def slack_decision_notifier(settings: Settings, client: WebClient | None = None) -> Notifier | None:
+    """Posts each retraining decision to TUNELOOP_REVIEW_CHANNEL (None when it is not set):
+    pass it as `notifier` to `build_cycle_runner` / `build_retrain_scheduler`."""
+    if not settings.review_channel or not (client or settings.slack_bot_token):
+        return None
+    from dataclasses import asdict
+
+    from bot.notify import SlackDecisionNotifier
+
+    poster = SlackDecisionNotifier(client or slack_web_client(settings), settings.review_channel)
+
+    def notify(event: CycleEvent) -> None:
+        poster.notify(asdict(event))
+
+    return notify

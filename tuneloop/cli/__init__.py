@@ -10,6 +10,7 @@ from tuneloop.cli import (  # noqa: F401  (imported for their commands)
     local_openai_commands,
     review_commands,
     scheduler_commands,
+    serve_commands,
     stats_commands,
 )
 from tuneloop.cli.app import app

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, errors, fail
+from tuneloop.cli.output import configure_logging, console, errors, fail
 from tuneloop.local_openai import http_server
 from tuneloop.provider import local_openai_data_dir, local_openai_from_settings
 from tuneloop.settings import load_settings
@@ -55,6 +55,7 @@ def local_openai(
     if load_delay is not None:
         overrides["local_openai_load_delay_seconds"] = load_delay
     settings = load_settings().model_copy(update=overrides)
+    configure_logging(settings.log_level)
     if not 0 < port < 65536:
         fail(f"--port must be between 1 and 65535, got {port}")
     stand_in = local_openai_from_settings(settings)

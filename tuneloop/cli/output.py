@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -15,6 +17,16 @@ from curation.errors import CurationError, ValidationError
 
 console = Console(soft_wrap=True)  # never break a path or id across lines
 errors = Console(stderr=True)
+
+
+def configure_logging(level: str) -> None:
+    """Plain, timestamped log lines on stderr for the long-running commands (serve, scheduler,
+    local-openai), which log collectors read as they are."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def print_json(value: Any) -> None:

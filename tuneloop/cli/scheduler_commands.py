@@ -15,7 +15,7 @@ from rich.table import Table
 
 from curation.models.base import utcnow
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, fail, print_json, reported_errors
+from tuneloop.cli.output import configure_logging, console, fail, print_json, reported_errors
 from tuneloop.settings import Settings, load_settings
 from tuneloop.wiring import (
     active_model_lookup,
@@ -351,6 +351,7 @@ def run_scheduler() -> None:
     """Run the retraining schedule in the foreground until SIGTERM or Ctrl-C. Several may run:
     one leads (a lease row in the database), the others stand by to take over."""
     settings = load_settings()
+    configure_logging(settings.log_level)
 
     def leadership(leading: bool) -> None:
         typer.echo("leading: this process runs the cycle" if leading else "standing by")

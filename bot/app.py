@@ -1,0 +1,79 @@
+"""`build_app(...)`: the Bolt app, given everything it uses. Thin on purpose: it wires the
+reply path and registers the listeners; the work lives in `replies/`, `conversation/`,
+`blocks/` and `listeners/`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+import openai
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.config import BotConfig
+from bot.control import RetrainingControl
+from bot.conversation.delivery import StreamingSwitch
+from bot.conversation.responder import Responder
+from bot.deps import Deps
+from bot.listeners import register_listeners
+from bot.replies import ModelCall, PromptBuilder, ReplyService
+from curation.store import Store
+
+
+def build_app(
+    *,
+    store: Store,
+    openai_client: openai.OpenAI,
+    active_model: Callable[[], str],
+    system_prompt: str | None,
+    control: RetrainingControl,
+    client: WebClient,
+    signing_secret: str | None,
+    config: BotConfig | None = None,
+    reply_workers: Executor | None = None,
+    listener_executor: Executor | None = None,
+    logger: logging.Logger | None = None,
+) -> App:
+    """The tuneloop Bolt app.
+
+    `client` is the Slack Web API client (its `base_url` may point at the local workspace);
+    `signing_secret` None turns request verification off, for Socket Mode only.
+    `active_model` is called for every message. `reply_workers` runs model calls and
+    `listener_executor` Bolt's listeners (each made here, sized by `config`, when not given;
+    whoever passes one shuts it down).
+    """
+    config = config or BotConfig()
+    replies = ReplyService(
+        store.capture,
+        ModelCall(
+            openai_client, max_tokens=config.budget.reply_tokens, timeout_s=config.model_timeout_s
+        ),
+        PromptBuilder(
+            system_prompt,
+            budget_tokens=config.budget.prompt_tokens,
+            encoding_for=config.encoding_for,
+        ),
+        active_model,
+    )
+    responder = Responder(
+        replies=replies,
+        capture=store.capture,
+        workers=reply_workers
+        or ThreadPoolExecutor(config.reply_workers, thread_name_prefix="tuneloop-reply"),
+        streaming=StreamingSwitch(config.streaming),
+        delivery=config.delivery,
+        history_messages=config.history_messages,
+    )
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=signing_secret is not None,
+        listener_executor=listener_executor
+        or ThreadPoolExecutor(config.listener_threads, thread_name_prefix="tuneloop-listener"),
+        logger=logger or logging.getLogger("tuneloop.bot"),
+        name="tuneloop",
+    )
+    register_listeners(app, Deps(store, responder, control, config))
+    return app

@@ -1,0 +1,116 @@
+"""The App Home tab: for reviewers, the queue with Approve, Edit and Reject and where
+retraining stands; for everyone else, what the bot is and how to help it learn.
+
+A view holds at most 100 blocks; an item takes five, so the tab shows the oldest
+`max_items` open items and says how many more wait (`tuneloop review list` shows all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.blocks import ids
+from bot.blocks.summary import RetrainingSummary, summary_lines
+from bot.blocks.text import context, escape, plain, quote, section, slack_date
+from curation.models import ReviewKind
+from curation.review import ReviewView
+
+Block = dict[str, Any]
+KIND_LABELS = {
+    ReviewKind.CORRECTION: ":pencil2: correction",
+    ReviewKind.FLAG: ":triangular_flag_on_post: flag",
+    ReviewKind.UPVOTE: ":thumbsup: upvote",
+}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {"type": "button", "text": plain(text), "action_id": action_id, "value": value}
+    if style:
+        button["style"] = style
+    return button
+
+
+def item_blocks(item: ReviewView) -> list[Block]:
+    """One open item: question, reply, proposed correction, who and when, and the buttons."""
+    value = str(item.id)
+    text = (
+        f"*#{item.id}* {KIND_LABELS.get(item.kind, item.kind.value)}"
+        f"{' · _needs edit_' if item.state.value == 'needs_edit' else ''}\n"
+        f"*Question*\n{quote(item.question, 700)}\n*Bot reply*\n{quote(item.reply or '', 900)}"
+    )
+    blocks: list[Block] = [{"type": "section", "block_id": f"item:{value}", **section(text)}]
+    if item.correction:
+        who = f" by <@{item.correction_by}>" if item.correction_by else ""
+        blocks.append(section(f"*Proposed correction*{who}\n{quote(item.correction, 1200)}"))
+    blocks.append(
+        context(
+            f"Opened by <@{item.opened_by}> · {slack_date(item.opened_at)}"
+            + (f" · model `{escape(item.model)}`" if item.model else "")
+        )
+    )
+    buttons = []
+    if item.correction or item.kind is ReviewKind.UPVOTE:
+        buttons.append(_button("Approve", ids.REVIEW_APPROVE, value, "primary"))
+    buttons.append(
+        _button("Edit" if item.correction or item.reply else "Write", ids.REVIEW_EDIT, value)
+    )
+    buttons.append(_button("Reject", ids.REVIEW_REJECT, value, "danger"))
+    blocks.append({"type": "actions", "block_id": f"decide:{value}", "elements": buttons})
+    blocks.append({"type": "divider"})
+    return blocks
+
+
+def reviewer_home(
+    summary: RetrainingSummary,
+    items: Sequence[ReviewView],
+    *,
+    counts: Mapping[str, int],
+    notice: str | None = None,
+) -> Block:
+    blocks: list[Block] = [{"type": "header", "text": plain("tuneloop review queue", 150)}]
+    if notice:
+        blocks.append(context(notice))
+    blocks.append(section("\n".join(summary_lines(summary))))
+    waiting = counts.get("pending", 0) + counts.get("needs_edit", 0)
+    blocks.append(
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"*{waiting} waiting* · {counts.get('pending', 0)} pending, "
+                f"{counts.get('needs_edit', 0)} need an edit · "
+                f"{counts.get('approved', 0)} approved, {counts.get('rejected', 0)} rejected",
+            },
+            "accessory": _button("Refresh", ids.REVIEW_REFRESH, "refresh"),
+        }
+    )
+    blocks.append({"type": "divider"})
+    if not items:
+        blocks.append(section("Nothing to review. :tada:"))
+    for item in items:
+        blocks.extend(item_blocks(item))
+    if waiting > len(items):
+        blocks.append(
+            context(f"{waiting - len(items)} more waiting; they appear here as these are decided.")
+        )
+    return {"type": "home", "blocks": blocks}
+
+
+def visitor_home(notice: str | None = None) -> Block:
+    blocks: list[Block] = [{"type": "header", "text": plain("tuneloop", 150)}]
+    if notice:
+        blocks.append(context(notice))
+    blocks += [
+        section(
+            "I answer questions in Slack: mention me in a channel, or send me a direct message."
+        ),
+        section(
+            "*Help me get better*\n• Click 👍 or 👎 under an answer.\n"
+            "• React with :x: to a wrong answer.\n"
+            "• Use *Correct this answer* to write what I should have said. "
+            "A reviewer checks every correction before I learn from it."
+        ),
+        context("Reviewers see the review queue here."),
+    ]
+    return {"type": "home", "blocks": blocks}

@@ -1,0 +1,28 @@
+"""Action, callback and block ids shared by the Block Kit builders and the listeners."""
+
+from __future__ import annotations
+
+# Reply controls
+FEEDBACK_ACTION = "reply_feedback"
+CORRECT_ACTION = "correct_answer"
+FEEDBACK_UP = "up"
+FEEDBACK_DOWN = "down"
+
+# The correction modal and the message shortcut
+CORRECTION_SHORTCUT = "correct_answer_shortcut"
+CORRECTION_VIEW = "correction_modal"
+CORRECTION_BLOCK = "correction"
+CORRECTION_INPUT = "text"
+
+# Reviewer decisions (App Home buttons and their modals)
+REVIEW_APPROVE = "review_approve"
+REVIEW_EDIT = "review_edit"
+REVIEW_REJECT = "review_reject"
+REVIEW_REFRESH = "review_refresh"
+EDIT_VIEW = "review_edit_modal"
+REJECT_VIEW = "review_reject_modal"
+EDIT_BLOCK = "edited_reply"
+REASON_BLOCK = "reason"
+
+# Messages that are not answers (history leaves them out)
+APOLOGY_EVENT = "tuneloop_apology"

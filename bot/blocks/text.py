@@ -1,0 +1,88 @@
+"""Text for Block Kit: Slack's escaping, its mrkdwn dialect, and its length limits.
+
+Slack's `mrkdwn` is not Markdown: `*bold*`, `_italic_`, `<url|label>`, no headings. Model
+replies are Markdown, so they are converted for section blocks, and split to fit Slack's
+3,000 characters per section.
+"""
+
+from __future__ import annotations
+
+import re
+
+SECTION_LIMIT = 3000
+ELLIPSIS = "…"
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, so user text is shown, not interpreted."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def markdown_to_mrkdwn(text: str) -> str:
+    """Bold, links and headings from Markdown to Slack's mrkdwn (the common cases)."""
+    text = escape(text)
+    text = _HEADING.sub(lambda m: f"*{m.group(1)}*", text)
+    text = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", text)
+    return _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, ending with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(ELLIPSIS))].rstrip() + ELLIPSIS
+
+
+def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Pieces of at most `limit` characters, cut at a paragraph, line or word where possible."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def plain(text: str, limit: int = 75) -> dict[str, object]:
+    return {"type": "plain_text", "text": shorten(text, limit), "emoji": True}
+
+
+def mrkdwn(text: str, limit: int = SECTION_LIMIT) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": shorten(text, limit)}
+
+
+def section(text: str) -> dict[str, object]:
+    return {"type": "section", "text": mrkdwn(text)}
+
+
+def context(text: str) -> dict[str, object]:
+    return {"type": "context", "elements": [mrkdwn(text)]}
+
+
+def quote(text: str, limit: int) -> str:
+    """A mrkdwn block quote (every line marked), escaped and shortened."""
+    lines = escape(shorten(text.strip() or "(empty)", limit)).splitlines() or [""]
+    return "\n".join(f">{line}" for line in lines)
+
+
+def slack_date(moment: object) -> str:
+    """A date Slack shows in each reader's own time zone (fallback: ISO text)."""
+    timestamp = getattr(moment, "timestamp", None)
+    if timestamp is None:
+        return str(moment)
+    iso = moment.isoformat(timespec="minutes")  # type: ignore[attr-defined]
+    return f"<!date^{int(timestamp())}^{{date_short_pretty}} {{time}}|{iso}>"

@@ -1,0 +1,40 @@
+"""The bot's knobs, with defaults that suit a help desk. The composition root fills them from
+settings; tests pass their own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.conversation.delivery import DeliveryOptions
+from bot.replies import TokenBudget
+from bot.replies.prompt import DEFAULT_ENCODING
+
+DEFAULT_SUGGESTED_PROMPTS: tuple[tuple[str, str], ...] = (
+    ("What can you help with?", "What kinds of questions can you answer?"),
+    ("Reset my password", "How do I reset my password?"),
+    ("Book time off", "How do I book annual leave?"),
+)
+
+
+def _default_encoding(_model: str) -> str:
+    return DEFAULT_ENCODING
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    budget: TokenBudget = field(default_factory=TokenBudget)
+    #: The tiktoken encoding of a model id (the composition root reads the model table).
+    encoding_for: Callable[[str], str] = _default_encoding
+    model_timeout_s: float = 60.0
+    delivery: DeliveryOptions = field(default_factory=DeliveryOptions)
+    streaming: bool = True
+    #: Newest thread messages read for a prompt (before the token budget trims them).
+    history_messages: int = 400
+    #: Threads for Bolt's listeners: acks, clicks, modals (never model calls).
+    listener_threads: int = 16
+    #: Concurrent replies (each waits on the model); more questions queue.
+    reply_workers: int = 64
+    suggested_prompts: tuple[tuple[str, str], ...] = DEFAULT_SUGGESTED_PROMPTS
+    #: Items shown on a reviewer's App Home (Slack allows 100 blocks per view).
+    home_queue_items: int = 12

@@ -1,0 +1,38 @@
+"""What the bot needs from retraining, as a protocol: the slash commands and the App Home use
+it, and the composition root adapts the scheduler to it (bot/ imports no scheduler code).
+
+Methods that change something return a sentence to show the person, or raise `ControlError`
+with one; the bot shows either as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+
+class ControlError(Exception):
+    """Retraining refused a request; the message is fit to show the person who asked."""
+
+
+@runtime_checkable
+class RetrainingControl(Protocol):
+    def status(self) -> Mapping[str, Any]:
+        """At least `active_model` and `available` (bool); anything else is listed as is
+        (`state`, `next_run`, `note`, ...)."""
+
+    def request_retrain(self, actor: str) -> str:
+        """Ask for a retraining cycle soon."""
+
+    def promote(self, model: str, actor: str, reason: str) -> str:
+        """Serve `model` from the next message on."""
+
+    def rollback(self, actor: str, reason: str) -> str:
+        """Serve the previously promoted model again."""
+
+    def last_decision(self) -> Mapping[str, Any] | None:
+        """The latest gate decision (`outcome`, `note`, `candidate`, `incumbent`, `at`,
+        `numbers`), or None before the first."""
+
+    def approved_since_last_training(self) -> int:
+        """Approved examples that no training run has used yet."""

@@ -1,0 +1,72 @@
+"""The App Home's Approve, Edit, Reject and Refresh buttons. Approve decides at once; Edit
+and Reject open a modal first. Non-reviewers get a polite refusal on their Home tab."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.blocks import ids
+from bot.blocks.review import edit_modal, reject_modal
+from bot.deps import Deps
+from bot.home import publish_home
+from bot.reviewing import NOT_A_REVIEWER, DecisionRefused, Reviewing
+from curation.errors import NotFoundError
+
+Listener = Callable[..., None]
+
+
+def approve_listener(deps: Deps) -> Listener:
+    def handle_approve(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        user = body["user"]["id"]
+        try:
+            notice = Reviewing(deps.store).approve(int(action["value"]), user)
+        except DecisionRefused as refusal:
+            notice = f":warning: {refusal}"
+        publish_home(client, deps, user, notice)
+
+    return handle_approve
+
+
+def modal_listener(deps: Deps, make_view: Callable[[Deps, Any], dict[str, Any]]) -> Listener:
+    def handle_open_decision(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        user = body["user"]["id"]
+        if not deps.store.review.is_reviewer(user):
+            publish_home(client, deps, user, NOT_A_REVIEWER)
+            return
+        try:
+            item = deps.store.review.get(int(action["value"]))
+        except NotFoundError:
+            publish_home(client, deps, user, f"Item #{action['value']} no longer exists.")
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=make_view(deps, item))
+
+    return handle_open_decision
+
+
+def refresh_listener(deps: Deps) -> Listener:
+    def handle_refresh(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        publish_home(client, deps, body["user"]["id"])
+
+    return handle_refresh
+
+
+def register(app: App, deps: Deps) -> None:
+    app.action(ids.REVIEW_APPROVE)(approve_listener(deps))
+    app.action(ids.REVIEW_EDIT)(
+        modal_listener(
+            deps, lambda d, item: edit_modal(item, max_tokens=d.config.budget.correction_tokens)
+        )
+    )
+    app.action(ids.REVIEW_REJECT)(modal_listener(deps, lambda _d, item: reject_modal(item)))
+    app.action(ids.REVIEW_REFRESH)(refresh_listener(deps))

@@ -1,0 +1,80 @@
+"""`/tuneloop queue|stats|status|retrain|promote MODEL|rollback|help`.
+
+Reading commands answer in the acknowledgement. Commands that change something (retrain,
+promote, rollback) are reviewers' only; they are acknowledged at once and answered through
+the response URL, so a slow retraining control never makes Slack time out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.blocks.commands import HELP, queue_text, stats_text, status_text
+from bot.control import ControlError
+from bot.deps import Deps
+from bot.home import retraining_summary
+from bot.reviewing import NOT_A_REVIEWER
+from curation.models import ReviewState
+from curation.stats import store_stats
+
+log = logging.getLogger("tuneloop.bot.commands")
+
+REVIEWER_ONLY = frozenset({"queue", "retrain", "promote", "rollback"})
+QUEUE_LINES = 10
+
+
+def _change(deps: Deps, verb: str, rest: str, user: str) -> str:
+    control = deps.control
+    if verb == "retrain":
+        return control.request_retrain(user)
+    if verb == "promote":
+        model, _, reason = rest.partition(" ")
+        if not model:
+            return "Say which model: `/tuneloop promote MODEL [reason]`."
+        return control.promote(model, user, reason.strip() or f"promoted from Slack by {user}")
+    return control.rollback(user, rest.strip() or f"rolled back from Slack by {user}")
+
+
+def _read(deps: Deps, verb: str) -> str:
+    if verb == "status":
+        return status_text(retraining_summary(deps.control))
+    if verb == "stats":
+        return stats_text(store_stats(deps.store.db))
+    items = deps.store.review.list(ReviewState.PENDING, QUEUE_LINES)
+    counts = deps.store.review.counts()
+    return queue_text(items, counts.get("pending", 0) + counts.get("needs_edit", 0))
+
+
+def tuneloop_command_listener(deps: Deps) -> Callable[..., None]:
+    def handle_tuneloop_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        verb, _, rest = str(command.get("text") or "").strip().partition(" ")
+        verb = verb.lower()
+        user = command["user_id"]
+        if verb in REVIEWER_ONLY and not deps.store.review.is_reviewer(user):
+            ack(text=NOT_A_REVIEWER, response_type="ephemeral")
+            return
+        if verb not in REVIEWER_ONLY | {"status", "stats"}:
+            ack(text=HELP, response_type="ephemeral")
+            return
+        if verb not in ("retrain", "promote", "rollback"):
+            ack(text=_read(deps, verb), response_type="ephemeral")
+            return
+        ack()
+        try:
+            answer = _change(deps, verb, rest.strip(), user)
+        except ControlError as refusal:
+            answer = f":warning: {refusal}"
+        except Exception:
+            log.exception("/tuneloop %s failed", verb)
+            answer = f":warning: `/tuneloop {verb}` failed; the error is in the bot's log."
+        respond(text=answer, response_type="ephemeral")
+
+    return handle_tuneloop_command
+
+
+def register(app: App, deps: Deps) -> None:
+    app.command("/tuneloop")(tuneloop_command_listener(deps))

@@ -1,0 +1,25 @@
+"""Where a reply goes while it is written. Slack's implementation is bot.conversation.delivery;
+the reply service only knows this protocol, so it never touches the Slack SDK."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ReplySink(Protocol):
+    def thinking(self) -> None:
+        """Show that the model is working (Slack: the thread's "is thinking..." status)."""
+
+    def write(self, text: str) -> None:
+        """Add the next piece of the reply."""
+
+    def settle(self) -> str | None:
+        """The reply is complete: its message id (ts) if part of it is shown already, else
+        None. Nothing new appears (the exchange is recorded next)."""
+
+    def finish(self, exchange_id: int) -> str | None:
+        """Show the whole reply with its feedback and correction controls (the exchange is
+        recorded by now, so a click always finds it); return the reply's message id."""
+
+    def apologise(self, text: str) -> None:
+        """The model failed: tell the person, after whatever part of the reply was shown."""

@@ -1,0 +1,161 @@
+"""The reply path: thread history under the token budget, model failures, the active model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import httpx2
+import pytest
+
+from bot import BotConfig
+from bot.blocks.ids import APOLOGY_EVENT
+from bot.replies import TokenBudget, Turn, fit_messages
+from curation.models import ExchangeStatus
+from curation.tokens import count_messages, get_encoding
+from tests.bot.conftest import BASE_MODEL, SYSTEM_PROMPT, Bot
+from tests.bot.fakes import ScriptedModel
+from tuneloop.local_openai import LocalOpenAI
+
+ENCODING = get_encoding("o200k_base")
+
+
+# --- the budget, on its own ---------------------------------------------------------------------
+def test_the_newest_turns_that_fit_are_kept_with_the_system_prompt() -> None:
+    turns = [Turn("user" if i % 2 == 0 else "assistant", f"turn {i} " * 20) for i in range(30)]
+    turns.append(Turn("user", "the question"))
+    messages = fit_messages("system", turns, 400, ENCODING)
+    assert count_messages(messages, ENCODING) <= 400
+    assert messages[0] == {"role": "system", "content": "system"}
+    assert messages[-1] == {"role": "user", "content": "the question"}
+    assert messages[1]["role"] == "user"  # a history never starts with the bot's turn
+    kept = [m["content"] for m in messages[1:-1]]
+    assert kept == [t.content for t in turns[-1 - len(kept) : -1]]  # the newest, in order
+    assert len(kept) < 30
+
+
+def test_a_question_longer_than_the_budget_is_cut_to_fit() -> None:
+    messages = fit_messages("system", [Turn("user", "word " * 2000)], 200, ENCODING)
+    assert len(messages) == 2
+    assert count_messages(messages, ENCODING) <= 200
+    assert messages[1]["content"].endswith("…")
+
+
+def test_token_budgets_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        TokenBudget(prompt_tokens=0)
+
+
+# --- through Slack --------------------------------------------------------------------------------
+def test_a_long_thread_is_trimmed_under_the_budget(make_bot: Callable[..., Bot]) -> None:
+    budget = 600
+    bot = make_bot(config=BotConfig(budget=TokenBudget(prompt_tokens=budget)))
+    first = bot.ask("How do I book leave?")
+    bot.replies(first)
+    for i in range(450):  # more than two pages of conversations.replies
+        speaker = bot.alice if i % 2 == 0 else bot.bob
+        bot.ws.post(
+            bot.channel, user=speaker, text=f"note {i}: " + "blah " * 10, thread_ts=first.ts
+        )
+    bot.ask("So what is the answer?", thread_ts=first.ts)
+    bot.replies(first, count=2)
+    bot.settle()
+
+    prompt = bot.exchanges()[-1].prompt_messages
+    assert count_messages(prompt, ENCODING) <= budget
+    assert prompt[0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assert prompt[-1] == {"role": "user", "content": "So what is the answer?"}
+    assert prompt[-2]["content"].startswith("note 449:")  # the newest turns are kept
+    assert all("How do I book leave?" not in m["content"] for m in prompt)  # the oldest went
+    assert len(bot.ws.calls_to("conversations.replies")) >= 3  # every page was read
+
+
+def test_the_prompt_sent_is_the_prompt_recorded(
+    make_bot: Callable[..., Bot], scripted: ScriptedModel
+) -> None:
+    bot = make_bot(openai_client=scripted.client())
+    said = bot.ask("Where is the office?")
+    [reply] = bot.replies(said)
+    bot.settle()
+    [request] = scripted.requests
+    [exchange] = bot.exchanges()
+    assert request["messages"] == exchange.prompt_messages
+    assert request["stream"] is True
+    assert request["max_completion_tokens"] == TokenBudget().reply_tokens
+    assert reply["text"] == "Scripted answer."
+    assert (exchange.prompt_tokens, exchange.completion_tokens) == (11, 7)
+
+
+def _assert_apologised(
+    bot: Bot, caplog: pytest.LogCaptureFixture, question: str, model: str = BASE_MODEL
+) -> None:
+    said = bot.ask(question)
+    [apology] = bot.replies(said)
+    bot.settle()
+    assert apology["text"].startswith(":warning: Sorry, I couldn't answer that.")
+    assert apology["metadata"]["event_type"] == APOLOGY_EVENT
+    assert "blocks" not in apology  # nothing to give feedback on
+    [exchange] = bot.exchanges()
+    assert exchange.status is ExchangeStatus.FAILED
+    assert exchange.question == question  # the question is still recorded
+    assert exchange.model == model
+    assert exchange.error
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("failed for exchange" in r.getMessage() for r in errors)
+
+
+def test_a_rate_limit_gives_an_apology_and_keeps_the_question(
+    bot: Bot, stand_in: LocalOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    stand_in.faults.rate_limit(1)
+    _assert_apologised(bot, caplog, "How do I reset my password?")
+    assert "rate_limited" in bot.exchanges()[0].error
+
+
+def test_a_server_error_gives_an_apology(
+    bot: Bot, stand_in: LocalOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    stand_in.faults.fail_requests(1, status=503)
+    _assert_apologised(bot, caplog, "How do I reset my password?")
+    assert "unavailable" in bot.exchanges()[0].error
+
+
+def test_a_timeout_gives_an_apology(
+    make_bot: Callable[..., Bot], scripted: ScriptedModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    scripted.reply = httpx2.ReadTimeout("the model is slow")
+    bot = make_bot(openai_client=scripted.client())
+    _assert_apologised(bot, caplog, "Is the VPN down?")
+    assert "timeout" in bot.exchanges()[0].error
+
+
+def test_an_unknown_model_gives_an_apology(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    bot.model.value = unknown = "ft:gpt-4.1-mini-2025-04-14:local:tuneloop:notyet"
+    _assert_apologised(bot, caplog, "Is the VPN down?", unknown)
+    assert "model_not_found" in bot.exchanges()[0].error
+
+
+def test_after_a_failure_the_bot_answers_again_without_the_apology_in_its_prompt(
+    bot: Bot, stand_in: LocalOpenAI
+) -> None:
+    stand_in.faults.rate_limit(1)
+    said = bot.ask("How do I reset my password?")
+    bot.replies(said)
+    bot.driver.say(bot.alice, bot.channel, "Trying again: how?", thread_ts=said.ts)
+    bot.replies(said, count=2)
+    bot.settle()
+    retried = bot.exchanges()[-1]
+    assert retried.status is ExchangeStatus.ANSWERED
+    assert [m["role"] for m in retried.prompt_messages] == ["system", "user", "user"]
+
+
+def test_a_promotion_changes_the_model_of_the_next_reply(bot: Bot) -> None:
+    first = bot.ask("How do I book leave?")
+    bot.replies(first)
+    bot.settle()
+    bot.model.value = "gpt-4o-mini-2024-07-18"  # what a promotion does to the registry
+    second = bot.ask("How do I book leave?")
+    bot.replies(second)
+    bot.settle()
+    assert [e.model for e in bot.exchanges()] == [BASE_MODEL, "gpt-4o-mini-2024-07-18"]
+    assert bot.model.calls == 2  # looked up for each message, no restart

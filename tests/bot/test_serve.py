@@ -1,0 +1,212 @@
+"""`tuneloop serve`'s composition root: the bot from settings, over HTTP with /healthz, the
+registry's active model per message, and the honest retraining control."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from typer.testing import CliRunner
+
+from tests.bot.conftest import REVIEWERS
+from tuneloop.cli import app as cli_app
+from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace
+from tuneloop.local_slack.threaded import ThreadedServer
+from tuneloop.serve import (
+    SlackSettingsError,
+    build_bot,
+    serving_mode,
+)
+from tuneloop.settings import Settings, load_settings
+from tuneloop.wiring import model_registry
+
+SECRET = "serve-signing-secret"
+BASE_MODEL = "gpt-4.1-mini-2025-04-14"
+
+
+@pytest.fixture
+def workspace(slack_server: LocalSlackServer) -> Workspace:
+    ws = Workspace()
+    slack_server.workspace = ws
+    return ws
+
+
+def _settings(tmp_path: Path, ws: Workspace, api_url: str, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "database_url": f"sqlite:///{tmp_path / 'serve.db'}",
+        "provider": "local",
+        "local_openai_data_dir": tmp_path / "openai",
+        "reviewers": list(REVIEWERS),
+        "slack_bot_token": ws.bot.token,
+        "slack_signing_secret": SECRET,
+        "slack_api_url": api_url,
+    }
+    return load_settings(**{**values, **extra})
+
+
+def test_serving_mode_follows_the_app_token(tmp_path: Path) -> None:
+    assert serving_mode(load_settings()) == "http"
+    assert serving_mode(load_settings(slack_app_token="xapp-1-local")) == "socket"
+
+
+def test_http_mode_needs_a_token_and_a_signing_secret(tmp_path: Path) -> None:
+    with pytest.raises(SlackSettingsError, match="SLACK_BOT_TOKEN"):
+        build_bot(load_settings(slack_bot_token=None))
+    with pytest.raises(SlackSettingsError, match="SLACK_SIGNING_SECRET"):
+        build_bot(load_settings(slack_bot_token="xoxb-1", slack_signing_secret=None))
+
+
+def test_socket_mode_needs_no_signing_secret(
+    tmp_path: Path, workspace: Workspace, slack_server: LocalSlackServer
+) -> None:
+    settings = _settings(
+        tmp_path,
+        workspace,
+        slack_server.api_url,
+        slack_signing_secret=None,
+        slack_app_token="xapp-1-local",
+    )
+    runtime = build_bot(settings)
+    try:
+        handler = SocketModeHandler(runtime.app, "xapp-1-local")
+        assert handler.app is runtime.app
+    finally:
+        runtime.close()
+
+
+@pytest.fixture
+def served(
+    tmp_path: Path, workspace: Workspace, slack_server: LocalSlackServer
+) -> Iterator[tuple[Any, SlackDriver, str]]:
+    runtime = build_bot(_settings(tmp_path, workspace, slack_server.api_url))
+    with ThreadedServer(runtime.asgi(), name="serve-under-test") as server:
+        driver = SlackDriver(workspace, f"{server.base_url}/slack/events", SECRET)
+        try:
+            yield runtime, driver, server.base_url
+        finally:
+            driver.close()
+            runtime.close()
+
+
+def test_the_served_bot_answers_with_the_registrys_active_model(
+    served: tuple[Any, SlackDriver, str], workspace: Workspace
+) -> None:
+    runtime, driver, base_url = served
+    alice = workspace.add_user("alice")
+    channel = workspace.add_channel("help", members=[alice])
+    health = httpx2.get(f"{base_url}/healthz")
+    assert health.status_code == 200
+    assert health.json() == {"ok": True, "active_model": BASE_MODEL}
+
+    first = driver.mention(alice, channel, "How do I book leave?")
+    workspace.wait_for_bot_replies(channel, first.ts)
+    model_registry(runtime.store.db).promote(
+        "gpt-4o-mini-2024-07-18", actor="test", reason="a test promotion"
+    )
+    second = driver.mention(alice, channel, "How do I book leave?")
+    workspace.wait_for_bot_replies(channel, second.ts)
+    runtime.reply_workers.shutdown(wait=True)
+    from sqlalchemy import select
+
+    from curation.models import Exchange
+
+    with runtime.store.db.read_session() as session:
+        models = list(session.scalars(select(Exchange.model).order_by(Exchange.id)))
+    assert models == [BASE_MODEL, "gpt-4o-mini-2024-07-18"]
+
+
+def test_the_served_bot_drives_retraining_through_the_scheduler(
+    served: tuple[Any, SlackDriver, str], workspace: Workspace
+) -> None:
+    runtime, driver, _ = served
+    reviewer = workspace.add_user("rita", user_id=REVIEWERS[0])
+    channel = workspace.add_channel("help", members=[reviewer])
+    status = driver.command(reviewer, channel, "status").json()["text"]
+    assert BASE_MODEL in status
+    driver.command(reviewer, channel, "retrain")
+    [_, answer] = workspace.wait_until(
+        lambda: len(workspace.ephemerals_for(reviewer)) == 2 and workspace.ephemerals_for(reviewer)
+    )
+    # The same runner that the in-process scheduler advances now has an open cycle.
+    cycle = runtime.runner.open_cycle()
+    assert cycle is not None and f"Retraining run {cycle.id} started" in answer["text"]
+
+
+def test_the_served_bot_refuses_a_bad_signature(served: tuple[Any, SlackDriver, str]) -> None:
+    _, driver, _ = served
+    assert driver.send(b"{}", "application/json", secret="wrong").status == 401
+
+
+def test_serve_without_a_token_explains_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    result = CliRunner().invoke(cli_app, ["serve", "--no-scheduler"])
+    assert result.exit_code == 1
+    assert "SLACK_BOT_TOKEN is not set" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_tuneloop_serve_runs_the_bot_under_uvicorn(
+    tmp_path: Path, workspace: Workspace, slack_server: LocalSlackServer
+) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "TUNELOOP_DATA_DIR": str(tmp_path / "data"),
+        "TUNELOOP_PROVIDER": "local",
+        "SLACK_BOT_TOKEN": workspace.bot.token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack_server.api_url,
+        "PORT": str(port),
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    command = [sys.executable, "-c", "from tuneloop.cli import main; main()", "serve"]
+    # With its scheduler: `tuneloop serve` runs the bot and retraining in one process.
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx2.Client() as http:
+            deadline = time.monotonic() + 60
+            while not _healthy(http, base, process):
+                assert time.monotonic() < deadline, "tuneloop serve did not come up"
+                time.sleep(0.05)
+        alice = workspace.add_user("alice")
+        channel = workspace.add_channel("help", members=[alice])
+        driver = SlackDriver(workspace, f"{base}/slack/events", SECRET)
+        said = driver.mention(alice, channel, "How do I book leave?")
+        assert [r.status for r in said.responses] == [200, 200]
+        [reply] = workspace.wait_for_bot_replies(channel, said.ts, timeout=30)
+        assert reply["blocks"][-2]["type"] == "context_actions"
+        driver.close()
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode()
+    assert process.returncode in (0, -15), output  # uvicorn re-raises SIGTERM once shut down
+    assert "Finished server process" in output
+    assert "leads the scheduler" in output  # the in-process scheduler took the lease
+
+
+def _healthy(http: httpx2.Client, base: str, process: subprocess.Popen[bytes]) -> bool:
+    if process.poll() is not None:
+        raise AssertionError(process.communicate()[0].decode())
+    try:
+        return http.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx2.TransportError:
+        return False

@@ -1,0 +1,52 @@
+"""Retraining as the bot sees it: status, a retrain request, promote and rollback with refusals
+in the caller's own error type, the last decision, and the count of new examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.control import ControlError, RetrainingControl
+from scheduler.control import RetrainingService
+from scheduler.records import CycleOutcome
+from tests.scheduler.conftest import BASE_MODEL, Harness
+from tests.scheduler.test_cycle import seed
+
+
+def _service(harness: Harness) -> RetrainingService:
+    return RetrainingService(harness.runner(), refusal=ControlError)
+
+
+def test_it_satisfies_the_bots_protocol(harness: Harness) -> None:
+    assert isinstance(_service(harness), RetrainingControl)
+
+
+def test_status_request_and_last_decision(harness: Harness) -> None:
+    seed(harness.db)
+    service = _service(harness)
+    status = service.status()
+    assert (status["active_model"], status["state"], status["new_examples"]) == (
+        BASE_MODEL,
+        "idle",
+        16,
+    )
+    assert service.last_decision() is None
+    assert "started" in service.request_retrain("UREVIEW1")
+    assert "already open" in service.request_retrain("UREVIEW2")
+    assert service.status()["state"] == "running (export)"
+    assert harness.runner().poll().outcome == CycleOutcome.PROMOTED  # the scheduler's part
+    decision = service.last_decision()
+    assert decision["outcome"] == "promoted" and decision["incumbent"] == BASE_MODEL
+    assert service.approved_since_last_training() == 0
+
+
+def test_promote_and_rollback_refuse_in_the_callers_terms(harness: Harness) -> None:
+    service = _service(harness)
+    assert "Now serving gpt-4.1-nano-2025-04-14" in service.promote(
+        "gpt-4.1-nano-2025-04-14", "UREVIEW1", "cheaper"
+    )
+    assert "now serving " + BASE_MODEL in service.rollback("UREVIEW1", "back")
+    with pytest.raises(ControlError, match="nothing earlier"):
+        service.rollback("UREVIEW1", "again")
+    harness.gate_overrides = {"shutdown_days": 60}
+    with pytest.raises(ControlError, match="shuts down on 2027-01-14"):
+        _service(harness).promote("gpt-4o-2024-08-06", "UREVIEW1", "try")

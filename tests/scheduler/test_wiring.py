@@ -1,0 +1,79 @@
+"""Settings reach the scheduler under their documented names, and the composition root builds
+a working cycle, lookup and scheduler from them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from curation.db import Database
+from scheduler.evaluation import JudgeGrader
+from tuneloop.settings import Settings
+from tuneloop.wiring import (
+    active_model_lookup,
+    build_cycle_runner,
+    build_evaluator,
+    build_retrain_scheduler,
+    cycle_config,
+    retraining_control,
+)
+
+
+def test_retraining_settings_by_their_environment_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = {
+        "TUNELOOP_DATA_DIR": str(tmp_path),
+        "TUNELOOP_MIN_NEW_EXAMPLES": "7",
+        "TUNELOOP_TRAINING_STRATEGY": "incremental",
+        "TUNELOOP_TRAINING_METHOD": "dpo",
+        "TUNELOOP_BUDGET_PER_RUN_USD": "12.5",
+        "TUNELOOP_BUDGET_PER_MONTH_USD": "40",
+        "TUNELOOP_GATE_MARGIN": "0.05",
+        "TUNELOOP_GATE_SHUTDOWN_DAYS": "45",
+        "TUNELOOP_GATE_MIN_EVAL_ITEMS": "50",
+        "TUNELOOP_MODEL_READY_TIMEOUT_MINUTES": "5",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = cycle_config(Settings())
+    assert (config.min_new_examples, config.strategy, config.method) == (7, "incremental", "dpo")
+    assert (config.budget_per_run_usd, config.budget_per_month_usd) == (12.5, 40.0)
+    assert (config.gate.margin, config.gate.shutdown_days, config.gate.min_items) == (0.05, 45, 50)
+    assert config.model_ready_timeout == timedelta(minutes=5)
+    assert config.export_dir == tmp_path / "datasets"
+
+
+def test_the_offline_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TUNELOOP_MIN_NEW_EXAMPLES", "TUNELOOP_GATE_SHUTDOWN_DAYS", "TUNELOOP_GRADER"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.gate_shutdown_days == 30  # the stand-in's 2027-01-14 is 54 days away
+    assert settings.grader == "similarity" and settings.eval_concurrency == 16
+    assert settings.base_model == "gpt-4.1-mini-2025-04-14"
+
+
+def test_the_composition_root_builds_the_parts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TUNELOOP_PROVIDER", "local")
+    monkeypatch.setenv("TUNELOOP_GRADER", "judge")
+    settings = Settings()
+    db = Database.open(database_url)
+    try:
+        assert active_model_lookup(settings, db)() == settings.base_model
+        runner = build_cycle_runner(settings, db)
+        assert runner.open_cycle() is None
+        assert isinstance(runner.ctx.evaluator.grader, JudgeGrader)
+        assert runner.ctx.evaluator.grader.model == settings.judge_model
+        service = build_retrain_scheduler(settings, db, runner=runner)
+        assert service.config.cron == "0 3 * * *" and service.lease.ttl == timedelta(seconds=90)
+        evaluator = build_evaluator(settings, db, runner.ctx.client, concurrency=3)
+        assert evaluator.options.concurrency == 3
+        control = retraining_control(settings, db, runner=runner)
+        assert control.status()["next_run"].endswith("T03:00:00+00:00")
+    finally:
+        db.dispose()

@@ -1,0 +1,34 @@
+"""One Web API call: authenticate, apply injected faults, run the method, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuneloop.local_slack.errors import SlackApiFailure
+from tuneloop.local_slack.methods import METHODS, Args
+from tuneloop.local_slack.workspace import Workspace
+
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+
+
+def call_method(
+    ws: Workspace, method: str, values: dict[str, Any], authorization: str | None
+) -> Answer:
+    """Answer `method` as Slack would: HTTP 200 with `ok: false` for most failures."""
+    token = values.pop("token", None)
+    if authorization and authorization.lower().startswith("bearer "):
+        token = authorization[7:].strip()
+    ws.record_call(method, values)
+    try:
+        if not token:
+            raise SlackApiFailure("not_authed")
+        if token != ws.bot.token:
+            raise SlackApiFailure("invalid_auth")
+        ws.faults.check(method)
+        handler = METHODS.get(method)
+        if handler is None:
+            raise SlackApiFailure("unknown_method")
+        return 200, {"ok": True, **handler(ws, Args(values))}, {}
+    except SlackApiFailure as failure:
+        headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+        return failure.status, failure.body(), headers
