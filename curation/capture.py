@@ -7,10 +7,12 @@ Secrets are redacted before anything is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,6 +59,13 @@ class Answer:
     latency_ms: int | None = None
 
 
+def _dialect_insert(session: Session) -> Callable[..., Any]:
+    """The dialect's INSERT, which has ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
+
+
 def _insert_unique(session: Session, row: Any) -> bool:
     """Add `row`; False (and nothing written) when a unique constraint says it exists."""
     try:
@@ -83,22 +92,24 @@ class Capture:
         `created` is False for a retried or duplicate delivery (same event id, or same channel
         and message ts): the caller must not answer again.
         """
+        values = dict(
+            event_id=ref.event_id,
+            team_id=ref.team_id,
+            channel_id=ref.channel_id,
+            thread_ts=ref.thread_ts,
+            message_ts=ref.message_ts,
+            user_id=ref.user_id,
+            thread_key=ref.thread_key,
+            prompt_messages=scrub_messages(prompt_messages),
+            status=ExchangeStatus.PENDING,
+            created_at=utcnow(),
+        )
         with self._db.session() as session:
-            existing = self._find_by_ref(session, ref)
-            if existing is not None:
-                return existing, False
-            exchange = Exchange(
-                event_id=ref.event_id,
-                team_id=ref.team_id,
-                channel_id=ref.channel_id,
-                thread_ts=ref.thread_ts,
-                message_ts=ref.message_ts,
-                user_id=ref.user_id,
-                thread_key=ref.thread_key,
-                prompt_messages=scrub_messages(prompt_messages),
-                status=ExchangeStatus.PENDING,
-            )
-            if _insert_unique(session, exchange):
+            # One statement on the hot path: the unique constraints decide, and a duplicate
+            # inserts nothing and returns no row.
+            insert = _dialect_insert(session)(Exchange).values(**values)
+            exchange = session.scalars(insert.on_conflict_do_nothing().returning(Exchange)).first()
+            if exchange is not None:
                 return exchange, True
             existing = self._find_by_ref(session, ref)
             assert existing is not None
@@ -114,32 +125,44 @@ class Capture:
         )
         return session.scalar(select(Exchange).where(condition).limit(1))
 
-    def complete_exchange(self, exchange_id: int, answer: Answer) -> Exchange:
+    def complete_exchange(self, exchange_id: int, answer: Answer) -> None:
         """Store the reply of a claimed exchange."""
-        with self._db.session() as session:
-            exchange = self._get(session, exchange_id)
-            exchange.reply = clean_for_storage(answer.reply)
-            exchange.model = answer.model
-            exchange.reply_ts = answer.reply_ts
-            exchange.prompt_tokens = answer.prompt_tokens
-            exchange.completion_tokens = answer.completion_tokens
-            exchange.latency_ms = answer.latency_ms
-            exchange.status = ExchangeStatus.ANSWERED
-            exchange.error = None
-            exchange.answered_at = utcnow()
-            return exchange
+        self._update(
+            exchange_id,
+            reply=clean_for_storage(answer.reply),
+            model=answer.model,
+            reply_ts=answer.reply_ts,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            latency_ms=answer.latency_ms,
+            status=ExchangeStatus.ANSWERED,
+            error=None,
+            answered_at=utcnow(),
+        )
 
     def fail_exchange(
         self, exchange_id: int, *, error: str, model: str | None, latency_ms: int | None = None
-    ) -> Exchange:
+    ) -> None:
         """The model failed: keep the question, with the error, for later."""
+        self._update(
+            exchange_id,
+            status=ExchangeStatus.FAILED,
+            error=clean_for_storage(error)[:2000],
+            model=model,
+            latency_ms=latency_ms,
+        )
+
+    def _update(self, exchange_id: int, **values: Any) -> None:
+        """One plain UPDATE: no read before the write, and no row read back, on the reply path."""
         with self._db.session() as session:
-            exchange = self._get(session, exchange_id)
-            exchange.status = ExchangeStatus.FAILED
-            exchange.error = clean_for_storage(error)[:2000]
-            exchange.model = model
-            exchange.latency_ms = latency_ms
-            return exchange
+            statement = (
+                update(Exchange)
+                .where(Exchange.id == exchange_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if session.execute(statement).rowcount != 1:
+                raise NotFoundError(f"exchange {exchange_id} does not exist")
 
     def record_exchange(
         self, ref: ConversationRef, prompt_messages: list[dict[str, Any]], answer: Answer
@@ -148,12 +171,12 @@ class Capture:
         exchange, created = self.claim_exchange(ref, prompt_messages)
         if not created:
             return exchange, False
-        return self.complete_exchange(exchange.id, answer), True
+        self.complete_exchange(exchange.id, answer)
+        return self.exchange(exchange.id), True
 
     def set_reply_ts(self, exchange_id: int, reply_ts: str) -> None:
         """Remember the ts of the posted reply, so reactions on it find the exchange."""
-        with self._db.session() as session:
-            self._get(session, exchange_id).reply_ts = reply_ts
+        self._update(exchange_id, reply_ts=reply_ts)
 
     def exchange(self, exchange_id: int) -> Exchange:
         with self._db.read_session() as session:

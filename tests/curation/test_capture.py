@@ -156,3 +156,14 @@ def test_nul_characters_are_dropped_at_the_door(store) -> None:
         "In Bob.",
         "Bob > Payroll",
     )
+
+
+def test_updating_an_unknown_exchange_is_refused(store) -> None:
+    from curation.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="exchange 999 does not exist"):
+        store.capture.complete_exchange(999, Answer(reply="r", model="m"))
+    with pytest.raises(NotFoundError):
+        store.capture.set_reply_ts(999, "1.2")
+    with pytest.raises(NotFoundError):
+        store.capture.fail_exchange(999, error="x", model=None)
