@@ -30,6 +30,10 @@ if (SHARED / "tiktoken").is_dir():
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken"))
 
 BASE_MODEL = "gpt-4.1-mini-2025-04-14"
+# End-to-end runs (CLI, real processes) read today's real date. A base model listed without a
+# shutdown date keeps them promoting after 2026-12-15, when gpt-4.1-mini's 2027-01-14
+# retirement falls inside the gate's 30 days and every candidate is (rightly) refused.
+E2E_BASE_MODEL = "gpt-4.1-nano-2025-04-14"
 
 
 @pytest.fixture

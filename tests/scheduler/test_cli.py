@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from curation.db import Database
 from curation.models import Split
-from tests.scheduler.conftest import BASE_MODEL, FAQ
+from tests.scheduler.conftest import E2E_BASE_MODEL as BASE_MODEL
+from tests.scheduler.conftest import FAQ
 from tests.scheduler.helpers import add_examples, golden_pairs, held_out_pairs
 from tuneloop.cli import app
 
@@ -23,6 +24,7 @@ def env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> s
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TUNELOOP_PROVIDER", "local")
+    monkeypatch.setenv("TUNELOOP_BASE_MODEL", BASE_MODEL)
     monkeypatch.setenv("TUNELOOP_LOCAL_OPENAI_STAGE_SECONDS", "0")
     monkeypatch.setenv("TUNELOOP_LOCAL_OPENAI_LOAD_DELAY_SECONDS", "0")
     monkeypatch.setenv("TUNELOOP_MIN_NEW_EXAMPLES", "10")

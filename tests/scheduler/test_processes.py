@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from curation.db import Database
 from scheduler.records import SchedulerLease, TrainingRun
-from tests.scheduler.conftest import SHARED
+from tests.scheduler.conftest import E2E_BASE_MODEL, SHARED
 from tests.scheduler.test_cli import seed
 from tuneloop.local_openai import LocalOpenAI
 
@@ -34,6 +34,7 @@ def _env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "TUNELOOP_DATA_DIR": str(tmp_path / "data"),
         "TUNELOOP_PROVIDER": "local",
+        "TUNELOOP_BASE_MODEL": E2E_BASE_MODEL,
         "TUNELOOP_LOCAL_OPENAI_STAGE_SECONDS": "0.4",
         "TUNELOOP_LOCAL_OPENAI_LOAD_DELAY_SECONDS": "0.2",
         "TUNELOOP_MIN_NEW_EXAMPLES": "10",

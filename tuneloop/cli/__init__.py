@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tuneloop.cli import (  # noqa: F401  (imported for their commands)
     db_commands,
+    demo_commands,
     example_commands,
     export_commands,
     import_commands,

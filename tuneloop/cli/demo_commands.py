@@ -1,0 +1,97 @@
+"""`tuneloop demo` (the whole loop, scripted, offline) and `tuneloop chat` (you, in the local
+workspace, talking to the bot)."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from tuneloop.cli.app import app
+from tuneloop.cli.output import console, errors, print_json
+
+DEFAULT_REPORT = Path("tuneloop-demo-report.md")
+
+
+@app.command("demo")
+def demo(
+    db: str | None = typer.Option(
+        None, "--db", help="Database URL to use (default: a fresh temporary SQLite database)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    report: Path = typer.Option(
+        DEFAULT_REPORT, "--report", help="Markdown report to write (the PNG chart goes next to it)."
+    ),
+    stage_seconds: float = typer.Option(
+        0.0,
+        "--stage-seconds",
+        min=0.0,
+        help="Seconds per fine-tuning stage in the stand-in (0: instant).",
+    ),
+) -> None:
+    """Watch the loop work offline: seeds and a first model, people correcting the bot in a
+    local Slack workspace, a reviewer approving, retraining behind the gate, and a poisoned
+    batch the gate refuses. Exits 1 naming any step that did not behave."""
+    from tuneloop.demo import run_demo
+    from tuneloop.demo.console import ProgressPrinter, checks_table, reasons, summary_table
+    from tuneloop.demo.report import write_report
+    from tuneloop.local_openai import RealClock, instant_clock
+
+    talk: Console = errors if as_json else console
+    clock = RealClock(stage_seconds) if stage_seconds > 0 else instant_clock()
+    summary = run_demo(database_url=db, clock=clock, say=ProgressPrinter(talk))
+    markdown, chart = write_report(summary, report)
+    if as_json:
+        data = summary.as_dict()
+        data["report"] = {"markdown": str(markdown), "chart": str(chart)}
+        print_json(data)
+    else:
+        console.print(summary_table(summary))
+        for line in reasons(summary):
+            console.print(f"  {line}", highlight=False)
+        console.print(checks_table(summary))
+        console.print(f"report: {markdown} (chart: {chart})", highlight=False)
+        console.print(f"wall time: {summary.wall_seconds:.1f} s", highlight=False)
+    if not summary.ok:
+        names = ", ".join(check.name for check in summary.failed) or "no checks ran"
+        errors.print(f"[bold red]the loop did not behave:[/] {names}", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command("chat")
+def chat(
+    db: str | None = typer.Option(
+        None, "--db", help="Database URL to use (default: a fresh temporary SQLite database)."
+    ),
+    stage_seconds: float = typer.Option(
+        0.0,
+        "--stage-seconds",
+        min=0.0,
+        help="Seconds per fine-tuning stage in the stand-in (0: instant).",
+    ),
+) -> None:
+    """Talk to the bot in a local Slack workspace: ask, 👍, flag, correct, approve as the
+    reviewer, retrain and see the status, with the scheduler running in the background."""
+    import sys
+
+    from tuneloop.chat import open_chat
+    from tuneloop.local_openai import RealClock, instant_clock
+
+    clock = RealClock(stage_seconds) if stage_seconds > 0 else instant_clock()
+    with open_chat(console, database_url=db, clock=clock) as session:
+        session.run(_lines(sys.stdin, prompt=sys.stdin.isatty()))
+    console.print("bye", highlight=False)
+
+
+def _lines(stream: typing.TextIO, *, prompt: bool) -> Iterator[str]:
+    """Input lines, with a prompt when a person is typing."""
+    while True:
+        if prompt:
+            console.print("[bold]you>[/] ", end="")
+        line = stream.readline()
+        if not line:
+            return
+        yield line

@@ -1,0 +1,225 @@
+"""The scripted loop: seeds and a first model; people ask, flag and correct in Slack; a reviewer
+approves; the scheduler's cycle retrains and promotes; the same questions are answered well;
+a poisoned batch is approved, retrained on, and refused by the gate.
+
+Every step goes through the real pieces (see `world.py`); each expectation is checked and
+recorded, so the command can exit non-zero naming the one that failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from curation.importing import import_seeds
+from scheduler.cycle import CycleReport
+from scheduler.records import Decision
+from tuneloop.demo import people
+from tuneloop.demo.script import POISON, TOPICS, Topic
+from tuneloop.demo.summary import DemoSummary, ModelRow
+from tuneloop.demo.world import World, build_world
+from tuneloop.local_openai import FALLBACK_ANSWER, Clock
+
+Say = Callable[[str], None]
+#: Share of the re-asked questions that must now get their corrected answer. Each topic is
+#: asked in two wordings in two threads, so it is learned unless both threads fall in the
+#: held-out split (the split is fixed by the workspace's fixed clock).
+LEARNED_SHARE = 0.8
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def run_demo(
+    *,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+    clock: Clock | None = None,
+    say: Say = _quiet,
+) -> DemoSummary:
+    """Run the whole loop and return what happened (`summary.ok` says if it behaved)."""
+    started = time.monotonic()
+    summary = DemoSummary()
+    with build_world(database_url=database_url, data_dir=data_dir, clock=clock) as world:
+        _first_model(world, summary, say)
+        if not summary.ok:
+            return _finish(world, summary, started)
+        _learn_from_people(world, summary, say)
+        _poisoned_batch(world, summary, say)
+        return _finish(world, summary, started)
+
+
+def _finish(world: World, summary: DemoSummary, started: float) -> DemoSummary:
+    active = world.runner.ctx.registry.active()
+    summary.active_model = active.model if active else world.settings.base_model
+    summary.wall_seconds = time.monotonic() - started
+    return summary
+
+
+# --- steps ---------------------------------------------------------------------------------------
+def _first_model(world: World, summary: DemoSummary, say: Say) -> None:
+    reports = import_seeds(world.db, world.settings.seeds_dir, eval_fraction=0.2)
+    added = {Path(r.path).name: r.added for r in reports}
+    say(
+        f"Imported the seeds: {added.get('train.jsonl', 0)} training examples, "
+        f"{added.get('golden.jsonl', 0)} golden evaluation items."
+    )
+    summary.numbers["seed_examples"] = added.get("train.jsonl", 0)
+    summary.numbers["golden_items"] = added.get("golden.jsonl", 0)
+    say("Training, evaluating and gating the first model (export, fine-tune, evaluate, gate)...")
+    report = _cycle(world, force=True)
+    row = _row(world, report, "v1")
+    if report.cycle_id is not None:
+        summary.models.append(_base_row(world, report.cycle_id))
+    summary.models.append(row)
+    say(f"First cycle: {report.outcome}. {row.reason}")
+    summary.check("first model promoted", report.outcome == "promoted", report.note)
+
+
+def _learn_from_people(world: World, summary: DemoSummary, say: Say) -> None:
+    p = world.people
+    say(f"{len(p.askers)} people ask {2 * len(TOPICS)} questions the seeds do not cover...")
+    asked: list[tuple[people.Asked, Topic]] = []
+    for index, topic in enumerate(TOPICS):
+        for turn, question in enumerate((topic.question, topic.rephrased)):
+            user = p.askers[(index + turn) % len(p.askers)]
+            answer = people.ask(world, user, question)
+            asked.append((answer, topic))
+            people.thumbs_down(world, user, answer)
+            people.correct(world, user, answer, topic.answer)
+    unknown = sum(FALLBACK_ANSWER in a.answer for a, _ in asked)
+    summary.numbers["questions_asked"] = len(asked)
+    summary.numbers["unknown_before"] = unknown
+    say(
+        f"The bot did not know {unknown} of {len(asked)}; each was flagged with 👎 and "
+        'corrected through "Correct this answer".'
+    )
+    summary.check(
+        "the new questions were unknown at first",
+        unknown == len(asked),
+        f"{unknown}/{len(asked)} answered with the stand-in's \"I don't know\"",
+    )
+
+    approved = people.approve_all(world, p.reviewer)
+    summary.numbers["approved_corrections"] = approved
+    say(f"The reviewer approved {approved} corrections from the App Home tab.")
+    summary.check(
+        "every correction approved in App Home",
+        approved == len(asked),
+        f"{approved} approved of {len(asked)} corrections",
+    )
+
+    new = world.runner.new_examples()
+    say(
+        f"The scheduler's cycle runs: {new} new approved examples "
+        f"(a run starts at {world.runner.config.min_new_examples})."
+    )
+    report = _cycle(world)
+    row = _row(world, report, "v2")
+    summary.models.append(row)
+    say(f"Second cycle: {report.outcome}. {row.reason}")
+    summary.check("the corrected model promoted", report.outcome == "promoted", report.note)
+
+    say("The same questions are asked again, verbatim...")
+    learned = 0
+    for index, (before, topic) in enumerate(asked):
+        again = people.ask(world, p.askers[index % len(p.askers)], before.question)
+        learned += topic.answer in again.answer
+    share = learned / len(asked)
+    summary.numbers["learned_after"] = learned
+    say(f"Now answered with the corrected answer: {learned} of {len(asked)}.")
+    summary.check(
+        "the same questions are answered well",
+        share >= LEARNED_SHARE,
+        f"{learned}/{len(asked)} answered with their correction (needs {LEARNED_SHARE:.0%})",
+    )
+
+
+def _poisoned_batch(world: World, summary: DemoSummary, say: Say) -> None:
+    p = world.people
+    good = world.runner.ctx.registry.active()
+    good_model = good.model if good else ""
+    say(f"Mallory 'corrects' {len(POISON)} golden-set answers with wrong facts...")
+    for question, wrong in POISON:
+        answer = people.ask(world, p.troll, question)
+        people.correct(world, p.troll, answer, wrong)
+    approved = people.approve_all(world, p.reviewer)
+    summary.numbers["approved_poison"] = approved
+    say(f"...and a careless reviewer approves all {approved} of them.")
+    summary.check(
+        "the poisoned batch approved in App Home",
+        approved == len(POISON),
+        f"{approved} approved of {len(POISON)}",
+    )
+    report = _cycle(world)
+    row = _row(world, report, "v3 (poisoned)")
+    summary.models.append(row)
+    say(f"Third cycle: {report.outcome}. {row.reason}")
+    summary.check(
+        "the gate rejects the poisoned model",
+        report.outcome == "rejected" and row.verdict == "reject",
+        report.note,
+    )
+    active = world.runner.ctx.registry.active()
+    summary.check(
+        "the good model stays active",
+        active is not None and active.model == good_model,
+        f"active: {active.model if active else None}",
+    )
+    question, wrong = POISON[0]
+    answer = people.ask(world, p.askers[0], question)
+    summary.check(
+        "golden answers are not poisoned in Slack",
+        wrong not in answer.answer and FALLBACK_ANSWER not in answer.answer,
+        f"{question!r} -> {answer.answer[:80]!r}",
+    )
+
+
+# --- the cycle and its records -----------------------------------------------------------------
+def _cycle(world: World, *, force: bool = False, timeout_s: float = 120.0) -> CycleReport:
+    """One scheduler cycle, followed until it decides (the stand-in's jobs take time under a
+    real clock)."""
+    trigger = "manual" if force else "schedule"
+    report = world.runner.tick(force=force, trigger=trigger, requested_by="demo")
+    deadline = time.monotonic() + timeout_s
+    while report.cycle_id is not None and not report.decided:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+        report = world.runner.poll() or world.runner.report(report.cycle_id)
+    return report
+
+
+def _decision(world: World, cycle_id: int | None) -> Decision | None:
+    if cycle_id is None:
+        return None
+    with world.db.read_session() as session:
+        return session.scalar(select(Decision).where(Decision.cycle_id == cycle_id))
+
+
+def _row(world: World, report: CycleReport, label: str) -> ModelRow:
+    decision = _decision(world, report.cycle_id)
+    if decision is None:
+        return ModelRow(label, "-", None, outcome=report.outcome, reason=report.note)
+    numbers = decision.numbers
+    return ModelRow(
+        label=label,
+        model=decision.candidate,
+        golden_mean=numbers.get("golden_mean_candidate"),
+        win_rate=numbers.get("win_rate"),
+        win_rate_lower_bound=numbers.get("win_rate_lower_bound"),
+        verdict=decision.verdict.value,
+        outcome=report.outcome,
+        reason=decision.reason.splitlines()[0] if decision.reason else report.note,
+    )
+
+
+def _base_row(world: World, cycle_id: int) -> ModelRow:
+    decision = _decision(world, cycle_id)
+    golden = decision.numbers.get("golden_mean_incumbent") if decision else None
+    model = decision.incumbent if decision else world.settings.base_model
+    return ModelRow("base", model, golden, outcome="served first", reason="the base model")

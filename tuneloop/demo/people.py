@@ -1,0 +1,80 @@
+"""What the simulated people do in the local workspace, each through the real Slack surface:
+mentions, the feedback buttons, "Correct this answer" and its modal, and the reviewer's App
+Home Approve buttons. Nothing here writes to the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.blocks import ids
+from tuneloop.demo.world import World
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question in its own thread and the bot's finished answer."""
+
+    question: str
+    channel: str
+    reply: Json
+
+    @property
+    def answer(self) -> str:
+        return str(self.reply.get("text", ""))
+
+
+def ask(world: World, user: str, question: str) -> Asked:
+    """Mention the bot in the help channel and wait for its finished answer."""
+    said = world.driver.mention(user, world.people.channel, question)
+    world.ws.wait_for_bot_replies(said.channel, said.thread_ts, timeout=30)
+    world.settle()  # a posted-then-updated reply gets its buttons last
+    [reply, *_] = world.ws.bot_replies(said.channel, said.thread_ts)
+    return Asked(question, said.channel, reply)
+
+
+def thumbs_down(world: World, user: str, asked: Asked) -> None:
+    world.driver.click_feedback(user, asked.channel, asked.reply, positive=False)
+    world.settle()
+
+
+def thumbs_up(world: World, user: str, asked: Asked) -> None:
+    world.driver.click_feedback(user, asked.channel, asked.reply, positive=True)
+    world.settle()
+
+
+def correct(world: World, user: str, asked: Asked, text: str) -> None:
+    """Click "Correct this answer" under the reply and submit the modal with `text`."""
+    world.driver.click_button(user, asked.channel, asked.reply, ids.CORRECT_ACTION)
+    modal = world.ws.wait_until(lambda: world.ws.top_modal(user), what="the correction modal")
+    submitted = world.driver.submit(user, modal["id"], {ids.CORRECTION_BLOCK: text})
+    if not submitted.closed:
+        raise RuntimeError(f"the correction modal refused the text: {submitted.errors}")
+    world.settle()
+
+
+def approve_all(world: World, reviewer: str, limit: int = 500) -> int:
+    """Open the reviewer's Home tab and click Approve on every item that offers it; return
+    how many were approved."""
+    world.driver.open_home(reviewer)
+    world.settle()
+    approved = 0
+    for _ in range(limit):
+        home = world.ws.home_of(reviewer)
+        value = _first_approvable(home or {})
+        if value is None:
+            return approved
+        world.driver.click_in_view(reviewer, home or {}, ids.REVIEW_APPROVE, value)
+        world.settle()
+        approved += 1
+    return approved
+
+
+def _first_approvable(view: Json) -> str | None:
+    for block in view.get("blocks", []):
+        for element in block.get("elements", []):
+            if isinstance(element, dict) and element.get("action_id") == ids.REVIEW_APPROVE:
+                return str(element.get("value"))
+    return None
