@@ -22,10 +22,13 @@ class _SecretRule:
     kind: str
     pattern: re.Pattern[str]
     hints: tuple[str, ...]
+    #: Every match starts with one of the hints: in ASCII text (where lower-casing keeps
+    #: positions) the pattern is tried only where a hint starts, not along the whole text.
+    anchored: bool = True
 
 
-def _rule(kind: str, pattern: str, *hints: str) -> _SecretRule:
-    return _SecretRule(kind, re.compile(pattern), hints)
+def _rule(kind: str, pattern: str, *hints: str, anchored: bool = True) -> _SecretRule:
+    return _SecretRule(kind, re.compile(pattern), hints, anchored)
 
 
 # Order matters: where two matches overlap, the earlier rule wins, so specific token formats
@@ -36,11 +39,15 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?"
         r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
         "private key-----",
+        anchored=False,
     ),
     _rule("slack_token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}", "xox"),
     _rule("slack_app_token", r"\bxapp-\d-[A-Za-z0-9-]{10,}", "xapp-"),
     _rule(
-        "slack_webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+", "hooks.slack.com"
+        "slack_webhook",
+        r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+",
+        "hooks.slack.com",
+        anchored=False,
     ),
     _rule("anthropic_key", r"\bsk-ant-[A-Za-z0-9_-]{20,}", "sk-ant-"),
     _rule("openai_key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}", "sk-"),
@@ -53,6 +60,7 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
         "aws_secret_key",
         r"\b(?i:aws_?secret_?(?:access_?)?key)\b[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40}\b",
         "secret",
+        anchored=False,
     ),
     _rule(
         "github_token",
@@ -60,7 +68,13 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
         "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
     ),
     _rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b", "aiza"),
-    _rule("stripe_key", r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{20,}", "k_live_", "k_test_"),
+    _rule(
+        "stripe_key",
+        r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{20,}",
+        "k_live_",
+        "k_test_",
+        anchored=False,
+    ),
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "eyj"),
     _rule("bearer_token", r"\b(?i:bearer)\s+[A-Za-z0-9._~+/-]{16,}=*", "bearer"),
     _rule(
@@ -102,8 +116,7 @@ _HINTS: tuple[tuple[str, _SecretRule], ...] = tuple(
 )
 
 
-def _candidate_rules(text: str) -> list[_SecretRule]:
-    lower = text.lower()
+def _candidate_rules(lower: str) -> list[_SecretRule]:
     rules: list[_SecretRule] = []
     for hint, rule in _HINTS:
         if hint in lower and rule not in rules:
@@ -111,24 +124,44 @@ def _candidate_rules(text: str) -> list[_SecretRule]:
     return rules
 
 
+def _anchored_matches(rule: _SecretRule, text: str, lower: str) -> list[re.Match[str]]:
+    matches = []
+    for hint in rule.hints:
+        position = lower.find(hint)
+        while position != -1:
+            match = rule.pattern.match(text, position)
+            if match is not None:
+                matches.append(match)
+            position = lower.find(hint, position + 1)
+    return matches
+
+
+def _rule_matches(rule: _SecretRule, text: str, lower: str) -> list[re.Match[str]]:
+    if rule.anchored and text.isascii():
+        return _anchored_matches(rule, text, lower)
+    return list(rule.pattern.finditer(text))
+
+
 def find_secrets(text: str) -> list[SecretFinding]:
     """Every secret-looking span in `text`, in order, without overlaps."""
+    lower = text.lower()
     found: list[SecretFinding] = []
-    for rule in _candidate_rules(text):
+    for rule in _candidate_rules(lower):
         found.extend(
-            SecretFinding(rule.kind, m.start(), m.end()) for m in rule.pattern.finditer(text)
+            SecretFinding(rule.kind, m.start(), m.end()) for m in _rule_matches(rule, text, lower)
         )
     if len(found) < 2:
         return found
     kept: list[SecretFinding] = []
-    for finding in sorted(found, key=lambda f: (f.start, SECRET_KINDS.index(f.kind))):
+    for finding in sorted(found, key=lambda f: (f.start, SECRET_KINDS.index(f.kind), -f.end)):
         if not kept or finding.start >= kept[-1].end:
             kept.append(finding)
     return kept
 
 
 def has_secret(text: str) -> bool:
-    return any(rule.pattern.search(text) for rule in _candidate_rules(text))
+    lower = text.lower()
+    return any(_rule_matches(rule, text, lower) for rule in _candidate_rules(lower))
 
 
 def redact_secrets(text: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from curation.scrub import find_secrets, has_secret, redact_pii, redact_secrets
 
@@ -85,3 +87,31 @@ def test_overlapping_matches_keep_the_most_specific_kind() -> None:
 )
 def test_phone_numbers_are_found_in_any_script(text: str) -> None:
     assert "[PHONE]" in redact_pii(text)
+
+
+def _full_scan(text: str) -> list[tuple[str, int, int]]:
+    """The reference: every rule's pattern along the whole text, overlaps resolved as
+    find_secrets resolves them."""
+    from curation.scrub import _SECRET_RULES, SECRET_KINDS
+
+    found = [(r.kind, m.start(), m.end()) for r in _SECRET_RULES for m in r.pattern.finditer(text)]
+    kept: list[tuple[str, int, int]] = []
+    for kind, start, end in sorted(found, key=lambda f: (f[1], SECRET_KINDS.index(f[0]), -f[2])):
+        if not kept or start >= kept[-1][2]:
+            kept.append((kind, start, end))
+    return kept
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "xoxb-", "xapp-1-", "sk-", "sk-ant-", "AKIA", "ghp_", "AIza", "eyJ", ".eyJ", "Bearer ",
+        "password", "PWD", "passwd", ": ", "=", " ", "-", "_", ".", "\n", "desk-", "é",
+        "aB3dE6gH9", "0123456789", "ABCDEFGHIJKLMNOP", "abcdefghijklmnopqrstuvwxyz",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_FRAGMENTS, max_size=30).map("".join))
+def test_the_fast_secret_scan_finds_exactly_what_a_full_scan_finds(text: str) -> None:
+    assert [(f.kind, f.start, f.end) for f in find_secrets(text)] == _full_scan(text)
