@@ -188,8 +188,10 @@ def _pii_marker(match: re.Match[str]) -> str:
 def _might_hold_phone(text: str) -> bool:
     # A phone number has at least _MIN_PHONE_DIGITS digits; in ASCII text counting them is
     # cheap (other scripts have other digits, so they go straight to the pattern).
-    if text.isascii() and sum(text.count(d) for d in "0123456789") < _MIN_PHONE_DIGITS:
-        return False
+    if text.isascii():
+        raw = text.encode("ascii")
+        if len(raw) - len(raw.translate(None, b"0123456789")) < _MIN_PHONE_DIGITS:
+            return False
     return _PHONE_HINT.search(text) is not None
 
 

@@ -136,7 +136,7 @@ class _SplitWriter:
 
     def write(self, line: dict[str, Any]) -> None:
         text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
-        if _LINE_BREAKERS.search(text):
+        if not text.isascii() and _LINE_BREAKERS.search(text):  # isascii() is O(1)
             # Characters that some JSONL readers (Python's splitlines, JavaScript) take for
             # line ends are escaped; they can only occur inside strings here.
             text = _LINE_BREAKERS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
