@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import ahocorasick
+
 
 @dataclass(frozen=True, slots=True)
 class _SecretRule:
@@ -110,46 +112,46 @@ class SecretFinding:
     end: int
 
 
-# (hint, rule) pairs in one flat tuple: a single pass of cheap `in` tests per text.
-_HINTS: tuple[tuple[str, _SecretRule], ...] = tuple(
-    (hint, rule) for rule in _SECRET_RULES for hint in rule.hints
-)
+# Every hint, in one Aho-Corasick automaton (pyahocorasick): a single pass over the
+# lower-cased text finds every hint and where it starts, which is also where a start-anchored
+# pattern has to be tried.
+_HINT_AUTOMATON = ahocorasick.Automaton()
+for _rule_entry in _SECRET_RULES:
+    for _hint in _rule_entry.hints:
+        assert _hint not in _HINT_AUTOMATON, f"hint {_hint!r} is given twice"
+        _HINT_AUTOMATON.add_word(_hint, (len(_hint), _rule_entry))
+_HINT_AUTOMATON.make_automaton()
 
 
-def _candidate_rules(lower: str) -> list[_SecretRule]:
-    rules: list[_SecretRule] = []
-    for hint, rule in _HINTS:
-        if hint in lower and rule not in rules:
-            rules.append(rule)
-    return rules
+def _hint_starts(lower: str) -> dict[str, list[int]]:
+    """Rule kind -> the positions where one of its hints starts."""
+    starts: dict[str, list[int]] = {}
+    for end, (length, rule) in _HINT_AUTOMATON.iter(lower):
+        starts.setdefault(rule.kind, []).append(end - length + 1)
+    return starts
 
 
-def _anchored_matches(rule: _SecretRule, text: str, lower: str) -> list[re.Match[str]]:
-    matches = []
-    for hint in rule.hints:
-        position = lower.find(hint)
-        while position != -1:
-            match = rule.pattern.match(text, position)
-            if match is not None:
-                matches.append(match)
-            position = lower.find(hint, position + 1)
-    return matches
-
-
-def _rule_matches(rule: _SecretRule, text: str, lower: str) -> list[re.Match[str]]:
-    if rule.anchored and text.isascii():
-        return _anchored_matches(rule, text, lower)
-    return list(rule.pattern.finditer(text))
+def _rule_matches(
+    rule: _SecretRule, text: str, starts: list[int], ascii_text: bool
+) -> list[re.Match[str]]:
+    if not (rule.anchored and ascii_text):
+        return list(rule.pattern.finditer(text))
+    matches = (rule.pattern.match(text, position) for position in sorted(set(starts)))
+    return [match for match in matches if match is not None]
 
 
 def find_secrets(text: str) -> list[SecretFinding]:
     """Every secret-looking span in `text`, in order, without overlaps."""
-    lower = text.lower()
-    found: list[SecretFinding] = []
-    for rule in _candidate_rules(lower):
-        found.extend(
-            SecretFinding(rule.kind, m.start(), m.end()) for m in _rule_matches(rule, text, lower)
-        )
+    starts = _hint_starts(text.lower())
+    if not starts:
+        return []
+    ascii_text = text.isascii()  # lower() keeps positions in ASCII text only
+    found = [
+        SecretFinding(rule.kind, m.start(), m.end())
+        for rule in _SECRET_RULES
+        if rule.kind in starts
+        for m in _rule_matches(rule, text, starts[rule.kind], ascii_text)
+    ]
     if len(found) < 2:
         return found
     kept: list[SecretFinding] = []
@@ -160,8 +162,7 @@ def find_secrets(text: str) -> list[SecretFinding]:
 
 
 def has_secret(text: str) -> bool:
-    lower = text.lower()
-    return any(_rule_matches(rule, text, lower) for rule in _candidate_rules(lower))
+    return bool(find_secrets(text))
 
 
 def redact_secrets(text: str) -> str:
