@@ -70,6 +70,3 @@ class ModelTable:
                 f"model {model!r} is not in the model table (known: {known}); "
                 "add it with TUNELOOP_MODEL_SPECS"
             ) from None
-
-    def names(self) -> list[str]:
-        return sorted(self._specs)

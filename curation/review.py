@@ -24,7 +24,6 @@ from curation.errors import (
 from curation.examples import NewExample, insert_example
 from curation.models import (
     Correction,
-    Example,
     ExampleSource,
     ReviewEvent,
     ReviewItem,
@@ -289,4 +288,4 @@ def _view(session: Session, item: ReviewItem) -> ReviewView:
     )
 
 
-__all__ = ["Approval", "Example", "Review", "ReviewView", "reviewer_set"]
+__all__ = ["Approval", "Review", "ReviewView", "reviewer_set"]

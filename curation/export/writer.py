@@ -28,7 +28,7 @@ from curation.db import Database
 from curation.errors import ValidationError
 from curation.export.lines import BUILDERS, CHECKERS, Method, line_messages
 from curation.export.token_stats import TokenStats
-from curation.model_specs import ModelTable
+from curation.model_specs import ModelSpec, ModelTable
 from curation.models import DatasetItem, DatasetVersion, Example, Split
 from curation.scrub import find_secrets, redact_pii
 from curation.tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, get_encoding
@@ -153,10 +153,10 @@ class _SplitWriter:
 class _Export:
     """One export run; state that lives exactly as long as the run."""
 
-    def __init__(self, session: Session, options: ExportOptions, models: ModelTable) -> None:
+    def __init__(self, session: Session, options: ExportOptions, spec: ModelSpec) -> None:
         self.session = session
         self.options = options
-        self.spec = models.spec(options.model)
+        self.spec = spec
         self.build = BUILDERS[options.method]
         self.check = CHECKERS[options.method]
         self.problems: list[str] = []
@@ -285,7 +285,7 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
             )
             session.add(version)
             session.flush()
-            run = _Export(session, options, models)
+            run = _Export(session, options, spec)
             files: dict[str, str] = {}
             with (staging / "items.part").open("w+", encoding="utf-8") as items:
                 for split, name in ((Split.TRAIN, "train.jsonl"), (Split.EVAL, "eval.jsonl")):
