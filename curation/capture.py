@@ -7,11 +7,10 @@ Secrets are redacted before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -59,11 +58,14 @@ class Answer:
     latency_ms: int | None = None
 
 
-def _dialect_insert(session: Session) -> Callable[..., Any]:
-    """The dialect's INSERT, which has ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
+#: The reply path's writes, built once: executed on a Core connection they skip statement
+#: construction and the ORM's unit of work, which cost several times the SQL itself.
+_EXCHANGES = Exchange.__table__
+_CLAIM_EXCHANGE = {
+    name: dialect.insert(_EXCHANGES).on_conflict_do_nothing().returning(_EXCHANGES.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_UPDATE_EXCHANGE = update(_EXCHANGES).where(_EXCHANGES.c.id == bindparam("exchange_id"))
 
 
 def _insert_unique(session: Session, row: Any) -> bool:
@@ -86,8 +88,8 @@ class Capture:
 
     def claim_exchange(
         self, ref: ConversationRef, prompt_messages: list[dict[str, Any]]
-    ) -> tuple[Exchange, bool]:
-        """Record that a question is being answered. Returns (exchange, created).
+    ) -> tuple[int, bool]:
+        """Record that a question is being answered. Returns (exchange id, created).
 
         `created` is False for a retried or duplicate delivery (same event id, or same channel
         and message ts): the caller must not answer again.
@@ -104,26 +106,27 @@ class Capture:
             status=ExchangeStatus.PENDING,
             created_at=utcnow(),
         )
-        with self._db.session() as session:
+        with self._db.write_connection() as connection:
             # One statement on the hot path: the unique constraints decide, and a duplicate
             # inserts nothing and returns no row.
-            insert = _dialect_insert(session)(Exchange).values(**values)
-            exchange = session.scalars(insert.on_conflict_do_nothing().returning(Exchange)).first()
-            if exchange is not None:
-                return exchange, True
-            existing = self._find_by_ref(session, ref)
+            claim = _CLAIM_EXCHANGE[connection.dialect.name]
+            exchange_id = connection.execute(claim, values).scalar()
+            if exchange_id is not None:
+                return exchange_id, True
+            existing = connection.execute(
+                select(Exchange.id).where(self._same_delivery(ref)).limit(1)
+            ).scalar()
             assert existing is not None
             return existing, False
 
     @staticmethod
-    def _find_by_ref(session: Session, ref: ConversationRef) -> Exchange | None:
+    def _same_delivery(ref: ConversationRef) -> ColumnElement[bool]:
         same_message = (Exchange.channel_id == ref.channel_id) & (
             Exchange.message_ts == ref.message_ts
         )
-        condition = (
-            or_(Exchange.event_id == ref.event_id, same_message) if ref.event_id else same_message
-        )
-        return session.scalar(select(Exchange).where(condition).limit(1))
+        if not ref.event_id:
+            return same_message
+        return or_(Exchange.event_id == ref.event_id, same_message)
 
     def complete_exchange(self, exchange_id: int, answer: Answer) -> None:
         """Store the reply of a claimed exchange."""
@@ -153,26 +156,20 @@ class Capture:
         )
 
     def _update(self, exchange_id: int, **values: Any) -> None:
-        """One plain UPDATE: no read before the write, and no row read back, on the reply path."""
-        with self._db.session() as session:
-            statement = (
-                update(Exchange)
-                .where(Exchange.id == exchange_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            if session.execute(statement).rowcount != 1:
+        """One prebuilt UPDATE: no read before the write, and no row read back."""
+        with self._db.write_connection() as connection:
+            result = connection.execute(_UPDATE_EXCHANGE, {"exchange_id": exchange_id, **values})
+            if result.rowcount != 1:
                 raise NotFoundError(f"exchange {exchange_id} does not exist")
 
     def record_exchange(
         self, ref: ConversationRef, prompt_messages: list[dict[str, Any]], answer: Answer
     ) -> tuple[Exchange, bool]:
         """Claim and complete in one call (imports, tests). Idempotent like `claim_exchange`."""
-        exchange, created = self.claim_exchange(ref, prompt_messages)
-        if not created:
-            return exchange, False
-        self.complete_exchange(exchange.id, answer)
-        return self.exchange(exchange.id), True
+        exchange_id, created = self.claim_exchange(ref, prompt_messages)
+        if created:
+            self.complete_exchange(exchange_id, answer)
+        return self.exchange(exchange_id), created
 
     def set_reply_ts(self, exchange_id: int, reply_ts: str) -> None:
         """Remember the ts of the posted reply, so reactions on it find the exchange."""

@@ -59,9 +59,9 @@ class ReplyService:
     def answer(self, request: ReplyRequest, sink: ReplySink) -> Outcome:
         model = self._active_model()  # per message: a promotion shows on the next reply
         messages = self._prompt.build(request.turns, model)
-        exchange, created = self._capture.claim_exchange(request.ref, messages)
+        exchange_id, created = self._capture.claim_exchange(request.ref, messages)
         if not created:
-            log.info("not answering %s again (exchange %s)", request.ref.message_ts, exchange.id)
+            log.info("not answering %s again (exchange %s)", request.ref.message_ts, exchange_id)
             return Outcome.DUPLICATE
         sink.thinking()
         started = self._clock()
@@ -74,17 +74,17 @@ class ReplyService:
             log.error(
                 "model %s failed for exchange %s after %d ms: %s",
                 model,
-                exchange.id,
+                exchange_id,
                 latency_ms,
                 failure,
             )
             self._capture.fail_exchange(
-                exchange.id, error=str(failure), model=model, latency_ms=latency_ms
+                exchange_id, error=str(failure), model=model, latency_ms=latency_ms
             )
             self._apologise(sink, failure.kind)
             return Outcome.FAILED
         except Exception as error:  # Slack refused the reply while it was being written
-            return self._undelivered(exchange.id, model, self._elapsed_ms(started), error)
+            return self._undelivered(exchange_id, model, self._elapsed_ms(started), error)
         latency_ms = self._elapsed_ms(started)
         answer = Answer(
             reply=reply.text,
@@ -94,13 +94,13 @@ class ReplyService:
             completion_tokens=reply.completion_tokens,
             latency_ms=latency_ms,
         )
-        self._capture.complete_exchange(exchange.id, answer)
+        self._capture.complete_exchange(exchange_id, answer)
         try:
-            reply_ts = sink.finish(exchange.id)
+            reply_ts = sink.finish(exchange_id)
         except Exception as error:
-            return self._undelivered(exchange.id, model, latency_ms, error)
+            return self._undelivered(exchange_id, model, latency_ms, error)
         if reply_ts is not None and reply_ts != answer.reply_ts:
-            self._capture.set_reply_ts(exchange.id, reply_ts)  # reactions on it find it
+            self._capture.set_reply_ts(exchange_id, reply_ts)  # reactions on it find it
         return Outcome.ANSWERED
 
     def _undelivered(

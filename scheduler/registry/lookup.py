@@ -12,8 +12,13 @@ import threading
 import time
 from collections.abc import Callable
 
+from sqlalchemy import select
+
 from curation.db import Database
-from scheduler.registry.registry import active_version
+from scheduler.records import ModelVersion
+
+#: Built once: the bot runs it before every reply, on a Core connection (no ORM objects).
+_ACTIVE_MODEL = select(ModelVersion.model).where(ModelVersion.is_active.is_(True))
 
 
 class ActiveModelLookup:
@@ -52,6 +57,6 @@ class ActiveModelLookup:
             self._cached = None
 
     def _read(self) -> str:
-        with self._db.read_session() as session:
-            version = active_version(session)
-            return version.model if version is not None else self._default
+        with self._db.read_connection() as connection:
+            model = connection.execute(_ACTIVE_MODEL).scalar()
+        return model if model is not None else self._default
