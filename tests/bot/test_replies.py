@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
 import httpx2
+import openai
 import pytest
 
 from bot import BotConfig
 from bot.blocks.ids import APOLOGY_EVENT
-from bot.replies import TokenBudget, Turn, fit_messages
+from bot.replies import ModelCall, TokenBudget, Turn, fit_messages
+from bot.replies.model_call import ModelFailure
 from curation.models import ExchangeStatus
 from curation.tokens import count_messages, get_encoding
 from tests.bot.conftest import BASE_MODEL, SYSTEM_PROMPT, Bot
@@ -159,3 +162,68 @@ def test_a_promotion_changes_the_model_of_the_next_reply(bot: Bot) -> None:
     bot.settle()
     assert [e.model for e in bot.exchanges()] == [BASE_MODEL, "gpt-4o-mini-2024-07-18"]
     assert bot.model.calls == 2  # looked up for each message, no restart
+
+
+# --- the model call, on its own -----------------------------------------------------------------
+
+
+def _sse_client(body: bytes, requests: list[dict[str, object]]) -> openai.OpenAI:
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        requests.append(json.loads(request.content))
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    return openai.OpenAI(
+        api_key="test",
+        base_url="http://model.invalid/v1",
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handle)),
+        max_retries=0,
+    )
+
+
+def _events(*events: object) -> bytes:
+    return "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
+
+
+def test_the_model_call_streams_text_and_usage_and_sends_a_chat_completions_body() -> None:
+    requests: list[dict[str, object]] = []
+    chunk = {"object": "chat.completion.chunk", "model": "m"}
+    body = _events(
+        {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]},
+        {**chunk, "choices": [{"index": 0, "delta": {"content": "Use "}}]},
+        {**chunk, "choices": [{"index": 0, "delta": {"content": "Okta."}}]},
+        {**chunk, "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3}},
+    )
+    call = ModelCall(_sse_client(body, requests), max_tokens=50, timeout_s=5)
+    messages = [{"role": "user", "content": "How do I sign in?"}]
+    reply = call.stream("m", messages)
+    assert list(reply) == ["Use ", "Okta."]
+    assert (reply.text, reply.prompt_tokens, reply.completion_tokens) == ("Use Okta.", 9, 3)
+    assert requests == [
+        {
+            "model": "m",
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_completion_tokens": 50,
+        }
+    ]
+
+
+def test_an_error_event_in_the_stream_is_a_model_failure() -> None:
+    chunk = {"object": "chat.completion.chunk", "model": "m"}
+    body = _events(
+        {**chunk, "choices": [{"index": 0, "delta": {"content": "Half an"}}]},
+        {"error": {"message": "the server had an error", "type": "server_error"}},
+    )
+    reply = ModelCall(_sse_client(body, []), max_tokens=50, timeout_s=5).stream("m", [])
+    with pytest.raises(ModelFailure) as failure:
+        list(reply)
+    assert failure.value.kind == "interrupted"
+    assert "the server had an error" in failure.value.detail
+
+
+def test_an_empty_stream_is_a_model_failure() -> None:
+    reply = ModelCall(_sse_client(_events(), []), max_tokens=50, timeout_s=5).stream("m", [])
+    with pytest.raises(ModelFailure) as failure:
+        list(reply)
+    assert failure.value.kind == "empty"
