@@ -29,6 +29,23 @@ class Problem:
         return f"{self.rule} at {self.where}: {self.detail}"
 
 
+def _plainly_valid(message: Any) -> bool:
+    """A quick test that most messages pass: a plain dict with only known keys, a known role
+    and text that is not blank. A message that passes has nothing for `_check_message` to
+    report; one that does not goes to `_check_message`, which names what is wrong."""
+    if type(message) is not dict or not message.keys() <= KNOWN_MESSAGE_KEYS:
+        return False
+    role, content = message.get("role"), message.get("content")
+    return (
+        type(role) is str
+        and role in KNOWN_ROLES
+        and type(content) is str
+        and content != ""
+        and not content.isspace()  # what strip() removes; stops at the first other character
+        and message.get("weight", 0) in (0, 1)
+    )
+
+
 def _check_message(message: Any, where: str) -> list[Problem]:
     if not isinstance(message, Mapping):
         return [Problem("data_type", where, "a message must be an object")]
@@ -59,6 +76,8 @@ def check_messages(messages: Any, where: str = "messages") -> list[Problem]:
         return [Problem("missing_messages_list", where, "'messages' must be a list")]
     if not messages:
         return [Problem("missing_messages_list", where, "'messages' is empty")]
+    if all(map(_plainly_valid, messages)):
+        return []
     problems: list[Problem] = []
     for index, message in enumerate(messages):
         problems.extend(_check_message(message, f"{where}[{index}]"))
@@ -72,7 +91,8 @@ def check_sft_line(line: Any) -> list[Problem]:
     if "messages" not in line:
         return [Problem("missing_messages_list", "line", "no 'messages' key")]
     problems = check_messages(line["messages"])
-    if not problems and not any(m.get("role") == "assistant" for m in line["messages"]):
+    # From the end: the assistant's reply is usually the last message.
+    if not problems and not any(m.get("role") == "assistant" for m in reversed(line["messages"])):
         problems.append(
             Problem("example_missing_assistant_message", "messages", "no assistant message")
         )
@@ -97,7 +117,7 @@ def check_prompt(messages: Any, where: str = "messages") -> list[Problem]:
 def _check_output(output: Any, where: str) -> list[Problem]:
     if not isinstance(output, list) or len(output) != 1:
         return [Problem("invalid_output", where, "must be a list of exactly one message")]
-    problems = _check_message(output[0], f"{where}[0]")
+    problems = [] if _plainly_valid(output[0]) else _check_message(output[0], f"{where}[0]")
     if not problems and output[0].get("role") != "assistant":
         problems.append(Problem("invalid_output", f"{where}[0]", "role must be 'assistant'"))
     return problems

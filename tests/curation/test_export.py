@@ -15,6 +15,7 @@ from curation.chat_format import check_dpo_line, check_sft_line
 from curation.errors import ValidationError
 from curation.examples import NewExample, insert_example
 from curation.export import ExportOptions, Method, export_dataset
+from curation.export.writer import _Export
 from curation.model_specs import DEFAULT_MODEL_SPECS, ModelSpec, ModelTable, UnknownModelError
 from curation.models import DatasetItem, DatasetVersion, Example, ExampleSource, Split
 from curation.scrub import has_secret
@@ -134,6 +135,58 @@ def test_golden_retired_and_superseded_examples_are_not_exported(db, tmp_path: P
     text = (tmp_path / "v/train.jsonl").read_text() + (tmp_path / "v/eval.jsonl").read_text()
     assert "golden a" not in text and "Payroll (1)" not in text and "Payroll (0)" not in text
     assert "Bob > Payroll > Payslips." in text
+
+
+def _recorded_and_listed(db, result, out: Path) -> tuple[set, set]:
+    """(example id, split) of the version's dataset items, and of its manifest's list."""
+    with db.read_session() as s:
+        rows = s.execute(
+            select(DatasetItem.example_id, DatasetItem.split).where(
+                DatasetItem.dataset_version_id == result.dataset_version_id
+            )
+        )
+        recorded = {tuple(row) for row in rows}
+    manifest = json.loads((out / "manifest.json").read_text())
+    return recorded, {(e["id"], e["split"]) for e in manifest["examples"]}
+
+
+def test_the_version_records_exactly_the_examples_written(db, tmp_path: Path) -> None:
+    _add(db, 12)
+    _add(db, 3, split=Split.EVAL, prefix="e")
+    with db.session() as s:
+        _one(s, "golden q", "golden a", source=ExampleSource.SEED, golden=True, split=Split.EVAL)
+        _one(s, "q 0: where is my payslip?", "Bob > Payroll.", thread_key="q0")
+        retired = s.scalars(select(Example).where(Example.thread_key == "e1")).one()
+        retired.retired_at = retired.created_at
+    result = _export(db, tmp_path / "v")
+    recorded, listed = _recorded_and_listed(db, result, tmp_path / "v")
+    assert recorded == listed and len(recorded) == 14
+
+
+def test_changes_committed_during_an_export_do_not_reach_its_record(
+    db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export reads one snapshot: what another transaction commits meanwhile is neither
+    written nor recorded, and nothing written goes unrecorded."""
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("an export on SQLite holds the write lock: nothing can commit meanwhile")
+    _add(db, 12)
+    _add(db, 3, split=Split.EVAL, prefix="e")
+    write_split = _Export.write_split
+
+    def write_split_then_change(self, split, writer, items) -> None:
+        write_split(self, split, writer, items)
+        if split is Split.EVAL:
+            with db.session() as s:  # another transaction, committed before the export ends
+                retired = s.scalars(select(Example).where(Example.thread_key == "q1")).one()
+                retired.retired_at = retired.created_at
+                _one(s, "q 0: where is my payslip?", "Bob > Payroll.", thread_key="q0")
+                _one(s, "a new question", "A new answer.", split=Split.EVAL)
+
+    monkeypatch.setattr(_Export, "write_split", write_split_then_change)
+    result = _export(db, tmp_path / "v")
+    recorded, listed = _recorded_and_listed(db, result, tmp_path / "v")
+    assert recorded == listed and len(recorded) == 15
 
 
 def test_dpo_export_uses_corrected_exchanges_only(db, tmp_path: Path) -> None:
