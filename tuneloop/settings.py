@@ -194,6 +194,9 @@ class Settings(BaseSettings):
         default=60.0, gt=0, validation_alias=_env("TUNELOOP_MODEL_TIMEOUT_SECONDS")
     )
     slack_streaming: bool = Field(default=True, validation_alias=_env("TUNELOOP_SLACK_STREAMING"))
+    status_delay_seconds: float = Field(
+        default=0.3, ge=0, le=30, validation_alias=_env("TUNELOOP_STATUS_DELAY_SECONDS")
+    )
     slack_reply_workers: int = Field(
         default=64, ge=1, le=1024, validation_alias=_env("TUNELOOP_SLACK_REPLY_WORKERS")
     )

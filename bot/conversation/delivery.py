@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
@@ -24,6 +24,7 @@ from slack_sdk.web.chat_stream import ChatStream
 from bot.blocks.ids import APOLOGY_EVENT
 from bot.blocks.reply import fallback_text, reply_controls, text_blocks
 from bot.blocks.text import split_text
+from bot.conversation.status import DeferredStatus, DelayedCalls
 
 log = logging.getLogger("tuneloop.bot.delivery")
 
@@ -37,9 +38,11 @@ APPEND_LIMIT = 4000
 MAX_REPLY_CHARS = 36_000
 CUT_NOTE = "\n\n_(This answer was too long for one Slack message and was cut here.)_"
 APOLOGY_METADATA = {"event_type": APOLOGY_EVENT, "event_payload": {"kind": "apology"}}
-#: Status calls run here, beside the model call. Shared by every reply in the process: the
-#: calls are short and wait on nothing, so a few threads serve any number of replies.
+#: Status calls run here, beside the model call, once a reply has kept people waiting for
+#: `DeliveryOptions.status_delay_s`. Shared by every reply in the process: the calls are short
+#: and wait on nothing, so a few threads serve any number of replies.
 _STATUS_CALLS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tuneloop-status")
+_STATUS_TIMERS = DelayedCalls(_STATUS_CALLS)
 
 
 def _error_code(error: SlackApiError) -> str:
@@ -69,6 +72,8 @@ class StreamingSwitch:
 class DeliveryOptions:
     status: str = "is thinking..."
     loading_messages: tuple[str, ...] = ()
+    #: The status shows once a reply has taken this long (0: at once); a sooner reply skips it.
+    status_delay_s: float = 0.3
     #: Characters gathered before the first Slack call (the SDK's stream buffer, and the
     #: post-then-update fallback's first post).
     buffer_chars: int = 256
@@ -105,14 +110,17 @@ class SlackReplySink:
         self._ts: str | None = None
         self._shown = 0
         self._last_update = 0.0
-        self._status: Future[None] | None = None
+        self._status = DeferredStatus(
+            self._set_status, delay_s=options.status_delay_s, timers=_STATUS_TIMERS
+        )
         self._streamed = 0
 
     # --- ReplySink ------------------------------------------------------------------------------
     def thinking(self) -> None:
-        """Set the status beside the model call, which need not wait for it; every post
-        waits for it first, so a late status never outlives the reply."""
-        self._status = _STATUS_CALLS.submit(self._set_status)
+        """Show the status beside the model call if the reply is slow to come (see
+        `bot.conversation.status`); every post settles it first, so a late status never
+        outlives the reply."""
+        self._status.start()
 
     def write(self, text: str) -> None:
         if self._cut:
@@ -196,9 +204,7 @@ class SlackReplySink:
             log.exception("could not set the thread status")
 
     def _await_status(self) -> None:
-        if self._status is not None:
-            self._status.result()
-            self._status = None
+        self._status.settle()
 
     # --- streaming ------------------------------------------------------------------------------
     def _open_stream(self) -> ChatStream:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import httpx2
 
+from bot import BotConfig
+from bot.conversation.delivery import DeliveryOptions
 from curation.models import ExchangeStatus
 from tests.bot.conftest import BASE_MODEL, SYSTEM_PROMPT, Bot
-from tuneloop.local_openai import FALLBACK_ANSWER
+from tuneloop.local_openai import FALLBACK_ANSWER, LocalOpenAI
 from tuneloop.local_slack import payloads
 
 
@@ -45,12 +48,39 @@ def test_a_mention_gets_exactly_one_threaded_reply_with_feedback_controls(bot: B
     assert exchange.event_id in said.event_ids
 
 
-def test_the_thread_shows_a_status_while_the_model_works(bot: Bot) -> None:
+def test_the_thread_shows_a_status_while_a_slow_model_works(
+    bot: Bot, stand_in: LocalOpenAI
+) -> None:
+    stand_in.faults.latency_s = 0.6  # longer than the status delay (0.3 s)
+    said = bot.ask("Where is the VPN guide?")
+    bot.ws.wait_until(lambda: bot.ws.statuses.get((said.channel, said.ts)), what="a status")
+    assert not bot.ws.bot_replies(said.channel, said.ts, finished=False)  # still thinking
+    bot.replies(said)
+    bot.settle()
+    assert bot.ws.status_log == [(said.channel, said.ts, "is thinking...")]
+    assert (said.channel, said.ts) not in bot.ws.statuses  # cleared by the reply
+
+
+def test_a_reply_that_comes_at_once_sets_no_status(bot: Bot) -> None:
     said = bot.ask("Where is the VPN guide?")
     bot.replies(said)
     bot.settle()
-    assert (said.channel, said.ts, "is thinking...") in bot.ws.status_log
-    assert (said.channel, said.ts) not in bot.ws.statuses  # cleared by the reply
+    time.sleep(0.4)  # past the status delay: a cancelled status must not show up late
+    assert bot.ws.status_log == []
+    assert not bot.ws.calls_to("assistant.threads.setStatus")
+
+
+def test_with_no_status_delay_every_reply_shows_the_status_first(
+    make_bot: Callable[..., Bot],
+) -> None:
+    bot = make_bot(config=BotConfig(delivery=DeliveryOptions(status_delay_s=0)))
+    said = bot.ask("Where is the VPN guide?")
+    bot.replies(said)
+    bot.settle()
+    assert bot.ws.status_log == [(said.channel, said.ts, "is thinking...")]
+    methods = [call.method for call in bot.ws.calls]
+    assert methods.index("assistant.threads.setStatus") < methods.index("chat.postMessage")
+    assert (said.channel, said.ts) not in bot.ws.statuses
 
 
 def test_a_retried_event_gets_no_second_reply(bot: Bot) -> None:

@@ -9,7 +9,6 @@ shapes, so what the bot reads back is what Slack would send it.
 
 from __future__ import annotations
 
-import copy
 import re
 import threading
 import time
@@ -26,6 +25,17 @@ T = TypeVar("T")
 Json = dict[str, Any]
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists and scalars): what `copy.deepcopy` does
+    here, several times faster, since it needs no memo and no dispatch on types. The
+    workspace hands out copies so that nobody changes its state behind its lock."""
+    if isinstance(value, dict):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_json(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -237,9 +247,9 @@ class Workspace:
                 message["bot_id"] = self.bot.bot_id
                 message["app_id"] = self.bot.app_id
             if blocks:
-                message["blocks"] = copy.deepcopy(blocks)
+                message["blocks"] = copy_json(blocks)
             if metadata:
-                message["metadata"] = copy.deepcopy(metadata)
+                message["metadata"] = copy_json(metadata)
             if thread_ts:
                 root = self._find(channel.id, thread_ts)
                 if root is None:
@@ -255,7 +265,7 @@ class Workspace:
             self._messages[channel.id].append(message)
             if streaming:
                 self._streaming.add((channel.id, ts))
-            return copy.deepcopy(message)
+            return copy_json(message)
 
     def _find(self, channel_id: str, ts: str) -> Json | None:
         for message in reversed(self._messages.get(channel_id, [])):
@@ -266,7 +276,7 @@ class Workspace:
     def message(self, channel_id: str, ts: str) -> Json | None:
         with self.lock:
             found = self._find(channel_id, ts)
-            return copy.deepcopy(found) if found is not None else None
+            return copy_json(found) if found is not None else None
 
     def edit(self, channel_id: str, ts: str, **fields: Any) -> Json:
         """Change a stored message in place (chat.update, streaming appends)."""
@@ -278,18 +288,18 @@ class Workspace:
                 if value is None:
                     found.pop(key, None)
                 else:
-                    found[key] = copy.deepcopy(value)
-            return copy.deepcopy(found)
+                    found[key] = copy_json(value)
+            return copy_json(found)
 
     def history(self, channel_id: str) -> list[Json]:
         with self.lock:
-            return copy.deepcopy(self._messages.get(channel_id, []))
+            return copy_json(self._messages.get(channel_id, []))
 
     def thread(self, channel_id: str, thread_ts: str) -> list[Json]:
         """The thread's root and its replies, oldest first (as conversations.replies orders)."""
         with self.lock:
             return [
-                copy.deepcopy(m)
+                copy_json(m)
                 for m in self._messages.get(channel_id, [])
                 if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts
             ]
@@ -309,7 +319,7 @@ class Workspace:
         """The bot's messages in a thread; with `finished`, only those no longer streaming."""
         with self.lock:
             return [
-                copy.deepcopy(m)
+                copy_json(m)
                 for m in self._messages.get(channel_id, [])
                 if m.get("thread_ts") == thread_ts
                 and m["ts"] != thread_ts
@@ -343,7 +353,7 @@ class Workspace:
                 raise SlackApiFailure("already_reacted")
             entry["users"].append(user)
             entry["count"] = len(entry["users"])
-            return copy.deepcopy(found)
+            return copy_json(found)
 
     @staticmethod
     def mentions(text: str) -> list[str]:
@@ -365,20 +375,21 @@ class Workspace:
                 "channel": channel_id,
                 "user": user,
                 "text": text,
-                "blocks": copy.deepcopy(blocks or []),
+                "blocks": copy_json(blocks or []),
                 "thread_ts": thread_ts,
                 "message_ts": self._ts.next(),
                 "source": source,
             }
             self.ephemerals.append(entry)
-            return copy.deepcopy(entry)
+            return copy_json(entry)
 
     def ephemerals_for(self, user: str) -> list[Json]:
         with self.lock:
-            return [copy.deepcopy(e) for e in self.ephemerals if e["user"] == user]
+            return [copy_json(e) for e in self.ephemerals if e["user"] == user]
 
     def set_status(self, channel_id: str, thread_ts: str, status: str) -> None:
-        with self.changing(channel_id):
+        # Not a message: only general waiters wake, not those waiting on the channel's messages.
+        with self.changing():
             self.status_log.append((channel_id, thread_ts, status))
             if status:
                 self.statuses[(channel_id, thread_ts)] = status
@@ -401,7 +412,7 @@ class Workspace:
             return user
 
     def _view_object(self, view: Json, *, view_id: str, previous: Json | None) -> Json:
-        stored = copy.deepcopy(view)
+        stored = copy_json(view)
         stored.update(
             {
                 "id": view_id,
@@ -430,7 +441,7 @@ class Workspace:
             stored = self._view_object(view, view_id=view_id, previous=previous)
             self.views[view_id] = stored
             stack.append(view_id)
-            return copy.deepcopy(stored)
+            return copy_json(stored)
 
     def replace_view(self, view_id: str, view: Json) -> Json:
         with self.changing():
@@ -441,7 +452,7 @@ class Workspace:
             stored["root_view_id"] = old.get("root_view_id", view_id)
             self.views[view_id] = stored
             self.view_errors.pop(view_id, None)
-            return copy.deepcopy(stored)
+            return copy_json(stored)
 
     def publish_home(self, user: str, view: Json) -> Json:
         with self.changing():
@@ -451,24 +462,24 @@ class Workspace:
             stored = self._view_object(view, view_id=view_id, previous=None)
             self.views[view_id] = stored
             self.home_views[user] = view_id
-            return copy.deepcopy(stored)
+            return copy_json(stored)
 
     def view(self, view_id: str) -> Json:
         with self.lock:
             found = self.views.get(view_id)
             if found is None:
                 raise KeyError(f"no view {view_id}")
-            return copy.deepcopy(found)
+            return copy_json(found)
 
     def home_of(self, user: str) -> Json | None:
         with self.lock:
             view_id = self.home_views.get(user)
-            return copy.deepcopy(self.views[view_id]) if view_id else None
+            return copy_json(self.views[view_id]) if view_id else None
 
     def top_modal(self, user: str) -> Json | None:
         with self.lock:
             stack = self.modal_stacks.get(user) or []
-            return copy.deepcopy(self.views[stack[-1]]) if stack else None
+            return copy_json(self.views[stack[-1]]) if stack else None
 
     def close_modal(self, user: str, view_id: str, *, all_views: bool = False) -> None:
         with self.changing():

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from tuneloop.local_slack.block_rules import blocks_problems
 from tuneloop.local_slack.errors import SlackApiFailure
 from tuneloop.local_slack.methods.args import Args
-from tuneloop.local_slack.workspace import Workspace
+from tuneloop.local_slack.workspace import Workspace, copy_json
 
 MAX_TEXT = 40_000
 DEFAULT_REPLIES_LIMIT = 1000
@@ -108,7 +107,7 @@ def conversations_replies(ws: Workspace, args: Args) -> dict[str, Any]:
     page = messages[start : start + limit]
     more = start + limit < len(messages)
     return {
-        "messages": copy.deepcopy(page),
+        "messages": copy_json(page),
         "has_more": more,
         "response_metadata": {"next_cursor": f"offset:{start + limit}" if more else ""},
     }
