@@ -4,10 +4,12 @@ Prints, in one run, the two ratios of the Slack bot issue:
 
 1. The per-event cost of tuneloop's full reply path with an instant model (the stand-in in
    process: prompt under the token budget, exchange claimed and recorded in SQLite, the
-   registry's active model, "is thinking..." status, streamed reply with feedback controls)
-   divided by that of a bare Bolt app that only posts a fixed reply. Both apps run behind the
-   same HTTP layer (uvicorn on 127.0.0.1), receive the same signed events from the same
-   driver and call the same Web API stub. Target: at most 2.0.
+   registry's active model, streamed reply with feedback controls) divided by that of a bare
+   Bolt app that only posts a fixed reply. Both apps run behind the same HTTP layer (uvicorn
+   on 127.0.0.1), receive the same signed events from the same driver and call the same Web
+   API stub. Target: at most 2.0. With the default settings an instant reply sets no
+   "is thinking..." status (it shows only after TUNELOOP_STATUS_DELAY_SECONDS); the same path
+   with the status set on every reply (delay 0) is measured in the same rounds and printed too.
 2. The wall time for 50 simultaneous conversations with 1 s of model latency, divided by 1 s.
    Target: at most 1.5.
 
@@ -24,18 +26,19 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from slack_bolt import App, Say
 from slack_sdk import WebClient
 
-from bot import BotConfig, build_app
+from bot import build_app
 from bot.asgi import EVENTS_PATH, create_asgi_app
 from tuneloop.local_openai import Faults, LocalOpenAI, instant_clock
 from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace
 from tuneloop.local_slack.threaded import ThreadedServer
+from tuneloop.serve import bot_config
 from tuneloop.settings import load_settings
 from tuneloop.wiring import (
     active_model_lookup,
@@ -75,9 +78,13 @@ def bare_app(client: WebClient) -> App:
     return app
 
 
-def tuneloop_app(client: WebClient, folder: Path, faults: Faults | None = None) -> App:
+def tuneloop_app(
+    client: WebClient, folder: Path, faults: Faults | None = None, **overrides: Any
+) -> App:
     """The real bot as `tuneloop serve` composes it, on a fresh SQLite store."""
-    settings = load_settings(data_dir=folder, database_url=f"sqlite:///{folder / 'bench.db'}")
+    settings = load_settings(
+        data_dir=folder, database_url=f"sqlite:///{folder / 'bench.db'}", **overrides
+    )
     store = open_store(settings)
     active_model = active_model_lookup(settings, store.db)
     stand_in = LocalOpenAI(folder / "openai", clock=instant_clock(), faults=faults)
@@ -91,7 +98,7 @@ def tuneloop_app(client: WebClient, folder: Path, faults: Faults | None = None) 
         control=retraining_control(settings, store.db, runner=runner),
         client=client,
         signing_secret=SECRET,
-        config=BotConfig(),
+        config=bot_config(settings),
     )
 
 
@@ -102,27 +109,33 @@ def serving(app: App) -> Iterator[str]:
 
 
 def per_event_ms(slack: LocalSlackServer, folder: Path, events: int, rounds: int) -> dict[str, Any]:
-    """Mean time from a mention to its finished reply, for both apps, in alternating rounds.
+    """Mean time from a mention to its finished reply, for each app, in alternating rounds.
 
-    Both apps serve at once (each on its own port, same workspace and bot token) and take
-    turns, so background load on the machine falls on both alike; the ratio is the median of
-    the per-round ratios.
+    The apps serve at once (each on its own port, same workspace and bot token) and take
+    turns, so background load on the machine falls on all alike; each ratio is the median of
+    the per-round ratios to the bare app.
     """
     ws = Workspace()
     slack.workspace = ws
     alice = ws.add_user("alice")
+    (folder / "status").mkdir()
+
+    def client() -> WebClient:
+        return WebClient(token=ws.bot.token, base_url=slack.api_url)
+
     apps = {
-        "bare": bare_app(WebClient(token=ws.bot.token, base_url=slack.api_url)),
-        "tuneloop": tuneloop_app(WebClient(token=ws.bot.token, base_url=slack.api_url), folder),
+        "bare": bare_app(client()),
+        "tuneloop": tuneloop_app(client(), folder),
+        "status": tuneloop_app(client(), folder / "status", status_delay_seconds=0),
     }
     channels = {name: ws.add_channel(f"bench-{name}", members=[alice]) for name in apps}
     times: dict[str, list[float]] = {name: [] for name in apps}
-    with serving(apps["bare"]) as bare_url, serving(apps["tuneloop"]) as full_url:
+    with ExitStack() as stack:
         drivers = {
-            "bare": SlackDriver(ws, bare_url, SECRET),
-            "tuneloop": SlackDriver(ws, full_url, SECRET),
+            name: SlackDriver(ws, stack.enter_context(serving(app)), SECRET)
+            for name, app in apps.items()
         }
-        for round_number in range(rounds + 1):  # round 0 warms both up
+        for round_number in range(rounds + 1):  # round 0 warms them up
             for name, driver in drivers.items():
                 count = events if round_number else max(10, events // 10)
                 started = time.perf_counter()
@@ -133,11 +146,18 @@ def per_event_ms(slack: LocalSlackServer, folder: Path, events: int, rounds: int
                     times[name].append((time.perf_counter() - started) / count * 1000)
         for driver in drivers.values():
             driver.close()
-    ratios = [full / bare for bare, full in zip(times["bare"], times["tuneloop"], strict=True)]
+
+    def ratio(name: str) -> float:
+        return statistics.median(
+            full / bare for bare, full in zip(times["bare"], times[name], strict=True)
+        )
+
     return {
         "bare_ms": statistics.median(times["bare"]),
         "tuneloop_ms": statistics.median(times["tuneloop"]),
-        "ratio": statistics.median(ratios),
+        "ratio": ratio("tuneloop"),
+        "status_at_once_ms": statistics.median(times["status"]),
+        "status_at_once_ratio": ratio("status"),
     }
 
 
@@ -169,8 +189,8 @@ def simultaneous_conversations_s(slack: LocalSlackServer, folder: Path) -> float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=100, help="mentions per app and round")
-    parser.add_argument("--rounds", type=int, default=5, help="measured rounds per app")
+    parser.add_argument("--events", type=int, default=40, help="mentions per app and round")
+    parser.add_argument("--rounds", type=int, default=15, help="measured rounds per app")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, LocalSlackServer(Workspace()) as slack:
@@ -186,6 +206,8 @@ def main() -> None:
         "tuneloop_ms_per_event": round(full_ms, 2),
         "cost_ratio": round(cost_ratio, 2),
         "cost_target": COST_TARGET,
+        "status_at_once_ms_per_event": round(cost["status_at_once_ms"], 2),
+        "status_at_once_cost_ratio": round(cost["status_at_once_ratio"], 2),
         "conversations": CONVERSATIONS,
         "model_latency_s": MODEL_LATENCY_S,
         "conversations_wall_s": round(wall_s, 3),
@@ -199,6 +221,10 @@ def main() -> None:
     print(f"tuneloop reply path, instant model:   {full_ms:8.2f} ms per event")
     verdict = "ok" if cost_ratio <= COST_TARGET else "OVER TARGET"
     print(f"ratio 1 (full / bare, median of rounds): {cost_ratio:5.2f}   target <= 2.0  {verdict}")
+    print(
+        f"  the same path with the status set on every reply (TUNELOOP_STATUS_DELAY_SECONDS=0): "
+        f"{cost['status_at_once_ms']:.2f} ms per event, ratio {cost['status_at_once_ratio']:.2f}"
+    )
     print(
         f"{CONVERSATIONS} simultaneous conversations, {MODEL_LATENCY_S:.0f} s model latency: "
         f"{wall_s:.3f} s wall"

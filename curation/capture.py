@@ -106,7 +106,7 @@ class Capture:
             status=ExchangeStatus.PENDING,
             created_at=utcnow(),
         )
-        with self._db.write_connection() as connection:
+        with self._db.statements() as connection:
             # One statement on the hot path: the unique constraints decide, and a duplicate
             # inserts nothing and returns no row.
             claim = _CLAIM_EXCHANGE[connection.dialect.name]
@@ -157,7 +157,7 @@ class Capture:
 
     def _update(self, exchange_id: int, **values: Any) -> None:
         """One prebuilt UPDATE: no read before the write, and no row read back."""
-        with self._db.write_connection() as connection:
+        with self._db.statements() as connection:
             result = connection.execute(_UPDATE_EXCHANGE, {"exchange_id": exchange_id, **values})
             if result.rowcount != 1:
                 raise NotFoundError(f"exchange {exchange_id} does not exist")

@@ -25,6 +25,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 #: Execution option that marks a transaction as read-only (SQLite then takes no write lock).
 READ_ONLY_OPTION = "tuneloop_read_only"
+#: Execution option for SQLite connections that issue no BEGIN (see `Database.statements`).
+AUTOCOMMIT_OPTION = "tuneloop_autocommit"
 
 #: How long a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -52,8 +54,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get(AUTOCOMMIT_OPTION, False):
+            return  # SQLite's autocommit mode: each statement is its own transaction
+        conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY_OPTION, False) else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -140,19 +144,18 @@ class Database:
             yield session
 
     @contextmanager
-    def write_connection(self) -> Iterator[Connection]:
-        """One transaction on a Core connection, for hot paths (a reply's bookkeeping) whose
-        few prebuilt statements need none of the ORM's unit of work, which costs several times
-        the statement itself. Queues on the same write lock as `session`."""
-        with self._write_lock, self.engine.begin() as connection:
+    def statements(self, *, write: bool = True) -> Iterator[Connection]:
+        """A Core connection on which every statement commits on its own, for hot paths (a
+        reply's bookkeeping) made of single statements that are atomic by themselves. It
+        skips the ORM's unit of work and the BEGIN/COMMIT round trips, which cost several
+        times such a statement. Writers queue on the same lock as `session`."""
+        with self._write_lock if write else nullcontext(), self.engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.execution_options(**{AUTOCOMMIT_OPTION: True})
+            else:
+                connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
-
-    @contextmanager
-    def read_connection(self) -> Iterator[Connection]:
-        """`read_session`'s Core counterpart: a read-only transaction, closed at the end."""
-        with self.engine.connect() as connection:
-            connection.execution_options(**{READ_ONLY_OPTION: True})
-            yield connection
+            connection.commit()  # ends SQLAlchemy's own bookkeeping; the database has nothing
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

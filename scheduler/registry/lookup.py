@@ -57,6 +57,6 @@ class ActiveModelLookup:
             self._cached = None
 
     def _read(self) -> str:
-        with self._db.read_connection() as connection:
+        with self._db.statements(write=False) as connection:
             model = connection.execute(_ACTIVE_MODEL).scalar()
         return model if model is not None else self._default
