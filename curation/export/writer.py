@@ -21,7 +21,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Session, aliased
 
 from curation.db import Database
@@ -37,6 +48,9 @@ from curation.tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, get_encodi
 MIN_TRAINING_EXAMPLES = 10
 MANIFEST_FORMAT = "tuneloop-dataset/1"
 _BATCH = 1000
+#: Examples recorded per statement: bound parameters stay under 999, the limit of SQLite
+#: before 3.32.
+_RECORD_BATCH = 500
 _LINE_BREAKERS = re.compile("[\x85\u2028\u2029]")
 #: One encoder for every line, with json.dumps's options (json.dumps would build one per line).
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -86,12 +100,12 @@ class ExportResult:
         }
 
 
-def exportable_conditions(split: Split | None, method: Method) -> list[ColumnElement[bool]]:
-    """Which examples an export takes for `split` (None: for either): approved, not retired,
-    not golden, and only the newest example for each prompt and split (a later correction
-    supersedes an earlier answer)."""
+def exportable_conditions(split: Split, method: Method) -> list[ColumnElement[bool]]:
+    """Which examples an export takes for `split`: approved, not retired, not golden, and only
+    the newest example for each prompt (a later correction supersedes an earlier answer)."""
     newer = aliased(Example)
     conditions: list[ColumnElement[bool]] = [
+        Example.split == split,
         Example.golden.is_(False),
         Example.retired_at.is_(None),
         ~exists().where(
@@ -104,8 +118,6 @@ def exportable_conditions(split: Split | None, method: Method) -> list[ColumnEle
             )
         ),
     ]
-    if split is not None:
-        conditions.insert(0, Example.split == split)
     if method is Method.DPO:
         conditions.append(Example.rejected.is_not(None))
     return conditions
@@ -223,9 +235,12 @@ class _Export:
             return None
         return line, tokens
 
-    def write_split(self, split: Split, writer: _SplitWriter, manifest_items: IO[str]) -> None:
+    def write_split(
+        self, split: Split, writer: _SplitWriter, manifest_items: IO[str], version_id: int
+    ) -> None:
         name = split.value  # read once: an enum member's value goes through a descriptor
         stats = self.stats[split]
+        written: list[int] = []  # ids of written lines not yet recorded
         for row in self.rows(split):
             built = self.line_for(row)
             if built is None:
@@ -241,42 +256,36 @@ class _Export:
                 f'"split":"{name}","tokens":{tokens}}}'
             )
             self.manifest_entries += 1
+            written.append(row.id)
+            if len(written) == _RECORD_BATCH:
+                self._record_items(version_id, split, written)
+                written.clear()
+        if written:
+            self._record_items(version_id, split, written)
 
-    def record_items(self, version_id: int) -> None:
-        """Record the exported examples in the version, in one INSERT ... SELECT.
-
-        Call it only for an export without problems: then every row the splits' queries
-        returned was written, and this statement, with the same conditions in the same snapshot
-        (see `_read_one_snapshot`), selects exactly those rows.
-        """
-        chosen = select(literal(version_id), Example.id, Example.split).where(
-            *exportable_conditions(None, self.options.method)
-        )
-        statement = insert(DatasetItem).from_select(
-            ["dataset_version_id", "example_id", "split"], chosen
-        )
-        # Without preserve_rowcount, SQLAlchemy closes an INSERT's cursor before reading it.
+    def _record_items(self, version_id: int, split: Split, example_ids: list[int]) -> None:
+        """Record written examples as items of the version."""
         recorded = self.session.connection().execute(
-            statement.execution_options(preserve_rowcount=True)
+            _RECORD_ITEMS,
+            {"version_id": version_id, "split": split.value, "ids": example_ids},
+            # Without it, SQLAlchemy closes an INSERT's cursor before reading its row count.
+            execution_options={"preserve_rowcount": True},
         )
-        written = sum(stats.count for stats in self.stats.values())
-        if recorded.rowcount != written:  # a broken snapshot; never expected
-            raise RuntimeError(f"export wrote {written} examples but recorded {recorded.rowcount}")
+        if recorded.rowcount != len(example_ids):  # an example deleted meanwhile
+            raise RuntimeError(
+                f"export wrote {len(example_ids)} examples but found {recorded.rowcount} to record"
+            )
 
 
-def _read_one_snapshot(session: Session) -> None:
-    """Make every statement of the export's transaction read the same state of the store.
-
-    The lines come from one query per split and the dataset items are recorded by others after
-    them, so they must all see the same examples. SQLite's export transaction does already (it
-    takes the write lock up front with BEGIN IMMEDIATE, and a transaction reads one snapshot);
-    PostgreSQL's default READ COMMITTED takes a new snapshot per statement, so the transaction
-    runs at REPEATABLE READ. That adds no serialization failure: the export inserts, and
-    updates only the version row it inserted, never a row another transaction changes.
-    Must run before the session's first statement.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+#: One statement per batch of written lines, its rows selected by id from the examples they
+#: name: far cheaper than a bound row per item (executemany), and it inserts exactly the ids
+#: given, whatever else has changed since they were read.
+_RECORD_ITEMS = insert(DatasetItem).from_select(
+    ["dataset_version_id", "example_id", "split"],
+    select(
+        bindparam("version_id", type_=Integer), Example.id, bindparam("split", type_=String)
+    ).where(Example.id.in_(bindparam("ids", expanding=True))),
+)
 
 
 def _count_up_to(session: Session, split: Split, method: Method, limit: int) -> int:
@@ -294,7 +303,6 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=options.out_dir))
     try:
         with db.session() as session:
-            _read_one_snapshot(session)
             available = _count_up_to(session, Split.TRAIN, options.method, MIN_TRAINING_EXAMPLES)
             if available < MIN_TRAINING_EXAMPLES:
                 kind = "corrected (preference) " if options.method is Method.DPO else ""
@@ -326,7 +334,7 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
                 for split, name in ((Split.TRAIN, "train.jsonl"), (Split.EVAL, "eval.jsonl")):
                     writer = _SplitWriter(staging / name)
                     try:
-                        run.write_split(split, writer, items)
+                        run.write_split(split, writer, items, version.id)
                     finally:
                         files[name] = writer.close()
                 if run.problem_count:
@@ -336,7 +344,6 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
                         + (f" ({more} not listed)" if more else ""),
                         run.problems,
                     )
-                run.record_items(version.id)
                 train, evaluation = run.stats[Split.TRAIN], run.stats[Split.EVAL]
                 if train.count < MIN_TRAINING_EXAMPLES:
                     raise ValidationError(

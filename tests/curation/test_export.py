@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from curation.chat_format import check_dpo_line, check_sft_line
 from curation.errors import ValidationError
 from curation.examples import NewExample, insert_example
-from curation.export import ExportOptions, Method, export_dataset
+from curation.export import ExportOptions, Method, export_dataset, writer
 from curation.export.writer import _Export
 from curation.model_specs import DEFAULT_MODEL_SPECS, ModelSpec, ModelTable, UnknownModelError
 from curation.models import DatasetItem, DatasetVersion, Example, ExampleSource, Split
@@ -150,7 +150,10 @@ def _recorded_and_listed(db, result, out: Path) -> tuple[set, set]:
     return recorded, {(e["id"], e["split"]) for e in manifest["examples"]}
 
 
-def test_the_version_records_exactly_the_examples_written(db, tmp_path: Path) -> None:
+def test_the_version_records_exactly_the_examples_written(
+    db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "_RECORD_BATCH", 4)  # full batches and a part-filled one
     _add(db, 12)
     _add(db, 3, split=Split.EVAL, prefix="e")
     with db.session() as s:
@@ -163,21 +166,21 @@ def test_the_version_records_exactly_the_examples_written(db, tmp_path: Path) ->
     assert recorded == listed and len(recorded) == 14
 
 
-def test_changes_committed_during_an_export_do_not_reach_its_record(
+def test_the_record_matches_the_files_when_changes_commit_during_an_export(
     db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The export reads one snapshot: what another transaction commits meanwhile is neither
-    written nor recorded, and nothing written goes unrecorded."""
+    """Another transaction retires, supersedes and adds examples between the two splits: the
+    version still records exactly the examples its files hold."""
     if db.engine.dialect.name == "sqlite":
         pytest.skip("an export on SQLite holds the write lock: nothing can commit meanwhile")
     _add(db, 12)
     _add(db, 3, split=Split.EVAL, prefix="e")
     write_split = _Export.write_split
 
-    def write_split_then_change(self, split, writer, items) -> None:
-        write_split(self, split, writer, items)
-        if split is Split.EVAL:
-            with db.session() as s:  # another transaction, committed before the export ends
+    def write_split_then_change(self, split, *args) -> None:
+        write_split(self, split, *args)
+        if split is Split.TRAIN:
+            with db.session() as s:  # committed before the export ends
                 retired = s.scalars(select(Example).where(Example.thread_key == "q1")).one()
                 retired.retired_at = retired.created_at
                 _one(s, "q 0: where is my payslip?", "Bob > Payroll.", thread_key="q0")
@@ -186,7 +189,7 @@ def test_changes_committed_during_an_export_do_not_reach_its_record(
     monkeypatch.setattr(_Export, "write_split", write_split_then_change)
     result = _export(db, tmp_path / "v")
     recorded, listed = _recorded_and_listed(db, result, tmp_path / "v")
-    assert recorded == listed and len(recorded) == 15
+    assert recorded == listed and len(recorded) == result.train_count + result.eval_count
 
 
 def test_dpo_export_uses_corrected_exchanges_only(db, tmp_path: Path) -> None:
