@@ -21,24 +21,29 @@ from concurrent.futures import Executor
 class DelayedCalls:
     """Runs callables on `executor` once their delay has passed, from one timer thread.
 
-    Cancelling is the caller's business (see `DeferredStatus`): an entry whose time comes is
-    handed over regardless, so scheduling costs a heap push and, only when the new entry is
-    due before every other, a wake-up of the timer thread.
+    Scheduling costs a heap push and, only when the new entry is due before every other, a
+    wake-up of the timer thread. A call whose `wanted()` says no by its time is dropped there
+    (cancelled entries stay in the heap until then; they cost nothing but a pop).
     """
 
     def __init__(self, executor: Executor, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._executor = executor
         self._clock = clock
-        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._due: list[tuple[float, int, Callable[[], None], Callable[[], bool]]] = []
         self._order = itertools.count()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def call_later(self, delay_s: float, call: Callable[[], None]) -> None:
+    def call_later(
+        self,
+        delay_s: float,
+        call: Callable[[], None],
+        wanted: Callable[[], bool] = lambda: True,
+    ) -> None:
         if delay_s <= 0:
             self._executor.submit(call)
             return
-        entry = (self._clock() + delay_s, next(self._order), call)
+        entry = (self._clock() + delay_s, next(self._order), call, wanted)
         with self._changed:
             heapq.heappush(self._due, entry)
             if self._thread is None:
@@ -54,8 +59,9 @@ class DelayedCalls:
             with self._changed:
                 while not self._due or self._due[0][0] > self._clock():
                     self._changed.wait(self._due[0][0] - self._clock() if self._due else None)
-                _, _, call = heapq.heappop(self._due)
-            self._executor.submit(call)
+                _, _, call, wanted = heapq.heappop(self._due)
+            if wanted():
+                self._executor.submit(call)
 
 
 class DeferredStatus:
@@ -73,9 +79,14 @@ class DeferredStatus:
         self._shown = threading.Event()
 
     def start(self) -> None:
+        if self._delay_s <= 0:  # at once: shown before any post, whatever the reply does
+            with self._lock:
+                self._state = self._SHOWING
+            self._timers.call_later(0, self._show_now)
+            return
         with self._lock:
             self._state = self._SCHEDULED
-        self._timers.call_later(self._delay_s, self._due)
+        self._timers.call_later(self._delay_s, self._due, self._still_scheduled)
 
     def settle(self) -> None:
         with self._lock:
@@ -84,11 +95,17 @@ class DeferredStatus:
                 return
         self._shown.wait()
 
+    def _still_scheduled(self) -> bool:
+        return self._state == self._SCHEDULED
+
     def _due(self) -> None:
         with self._lock:
             if self._state != self._SCHEDULED:
                 return
             self._state = self._SHOWING
+        self._show_now()
+
+    def _show_now(self) -> None:
         try:
             self._show()
         finally:

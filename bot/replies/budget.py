@@ -48,15 +48,22 @@ def fit_messages(
     turns: Sequence[Turn],
     budget_tokens: int,
     encoding: tiktoken.Encoding,
+    *,
+    system_tokens: int | None = None,
 ) -> list[dict[str, str]]:
-    """Chat messages for the model: system prompt, then as many of the newest turns as fit."""
+    """Chat messages for the model: system prompt, then as many of the newest turns as fit.
+
+    `system_tokens`, the system prompt's count in `encoding` when the caller knows it, spares
+    counting the same text again for every reply."""
     if not turns:
         raise ValueError("a prompt needs at least the question")
     used = REPLY_PRIMING_TOKENS
     head: list[dict[str, str]] = []
     if system_prompt:
         head.append({"role": "system", "content": system_prompt})
-        used += _cost(system_prompt, encoding)
+        if system_tokens is None:
+            system_tokens = count_text(system_prompt, encoding)
+        used += TOKENS_PER_MESSAGE + system_tokens
     question = turns[-1]
     question_cost = _cost(question.content, encoding)
     if used + question_cost > budget_tokens:

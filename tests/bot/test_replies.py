@@ -12,7 +12,7 @@ import pytest
 
 from bot import BotConfig
 from bot.blocks.ids import APOLOGY_EVENT
-from bot.replies import ModelCall, TokenBudget, Turn, fit_messages
+from bot.replies import ModelCall, PromptBuilder, TokenBudget, Turn, fit_messages
 from bot.replies.model_call import ModelFailure
 from curation.models import ExchangeStatus
 from curation.tokens import count_messages, get_encoding
@@ -35,6 +35,17 @@ def test_the_newest_turns_that_fit_are_kept_with_the_system_prompt() -> None:
     kept = [m["content"] for m in messages[1:-1]]
     assert kept == [t.content for t in turns[-1 - len(kept) : -1]]  # the newest, in order
     assert len(kept) < 30
+
+
+def test_the_prompt_builder_counts_its_system_prompt_once_and_fits_alike() -> None:
+    system = "You are the help desk. " * 40
+    turns = [Turn("user" if i % 2 == 0 else "assistant", f"turn {i} " * 20) for i in range(30)]
+    turns.append(Turn("user", "the question"))
+    builder = PromptBuilder(system, budget_tokens=900)
+    first = builder.build(turns, "any-model")
+    assert first == fit_messages(system, turns, 900, ENCODING)  # counted here, not passed
+    assert builder.build(turns, "any-model") == first  # the cached count gives the same fit
+    assert count_messages(first, ENCODING) <= 900
 
 
 def test_a_question_longer_than_the_budget_is_cut_to_fit() -> None:

@@ -51,3 +51,14 @@ def test_a_reply_waits_for_a_status_call_under_way() -> None:
         settled.join(5)
         assert finished.is_set() and not settled.is_alive()
         status.settle()  # settling again returns at once
+
+
+def test_with_no_delay_the_status_is_shown_before_any_post() -> None:
+    shown = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        for _ in range(50):  # the post comes at once; it must still wait for the status
+            shown.clear()
+            status = DeferredStatus(shown.set, delay_s=0, timers=DelayedCalls(pool))
+            status.start()
+            status.settle()
+            assert shown.is_set()
