@@ -10,6 +10,7 @@ import tiktoken
 from tests.local_openai.conftest import Api
 from tests.local_openai.helpers import FAQ, SYSTEM, ask, dpo_line, jsonl, sft_file, train
 from tuneloop.local_openai import FALLBACK_ANSWER
+from tuneloop.local_openai.tokens import truncate
 
 
 @pytest.fixture
@@ -192,3 +193,15 @@ def test_bad_requests_get_openais_400(
     error = raised.value.body
     assert isinstance(error, dict)
     assert (error["param"], error["code"], error["type"]) == (param, code, "invalid_request_error")
+
+
+@pytest.mark.parametrize("text", ["short", "😀" * 5, "naïve café " * 40, "x" * 30])
+@pytest.mark.parametrize("max_tokens", [1, 3, 10, 30])
+def test_truncation_keeps_at_most_max_tokens_and_cuts_only_what_is_too_long(
+    text: str, max_tokens: int
+) -> None:
+    encoding = tiktoken.get_encoding("o200k_base")
+    cut, was_cut = truncate(text, max_tokens, "o200k_base")
+    tokens = encoding.encode_ordinary(text)
+    assert was_cut == (len(tokens) > max_tokens)
+    assert cut == (encoding.decode(tokens[:max_tokens]) if was_cut else text)

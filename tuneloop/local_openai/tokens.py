@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ def encoder(name: str) -> _Encoder:
         return _encoders[name]
 
 
+@lru_cache(maxsize=4096)
 def count_text(text: str, encoding: str) -> int:
+    """Cached: every request repeats its roles and system prompt, and answers repeat too."""
     return len(encoder(encoding).encode_ordinary(text))
 
 
@@ -82,19 +85,20 @@ def message_text(content: Any) -> str:
 
 def count_messages(messages: Iterable[Mapping[str, Any]], encoding: str) -> int:
     """Prompt tokens of a chat request, as OpenAI's cookbook counts them."""
-    enc = encoder(encoding)
     total = REPLY_PRIMING_TOKENS
     for message in messages:
         total += TOKENS_PER_MESSAGE
-        total += len(enc.encode_ordinary(str(message.get("role", ""))))
-        total += len(enc.encode_ordinary(message_text(message.get("content"))))
+        total += count_text(str(message.get("role", "")), encoding)
+        total += count_text(message_text(message.get("content")), encoding)
         if message.get("name"):
-            total += TOKENS_PER_NAME + len(enc.encode_ordinary(str(message["name"])))
+            total += TOKENS_PER_NAME + count_text(str(message["name"]), encoding)
     return total
 
 
 def truncate(text: str, max_tokens: int, encoding: str) -> tuple[str, bool]:
     """`text` cut to at most `max_tokens` tokens, and whether it was cut."""
+    if len(text.encode("utf-8")) <= max_tokens:
+        return text, False  # a token holds at least one byte: this cannot be too long
     enc = encoder(encoding)
     tokens = enc.encode_ordinary(text)
     if len(tokens) <= max_tokens:
