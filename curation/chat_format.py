@@ -57,7 +57,8 @@ def _check_message(message: Any, where: str) -> list[Problem]:
     if unknown:
         problems.append(Problem("message_unrecognized_key", where, f"unknown keys {unknown}"))
     role = message.get("role")
-    if "role" in message and role not in KNOWN_ROLES:
+    # isinstance first: a list or an object as the role is unhashable and not a role either.
+    if "role" in message and (not isinstance(role, str) or role not in KNOWN_ROLES):
         problems.append(Problem("unrecognized_role", where, f"role {role!r} is not known"))
     if "content" in message:
         content = message["content"]

@@ -60,3 +60,10 @@ def test_a_line_without_the_assistant_reply_is_named() -> None:
     assert [p.rule for p in check_sft_line(line)] == ["example_missing_assistant_message"]
     line["messages"].append({"role": "assistant", "content": "hello"})
     assert check_sft_line(line) == []
+
+
+def test_a_role_that_is_not_a_string_is_a_problem_not_a_crash() -> None:
+    for role in (["user"], {"name": "user"}):
+        problems = check_messages([{"role": role, "content": "Hi"}])
+        assert [p.rule for p in problems] == ["unrecognized_role"]
+        assert "is not known" in problems[0].detail
