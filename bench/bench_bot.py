@@ -86,10 +86,10 @@ def tuneloop_app(
         data_dir=folder, database_url=f"sqlite:///{folder / 'bench.db'}", **overrides
     )
     store = open_store(settings)
-    active_model = active_model_lookup(settings, store.db)
     stand_in = LocalOpenAI(folder / "openai", clock=instant_clock(), faults=faults)
     model_client = stand_in.client(max_retries=0)
     runner = build_cycle_runner(settings, store.db, client=model_client)
+    active_model = active_model_lookup(settings, store.db, registry=runner.ctx.registry)
     return build_app(
         store=store,
         openai_client=model_client,

@@ -138,7 +138,6 @@ def build_bot(
 
     client = client or slack_web_client(settings)
     store = bot_store(settings, client)
-    active_model = active_model_lookup(settings, store.db)
     openai_client = openai_client or build_openai_client(settings)
     runner = build_cycle_runner(
         settings,
@@ -146,6 +145,8 @@ def build_bot(
         client=openai_client,
         notifier=slack_decision_notifier(settings, client),
     )
+    # The runner's registry is the one the scheduler and the Slack commands promote through.
+    active_model = active_model_lookup(settings, store.db, registry=runner.ctx.registry)
     config = bot_config(settings)
     workers = ThreadPoolExecutor(config.reply_workers, thread_name_prefix="tuneloop-reply")
     app = build_app(

@@ -51,14 +51,21 @@ def model_registry(db: Database) -> Registry:
     return Registry(db)
 
 
-def active_model_lookup(settings: Settings, db: Database) -> ActiveModelLookup:
+def active_model_lookup(
+    settings: Settings, db: Database, *, registry: Registry | None = None
+) -> ActiveModelLookup:
     """What the bot calls before each reply: the promoted model, or the base model until one
-    is promoted. Sees a promotion on the next call (see TUNELOOP_ACTIVE_MODEL_TTL_SECONDS)."""
+    is promoted. Sees a promotion on the next call (see TUNELOOP_ACTIVE_MODEL_TTL_SECONDS);
+    with a TTL, changes made through `registry` (this process's scheduler and Slack commands)
+    drop the cached answer at once."""
     from scheduler.registry import ActiveModelLookup
 
-    return ActiveModelLookup(
+    lookup = ActiveModelLookup(
         db, default=settings.base_model, ttl_s=settings.active_model_ttl_seconds
     )
+    if registry is not None:
+        registry.on_change(lookup.invalidate)
+    return lookup
 
 
 def gate_policy(settings: Settings) -> GatePolicy:

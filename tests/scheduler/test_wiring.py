@@ -77,3 +77,24 @@ def test_the_composition_root_builds_the_parts(
         assert control.status()["next_run"].endswith("T03:00:00+00:00")
     finally:
         db.dispose()
+
+
+def test_a_cached_active_model_drops_its_cache_when_this_process_promotes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TUNELOOP_PROVIDER", "local")
+    settings = Settings(active_model_ttl_seconds=3600)
+    db = Database.open(database_url)
+    try:
+        runner = build_cycle_runner(settings, db)
+        lookup = active_model_lookup(settings, db, registry=runner.ctx.registry)
+        unwired = active_model_lookup(settings, db)
+        assert lookup() == unwired() == settings.base_model
+        runner.ctx.registry.ensure_active(settings.base_model)
+        promoted = "gpt-4o-mini-2024-07-18"
+        runner.ctx.registry.promote(promoted, actor="U1", reason="test")
+        assert lookup() == promoted  # the next message serves the promoted model
+        assert unwired() == settings.base_model  # a lookup nobody told waits out its TTL
+    finally:
+        db.dispose()
