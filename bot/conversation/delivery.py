@@ -142,7 +142,7 @@ class SlackReplySink:
         return self._ts
 
     def finish(self, exchange_id: int) -> str | None:
-        self._await_status()
+        self._status.settle()
         controls = reply_controls(exchange_id)
         if self._streaming and self._stream is not None and self._stream.ts is not None:
             try:
@@ -169,7 +169,7 @@ class SlackReplySink:
         return self._ts
 
     def apologise(self, text: str) -> None:
-        self._await_status()
+        self._status.settle()
         if self._streaming and self._stream is not None and self._stream.ts is not None:
             try:
                 self._stream.stop(markdown_text=f"\n\n{text}", metadata=APOLOGY_METADATA)
@@ -203,9 +203,6 @@ class SlackReplySink:
         except Exception:
             log.exception("could not set the thread status")
 
-    def _await_status(self) -> None:
-        self._status.settle()
-
     # --- streaming ------------------------------------------------------------------------------
     def _open_stream(self) -> ChatStream:
         if self._stream is None:
@@ -224,7 +221,7 @@ class SlackReplySink:
         if self._stream is None and len(self._text) < self._options.buffer_chars:
             return
         new, self._streamed = self._text[self._streamed :], len(self._text)
-        self._await_status()
+        self._status.settle()
         try:
             stream = self._open_stream()
             for part in split_text(new, APPEND_LIMIT) if len(new) > APPEND_LIMIT else [new]:
@@ -259,7 +256,7 @@ class SlackReplySink:
     def _post_progress(self, *, force: bool) -> None:
         if not self._text.strip():
             return
-        self._await_status()
+        self._status.settle()
         now = self._clock()
         if self._ts is None:
             if not force and len(self._text) < self._options.buffer_chars:

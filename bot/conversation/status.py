@@ -22,28 +22,23 @@ class DelayedCalls:
     """Runs callables on `executor` once their delay has passed, from one timer thread.
 
     Scheduling costs a heap push and, only when the new entry is due before every other, a
-    wake-up of the timer thread. A call whose `wanted()` says no by its time is dropped there
-    (cancelled entries stay in the heap until then; they cost nothing but a pop).
+    wake-up of the timer thread. Cancelling is the caller's business: `DeferredStatus._due`
+    does nothing once its reply has settled.
     """
 
     def __init__(self, executor: Executor, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._executor = executor
         self._clock = clock
-        self._due: list[tuple[float, int, Callable[[], None], Callable[[], bool]]] = []
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
         self._order = itertools.count()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def call_later(
-        self,
-        delay_s: float,
-        call: Callable[[], None],
-        wanted: Callable[[], bool] = lambda: True,
-    ) -> None:
+    def call_later(self, delay_s: float, call: Callable[[], None]) -> None:
         if delay_s <= 0:
             self._executor.submit(call)
             return
-        entry = (self._clock() + delay_s, next(self._order), call, wanted)
+        entry = (self._clock() + delay_s, next(self._order), call)
         with self._changed:
             heapq.heappush(self._due, entry)
             if self._thread is None:
@@ -59,9 +54,8 @@ class DelayedCalls:
             with self._changed:
                 while not self._due or self._due[0][0] > self._clock():
                     self._changed.wait(self._due[0][0] - self._clock() if self._due else None)
-                _, _, call, wanted = heapq.heappop(self._due)
-            if wanted():
-                self._executor.submit(call)
+                _, _, call = heapq.heappop(self._due)
+            self._executor.submit(call)
 
 
 class DeferredStatus:
@@ -86,7 +80,7 @@ class DeferredStatus:
             return
         with self._lock:
             self._state = self._SCHEDULED
-        self._timers.call_later(self._delay_s, self._due, self._still_scheduled)
+        self._timers.call_later(self._delay_s, self._due)
 
     def settle(self) -> None:
         with self._lock:
@@ -94,9 +88,6 @@ class DeferredStatus:
                 self._state = self._DONE  # the reply came first: no status from now on
                 return
         self._shown.wait()
-
-    def _still_scheduled(self) -> bool:
-        return self._state == self._SCHEDULED
 
     def _due(self) -> None:
         with self._lock:

@@ -25,10 +25,10 @@ def test_delayed_calls_run_in_due_order_after_their_delay() -> None:
 def test_a_reply_before_the_delay_means_no_status_ever() -> None:
     shown = threading.Event()
     with ThreadPoolExecutor(1) as pool:
-        status = DeferredStatus(shown.set, delay_s=0.05, timers=DelayedCalls(pool))
+        status = DeferredStatus(shown.set, delay_s=0.3, timers=DelayedCalls(pool))
         status.start()
         status.settle()  # the reply is ready
-        assert not shown.wait(0.3)
+        assert not shown.wait(0.6)
 
 
 def test_a_reply_waits_for_a_status_call_under_way() -> None:
