@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -25,6 +27,48 @@ from curation.store import Store
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = REPO_ROOT / "seeds"
 REVIEWERS = ("UREVIEW1", "UREVIEW2")
+
+#: Moves the wall clock of this process to an instant; see the `travel` fixture.
+Travel = Callable[[datetime], None]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shift-clock",
+        metavar="DAYS",
+        type=int,
+        default=0,
+        help="run every test with the wall clock moved DAYS ahead (time-machine, ticking), to "
+        "prove that no test depends on today's date; .ci/run uses it",
+    )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shifted_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    days: int = request.config.getoption("--shift-clock")
+    if not days:
+        yield
+        return
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True):
+        yield
+
+
+@pytest.fixture
+def travel() -> Iterator[Travel]:
+    """Call it with an instant to stop this process's wall clock there for the rest of the
+    test: the injected clock for code we cannot hand one to (a CLI command reading
+    `utcnow()`). Tests that state a date ("54 days from now") pin one this way."""
+    started: list[time_machine.travel] = []
+
+    def move(to: datetime) -> None:
+        clock = time_machine.travel(to, tick=False)
+        clock.start()
+        started.append(clock)
+
+    yield move
+    for clock in reversed(started):
+        clock.stop()
+
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from curation.db import Database
 from curation.models import Split
+from tests.conftest import Travel
 from tests.scheduler.conftest import E2E_BASE_MODEL as BASE_MODEL
 from tests.scheduler.conftest import FAQ
 from tests.scheduler.helpers import add_examples, golden_pairs, held_out_pairs
@@ -86,8 +88,9 @@ def test_promote_and_rollback_by_hand_are_audited(env: str, db: Database) -> Non
 
 
 def test_manual_promotion_refuses_a_model_that_shuts_down_soon(
-    env: str, monkeypatch: pytest.MonkeyPatch
+    env: str, monkeypatch: pytest.MonkeyPatch, travel: Travel
 ) -> None:
+    travel(datetime(2026, 11, 21, 12, tzinfo=UTC))  # "54 days from now" whatever today is
     monkeypatch.setenv("TUNELOOP_GATE_SHUTDOWN_DAYS", "60")
     code, out = run("models", "promote", "gpt-4o-2024-08-06", "--reason", "try it")
     assert code == 1 and "shuts down on 2027-01-14, 54 days from now" in out

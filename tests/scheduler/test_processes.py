@@ -39,7 +39,8 @@ def _env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
         "TUNELOOP_LOCAL_OPENAI_LOAD_DELAY_SECONDS": "0.2",
         "TUNELOOP_MIN_NEW_EXAMPLES": "10",
         "TUNELOOP_GATE_MIN_EVAL_ITEMS": "10",
-        "TIKTOKEN_CACHE_DIR": str(SHARED / "tiktoken"),
+        # The environment's own cache wins (an air-gapped CI may keep it elsewhere).
+        "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR") or str(SHARED / "tiktoken"),
         **extra,
     }
     env.pop("TUNELOOP_REVIEWERS", None)
