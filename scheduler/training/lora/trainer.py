@@ -366,10 +366,7 @@ class LoraTrainer:
             adapter_name=adapter_name(request.suffix, request.dataset_version_id),
             adapter_store=str(self._adapters.root.resolve()),
             n_epochs=request.n_epochs or config.n_epochs,
-            learning_rate=(
-                config.dpo_learning_rate if request.method == "dpo" else config.learning_rate
-            )
-            * (request.learning_rate_multiplier or 1.0),
+            learning_rate=_learning_rate(config, request),
             lora_r=config.lora_r,
             lora_alpha=config.lora_alpha,
             lora_dropout=config.lora_dropout,
@@ -527,6 +524,14 @@ def _not_found(job_id: str, jobs_dir: Path) -> JobReport:
         error_code="job_not_found",
         error_message=f"no job folder {jobs_dir / job_id}",
     )
+
+
+def _learning_rate(config: LoraTrainerConfig, request: TrainingRequest) -> float:
+    """The configured rate for the method, scaled by the request's multiplier (OpenAI's
+    `learning_rate_multiplier`; 0 is a valid multiplier)."""
+    rate = config.dpo_learning_rate if request.method == "dpo" else config.learning_rate
+    multiplier = request.learning_rate_multiplier
+    return rate * (1.0 if multiplier is None else multiplier)
 
 
 def _non_empty(path: Path) -> bool:
