@@ -124,11 +124,12 @@ def test_a_job_folder_from_a_newer_version_is_refused_not_touched(
     assert (tmp_path / "jobs" / job_id / "status.json").read_text() == status_before
 
 
-def test_a_worker_that_keeps_dying_fails_the_job_with_the_reason(
+def test_a_worker_that_cannot_start_fails_the_job_at_once(
     make_trainer: MakeTrainer, train_file: Path, tmp_path: Path
 ) -> None:
-    # An interpreter that exits at once with status 1, like a worker missing its packages.
-    trainer = make_trainer(python_executable="/bin/false", max_resume_attempts=1)
+    # An interpreter that exits at once with status 1 (a worker missing its packages, a bad
+    # accelerate argument): it would fail again, so it is not restarted.
+    trainer = make_trainer(python_executable="/bin/false")
     report = trainer.start(request_for(train_file), ignore_upload)
     assert report.job_id is not None
 
@@ -136,10 +137,36 @@ def test_a_worker_that_keeps_dying_fails_the_job_with_the_reason(
 
     assert final.status is JobStatus.FAILED
     assert final.error_code == "worker_died"
-    assert final.error_message == "the worker exited with status 1 after 2 attempts"
-    events = [e["message"] for e in _events(tmp_path / "jobs" / report.job_id)]
-    assert "worker started (pid" in events[1]
-    assert any("restarting it from the start (no checkpoint yet) (attempt 2 of 2)" in e for e in events)
+    assert final.error_message == "the worker exited with status 1 before it started training"
+    events = [str(e["message"]) for e in _events(tmp_path / "jobs" / report.job_id)]
+    assert sum("worker started" in e for e in events) == 1
+
+
+def test_a_worker_that_keeps_dying_fails_the_job_after_its_attempts(
+    make_trainer: MakeTrainer, train_file: Path, tmp_path: Path
+) -> None:
+    # Killed by a signal each time, the way the kernel's out-of-memory killer ends a worker.
+    script = tmp_path / "dies.sh"
+    script.write_text("#!/bin/sh\necho 'CUDA out of memory (simulated)'\nkill -9 $$\n")
+    script.chmod(0o755)
+    trainer = make_trainer(python_executable=str(script), max_resume_attempts=1)
+    report = trainer.start(request_for(train_file), ignore_upload)
+    assert report.job_id is not None
+
+    final = poll_until_finished(trainer, report.job_id, tmp_path / "jobs")
+
+    assert final.status is JobStatus.FAILED
+    assert final.error_code == "worker_died"
+    message = final.error_message or ""
+    assert message.startswith(
+        "the worker was ended by signal SIGKILL (killed: by hand, or by the kernel's "
+        "out-of-memory killer) after 2 attempts; the end of worker.log:\n"
+    )
+    assert "CUDA out of memory (simulated)" in message
+    events = [str(e["message"]) for e in _events(tmp_path / "jobs" / report.job_id)]
+    assert any(
+        "restarting it from the start (no checkpoint yet) (attempt 2 of 2)" in e for e in events
+    )
     assert sum("worker started" in e for e in events) == 2
 
 

@@ -109,8 +109,10 @@ def test_a_worker_killed_mid_training_resumes_from_its_checkpoint(
     assert report.job_id is not None
     folder = tmp_path / "jobs" / report.job_id
     wait_until(
-        lambda: (folder / "events.jsonl").exists()
-        and any("holding after checkpoint-2" in e for e in events(folder)),
+        lambda: (
+            (folder / "events.jsonl").exists()
+            and any("holding after checkpoint-2" in e for e in events(folder))
+        ),
         "checkpoint-2",
         folder,
     )
@@ -125,7 +127,8 @@ def test_a_worker_killed_mid_training_resumes_from_its_checkpoint(
     assert done.status is JobStatus.SUCCEEDED, done
     messages = events(folder)
     assert any(
-        "the worker process is gone" in m and "restarting it from checkpoint-2 (attempt 2 of 3)" in m
+        "the worker process is gone" in m
+        and "restarting it from checkpoint-2 (attempt 2 of 3)" in m
         for m in messages
     )
     assert "resuming from checkpoint-2" in messages
@@ -210,3 +213,34 @@ def _weights(store: AdapterStore, name: str) -> dict[str, torch.Tensor]:
     adapter = store.get(name)
     assert adapter is not None
     return load_file(adapter.path / "adapter_model.safetensors")
+
+
+@pytest.mark.slow
+def test_the_worker_runs_under_accelerate_launch(
+    make_trainer: MakeTrainer, tmp_path: Path, store: AdapterStore
+) -> None:
+    trainer = make_trainer(
+        launcher="accelerate",
+        accelerate_args=(
+            "--num_processes",
+            "1",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--cpu",
+        ),
+        max_steps=2,
+    )
+    request = request_for(write_lines(tmp_path / "export" / "train.jsonl", seed_lines(8)))
+    started = trainer.start(request, ignore_upload)
+    assert started.job_id is not None
+    worker = json.loads((tmp_path / "jobs" / started.job_id / "worker.json").read_text())
+    assert worker["command"][1:3] == ["-m", "accelerate.commands.launch"]
+
+    done = poll_until_finished(trainer, started.job_id, tmp_path / "jobs")
+
+    assert done.status is JobStatus.SUCCEEDED, done
+    assert [a.name for a in store.list()] == ["tuneloop-lora-dv1"]

@@ -240,7 +240,7 @@ class LoraTrainer:
             else:
                 gone = self._exit_of(job_id, worker)
                 if gone is not None:
-                    state = self._after_death(folder, spec, worker, gone) or state
+                    state = self._after_death(folder, spec, state, worker, gone) or state
             state = folder.read_status() or state
         return _report(folder, spec, state)
 
@@ -453,9 +453,12 @@ class LoraTrainer:
             child.poll()
 
     def _after_death(
-        self, folder: JobFolder, spec: JobSpec, worker: WorkerRecord, gone: Exit
+        self, folder: JobFolder, spec: JobSpec, state: JobState, worker: WorkerRecord, gone: Exit
     ) -> JobState | None:
-        """The worker is gone and the job unfinished (the caller holds the lock)."""
+        """The worker is gone and the job unfinished (the caller holds the lock): succeed if
+        it published, restart it, or fail the job. A worker that exited with an error before
+        it even marked the job running (a bad launcher argument, a broken environment) would
+        fail the same way again: the job fails at once."""
         self._reap(folder.job_id)
         published = self._adapters.get(spec.adapter_name)
         if published is not None and published.job_id == spec.job_id:
@@ -468,7 +471,10 @@ class LoraTrainer:
                 trained_tokens=folder.last_tokens(),
             )
         reason = gone.describe()
-        if worker.attempt <= self._config.max_resume_attempts:
+        never_ran = state.status is JobStatus.QUEUED and (gone.returncode or 0) > 0
+        if never_ran:
+            reason += " before it started training"
+        elif worker.attempt <= self._config.max_resume_attempts:
             checkpoint = _last_checkpoint_name(folder)
             where = f"from {checkpoint}" if checkpoint else "from the start (no checkpoint yet)"
             folder.event(
@@ -479,9 +485,8 @@ class LoraTrainer:
             self._spawn(folder, spec, attempt=worker.attempt + 1)
             return None
         tail = folder.log_tail(self._config.log_tail_lines)
-        message = f"{reason} after {worker.attempt} attempts" + (
-            f"; the end of {layout.LOG}:\n{tail}" if tail else ""
-        )
+        attempts = "" if never_ran else f" after {worker.attempt} attempts"
+        message = reason + attempts + (f"; the end of {layout.LOG}:\n{tail}" if tail else "")
         folder.event(message, level="error")
         return folder.fail_locked("worker_died", message)
 
