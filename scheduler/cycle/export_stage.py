@@ -135,7 +135,11 @@ def _plan(ctx: CycleContext, version: DatasetVersion) -> TrainingPlan:
     if ctx.config.strategy != "incremental":
         return full
     active = ctx.registry.active()
-    if active is None or not active.model.startswith("ft:") or active.dataset_version_id is None:
+    if (
+        active is None
+        or not ctx.trainer.can_continue(active.model)
+        or active.dataset_version_id is None
+    ):
         return TrainingPlan(
             **{**full.__dict__, "note": full.note + " (incremental needs a promoted fine-tune)"}
         )
