@@ -11,8 +11,8 @@ from scheduler.errors import ServingError
 from scheduler.records import CycleOutcome
 from scheduler.registry import Registry
 from tests.scheduler.conftest import BASE_MODEL, FAQ, Harness
-from tests.scheduler.test_cycle import POISON, seed
 from tests.scheduler.helpers import add_examples, golden_pairs
+from tests.scheduler.test_cycle import POISON, seed
 
 
 @dataclass
