@@ -53,7 +53,10 @@ def export_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
         with ctx.db.read_session() as session:
             version = session.get_one(DatasetVersion, result.dataset_version_id)
     plan = _plan(ctx, version)
-    price = ctx.models.spec(plan.model).training_price_per_million
+    # Continuing a fine-tune costs what training its base costs; a self-hosted adapter's name
+    # is not in the model table, so it is priced as the configured base model.
+    priced = plan.model if plan.model in ctx.models else ctx.config.base_model
+    price = ctx.models.spec(priced).training_price_per_million
     estimate = round(plan.tokens * ctx.config.epochs / 1_000_000 * price, 4)
     with ctx.db.read_session() as session:
         spent = spent_this_month(session, ctx.now())

@@ -98,3 +98,24 @@ def test_smollm2_is_converted_from_its_gguf_and_answers(tmp_path: Path) -> None:
     reply = tokenizer.decode(out[0][prompt["input_ids"].shape[1] :], skip_special_tokens=True)
     assert reply.strip()  # a real language model: it says something in words
     assert any(ch.isalpha() for ch in reply)
+
+
+def test_a_base_model_folder_is_made_by_a_child_process(tmp_path: Path) -> None:
+    from tuneloop.base_models import base_model_folder
+
+    folder = base_model_folder(TINY_MODEL_NAME, models_dir=tmp_path)
+    assert folder == tmp_path / TINY_MODEL_NAME and (folder / "config.json").is_file()
+    assert base_model_folder(TINY_MODEL_NAME, models_dir=tmp_path) == folder  # made once
+
+
+def test_a_configured_base_model_folder_wins_and_must_be_a_model(tmp_path: Path) -> None:
+    from tuneloop.base_models import base_model_folder
+
+    mine = build_tiny_model(tmp_path / "mine")
+    assert base_model_folder("llama-8b", models_dir=tmp_path, configured=mine) == mine
+    with pytest.raises(
+        BaseModelUnavailable, match=r"TUNELOOP_LORA_BASE_MODEL_PATH=.* is not a model folder"
+    ):
+        base_model_folder("llama-8b", models_dir=tmp_path, configured=tmp_path)
+    with pytest.raises(BaseModelUnavailable, match="set TUNELOOP_LORA_BASE_MODEL_PATH"):
+        base_model_folder("llama-8b", models_dir=tmp_path)

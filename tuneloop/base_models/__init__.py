@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuneloop.base_models.errors import BaseModelUnavailable
+from tuneloop.base_models.resolve import EMBEDDED, base_model_folder
 from tuneloop.base_models.smollm2 import SMOLLM2_NAME, smollm2_folder
 from tuneloop.base_models.tiny import TINY_MODEL_NAME, build_tiny_model
 
@@ -22,13 +23,14 @@ __all__ = [
     "SMOLLM2_NAME",
     "TINY_MODEL_NAME",
     "BaseModelUnavailable",
+    "base_model_folder",
     "build_tiny_model",
     "embedded_base_model",
     "smollm2_folder",
 ]
 
 #: The base models tuneloop can provide by itself, by the name the serving side knows them.
-EMBEDDED_BASE_MODELS = (SMOLLM2_NAME, TINY_MODEL_NAME)
+EMBEDDED_BASE_MODELS = EMBEDDED
 
 
 def embedded_base_model(name: str, models_dir: Path) -> Path:
