@@ -16,7 +16,7 @@ import pytest
 from scheduler.training import JobReport, TrainingRequest
 from scheduler.training.lora import AdapterStore, LoraTrainer, LoraTrainerConfig
 from scheduler.training.protocol import TrainingMethod
-from tests.training_lora.tiny_model import TINY_MODEL_NAME, build_tiny_model
+from tuneloop.base_models.tiny import TINY_MODEL_NAME, build_tiny_model
 
 # Nothing in these tests may reach a model hub.
 os.environ["HF_HUB_OFFLINE"] = "1"

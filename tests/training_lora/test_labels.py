@@ -121,7 +121,7 @@ def test_examples_cut_before_any_reply_are_dropped(
     long_question = {"role": "user", "content": "why " * 300}
     lines = [
         {"messages": [long_question, {"role": "assistant", "content": "Because."}]},
-        {"messages": CONVERSATION},
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hi!"}]},
     ]
     dataset = sft_dataset(tokenizer, write_lines(tmp_path / "train.jsonl", lines), 64)
     assert dataset.dropped == 1

@@ -60,6 +60,33 @@ def test_an_adapter_of_another_base_fails(
     assert "trained on base model 'llama-3-8b'" in (report.error_message or "")
 
 
+def test_with_one_served_base_other_bases_are_refused(
+    make_trainer: MakeTrainer, train_file: Path, store: AdapterStore, tmp_path: Path
+) -> None:
+    for base, name in (("tiny-llama", "mine-lora-dv1"), ("llama-3-8b", "theirs-lora-dv2")):
+        store.publish(
+            name, peft_folder(tmp_path / name), base_model=base, dataset_version_id=len(base)
+        )
+    # Both bases are loadable here, but the server runs tiny-llama only.
+    trainer = make_trainer(
+        base_models={"tiny-llama": tmp_path, "llama-3-8b": tmp_path}, base_model="tiny-llama"
+    )
+    assert trainer.can_continue("mine-lora-dv1")
+    assert not trainer.can_continue("theirs-lora-dv2")
+    assert not trainer.can_continue("tiny-llama")
+
+    continued = trainer.start(
+        request_for(train_file, dataset_version_id=3, model="theirs-lora-dv2"), ignore_upload
+    )
+    assert (continued.status, continued.error_code) == (JobStatus.FAILED, "adapter_base_mismatch")
+    assert "trains adapters of 'tiny-llama'" in (continued.error_message or "")
+    other_base = trainer.start(
+        request_for(train_file, dataset_version_id=4, model="llama-3-8b"), ignore_upload
+    )
+    assert (other_base.status, other_base.error_code) == (JobStatus.FAILED, "model_not_found")
+    assert not (tmp_path / "jobs").exists()
+
+
 def test_a_base_model_that_cannot_be_provided_fails_with_the_reason(
     make_trainer: MakeTrainer, train_file: Path, tmp_path: Path
 ) -> None:

@@ -74,6 +74,9 @@ class LoraTrainerConfig:
 
     base_models: the base models by serving name (vLLM's `--served-model-name`): a mapping to
         their local HF folders, or a resolver (see `BaseModelResolver`).
+    base_model: the serving name of the one base model the serving side runs (vLLM serves
+        adapters of its `--model` only). When set, a request for another base, or to continue
+        an adapter of another base, fails with `adapter_base_mismatch` / `model_not_found`.
     lora_r, lora_alpha, lora_dropout, target_modules: PEFT `LoraConfig`'s r, lora_alpha,
         lora_dropout and target_modules ("all-linear": every linear layer but the output head).
         An incremental job keeps the shape of the adapter it continues.
@@ -105,6 +108,7 @@ class LoraTrainerConfig:
     """
 
     base_models: Mapping[str, Path] | BaseModelResolver
+    base_model: str | None = None
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -215,6 +219,13 @@ class LoraTrainer:
                     self._spawn(folder, created, attempt=1)
         return self.poll(job_id)
 
+    def can_continue(self, model: str) -> bool:
+        """Whether `model` is an adapter in the store (of the configured base model, when one
+        is configured): the incremental strategy continues it."""
+        adapter = self._adapters.get(model)
+        wanted = self._config.base_model
+        return adapter is not None and (wanted is None or adapter.base_model == wanted)
+
     def poll(self, job_id: str) -> JobReport:
         """Read the job's folder. A worker that died before finishing is restarted from its
         last checkpoint (an event says so) until `max_resume_attempts`, then the job fails
@@ -291,11 +302,26 @@ class LoraTrainer:
             )
         init = self._adapters.get(request.model)
         base = init.base_model if init is not None else request.model
+        served = self._config.base_model
+        if served is not None and base != served:
+            if init is not None:
+                raise _Refused(
+                    "adapter_base_mismatch",
+                    f"adapter {init.name} was trained on base model {base!r}, but this "
+                    f"trainer trains adapters of {served!r} (the model the server runs)",
+                )
+            raise _Refused(
+                "model_not_found",
+                f"{request.model!r} is neither the base model {served!r} nor an adapter in "
+                f"{self._adapters.root}",
+            )
         try:
             path = self._config.resolve(base)
         except Exception as exc:  # the resolver's own words: say, a package to install
+            of_adapter = f" (the base of adapter {init.name})" if init is not None else ""
             raise _Refused(
-                "base_model_unavailable", f"base model {base!r} cannot be provided: {exc}"
+                "base_model_unavailable",
+                f"base model {base!r}{of_adapter} cannot be provided: {exc}",
             ) from exc
         if path is None and init is not None:
             raise _Refused(
