@@ -12,8 +12,9 @@ from scheduler.training.lora.adapters import (
     AdapterStore,
     adapter_name,
 )
+from scheduler.training.lora.config import BaseModelResolver, LoraTrainerConfig
 from scheduler.training.lora.spec import FORMAT_VERSION, JobSpec, SpecError
-from scheduler.training.lora.trainer import BaseModelResolver, LoraTrainer, LoraTrainerConfig
+from scheduler.training.lora.trainer import LoraTrainer
 
 __all__ = [
     "FORMAT_VERSION",

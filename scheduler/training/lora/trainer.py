@@ -14,19 +14,16 @@ that job, so a scheduler restarted after a crash never trains a dataset version 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from subprocess import Popen
 
-from curation.chat_format import check_dpo_line, check_sft_line
 from scheduler.training.lora import job_folder as layout
 from scheduler.training.lora.adapters import (
     AdapterError,
@@ -36,6 +33,7 @@ from scheduler.training.lora.adapters import (
     check_name,
 )
 from scheduler.training.lora.checkpoints import last_checkpoint
+from scheduler.training.lora.config import LoraTrainerConfig
 from scheduler.training.lora.job_folder import JobFolder, JobState, WorkerRecord
 from scheduler.training.lora.process import (
     Exit,
@@ -44,104 +42,22 @@ from scheduler.training.lora.process import (
     proc_start_time,
     spawn,
 )
-from scheduler.training.lora.spec import JobSpec, Launcher, SpecError
+from scheduler.training.lora.spec import JobSpec, SpecError
+from scheduler.training.lora.validation import format_problems
 from scheduler.training.protocol import (
     JobReport,
     JobStatus,
     OnUploaded,
-    TrainingMethod,
     TrainingRequest,
 )
 
 log = logging.getLogger(__name__)
 
 WORKER_MODULE = "scheduler.training.lora.worker"
-#: Problems listed when a training file is refused (the rest are counted).
-_MAX_PROBLEMS = 5
-
-#: serving name -> local HF model folder; None for a name it does not know. It may raise for a
-#: base it knows but cannot provide (say, a package not installed): the message is reported.
-BaseModelResolver = Callable[[str], Path | None]
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class LoraTrainerConfig:
-    """How the LoRA backend trains. Defaults suit a ~0.1-8B chat model.
-
-    base_models: the base models by serving name (vLLM's `--served-model-name`): a mapping to
-        their local HF folders, or a resolver (see `BaseModelResolver`).
-    base_model: the serving name of the one base model the serving side runs (vLLM serves
-        adapters of its `--model` only). When set, a request for another base, or to continue
-        an adapter of another base, fails with `adapter_base_mismatch` / `model_not_found`.
-    lora_r, lora_alpha, lora_dropout, target_modules: PEFT `LoraConfig`'s r, lora_alpha,
-        lora_dropout and target_modules ("all-linear": every linear layer but the output head).
-        An incremental job keeps the shape of the adapter it continues.
-    learning_rate: the optimizer's peak rate for supervised jobs; a request's
-        `learning_rate_multiplier` scales it.
-    dpo_learning_rate: the same for DPO jobs (LoRA DPO recipes use 5e-6..5e-5; TRL's
-        `DPOConfig` default 1e-6 is meant for full fine-tuning).
-    n_epochs: epochs when the request names none.
-    max_seq_length: tokens per example (TRL's `max_length`); longer examples are cut at the end.
-    batch_size, gradient_accumulation_steps: per device; TRL's `per_device_train_batch_size` and
-        `gradient_accumulation_steps`.
-    save_steps: a checkpoint every N optimizer steps (a dead worker resumes from the last one).
-    eval_steps: eval loss every N steps when there is an eval file (None: `save_steps`).
-    max_steps: cap on optimizer steps (None: epochs decide), for smoke runs.
-    dpo_beta: DPO's beta (TRL `DPOConfig.beta`, OpenAI's DPO `beta`).
-    gradient_checkpointing: trade compute for memory (TRL turns it on by default; off here
-        because small models on CPU train faster without it).
-    launcher: "python" runs the worker as `python -m ...`; "accelerate" as
-        `accelerate launch <accelerate_args> -m ...` (e.g. ["--num_processes", "4"]);
-        "external" starts nothing: another runner (a Kubernetes Job) runs the worker on the
-        folder, restarts it if it dies (the worker resumes from its checkpoints), and `poll`
-        only reads the folder.
-    max_resume_attempts: restarts of a worker that died before finishing, then the job fails.
-    python_executable: the interpreter that has the `lora` extra (torch, transformers, trl,
-        peft) installed.
-    seed: the training seed when the request names none.
-    worker_env: extra environment for the worker (e.g. CUDA_VISIBLE_DEVICES).
-    log_tail_lines: lines of worker.log quoted when a worker died.
-    """
-
-    base_models: Mapping[str, Path] | BaseModelResolver
-    base_model: str | None = None
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    target_modules: tuple[str, ...] | str = "all-linear"
-    learning_rate: float = 2e-4
-    dpo_learning_rate: float = 5e-6
-    n_epochs: int = 3
-    max_seq_length: int = 1024
-    batch_size: int = 4
-    gradient_accumulation_steps: int = 1
-    save_steps: int = 50
-    eval_steps: int | None = None
-    max_steps: int | None = None
-    dpo_beta: float = 0.1
-    gradient_checkpointing: bool = False
-    launcher: Launcher = "python"
-    accelerate_args: tuple[str, ...] = ()
-    max_resume_attempts: int = 2
-    python_executable: str = sys.executable
-    seed: int = 0
-    worker_env: Mapping[str, str] = field(default_factory=dict)
-    log_tail_lines: int = 20
-
-    def resolve(self, name: str) -> Path | None:
-        if callable(self.base_models):
-            return self.base_models(name)
-        path = self.base_models.get(name)
-        return Path(path) if path is not None else None
-
-    def known_bases(self) -> str:
-        if callable(self.base_models):
-            return "see the trainer's base model settings"
-        return ", ".join(sorted(self.base_models)) or "none configured"
 
 
 def job_id_for(request: TrainingRequest) -> str:
@@ -358,8 +274,8 @@ class LoraTrainer:
             spec = self._spec(request, plan, job_id, eval_file)
             draft.write_spec(spec)
             draft.event(f"created job {job_id} for dataset version {request.dataset_version_id}")
-            problem = _invalid_lines(tmp / "train.jsonl", request.method) or (
-                _invalid_lines(tmp / eval_file, request.method) if eval_file else None
+            problem = format_problems(tmp / "train.jsonl", request.method) or (
+                format_problems(tmp / eval_file, request.method) if eval_file else None
             )
             if problem is not None:
                 draft.write_status(
@@ -567,37 +483,6 @@ def _learning_rate(config: LoraTrainerConfig, request: TrainingRequest) -> float
 
 def _non_empty(path: Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
-
-
-def _invalid_lines(path: Path, method: TrainingMethod) -> str | None:
-    """None when every line is in the method's OpenAI format; else what is wrong, and where."""
-    check = check_dpo_line if method == "dpo" else check_sft_line
-    problems: list[str] = []
-    count = 0
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                found = [str(p) for p in check(json.loads(line))]
-            except json.JSONDecodeError as exc:
-                found = [f"not JSON: {exc.msg}"]
-            count += 1
-            if found and len(problems) < _MAX_PROBLEMS:
-                problems.append(f"line {number}: {'; '.join(found)}")
-            elif found:
-                problems.append("")
-    if count == 0:
-        return f"{path.name} has no examples"
-    if not problems:
-        return None
-    shown = [p for p in problems if p]
-    more = len(problems) - len(shown)
-    return (
-        f"{path.name} is not in OpenAI's {method} format: "
-        + "; ".join(shown)
-        + (f" (and {more} more lines)" if more else "")
-    )
 
 
 def _last_checkpoint_name(folder: JobFolder) -> str | None:
