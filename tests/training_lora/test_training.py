@@ -167,39 +167,28 @@ def test_incremental_training_continues_the_adapter(
 ) -> None:
     trainer = make_trainer(launcher="external", max_steps=2)
     jobs = tmp_path / "jobs"
-    first = train_in_process(
-        trainer, request_for(write_lines(tmp_path / "v1" / "train.jsonl", seed_lines(12))), jobs
-    )
-    assert first.fine_tuned_model == "tuneloop-lora-dv1"
+
+    def train_version(version: int, model: str, multiplier: float | None = None) -> JobReport:
+        train = write_lines(tmp_path / f"v{version}" / "train.jsonl", seed_lines(11 + version))
+        request = request_for(
+            train, dataset_version_id=version, model=model, learning_rate_multiplier=multiplier
+        )
+        report = train_in_process(trainer, request, jobs)
+        assert report.status is JobStatus.SUCCEEDED, report
+        assert report.fine_tuned_model == f"tuneloop-lora-dv{version}"
+        return report
+
+    train_version(1, "tiny-llama")
     start_weights = _weights(store, "tuneloop-lora-dv1")
 
     # With a learning rate of 0 the continued adapter is the one it started from: it was
     # loaded, not initialised afresh (a fresh LoRA has B = 0).
-    frozen = train_in_process(
-        trainer,
-        request_for(
-            write_lines(tmp_path / "v2" / "train.jsonl", seed_lines(13)),
-            dataset_version_id=2,
-            model="tuneloop-lora-dv1",
-            learning_rate_multiplier=0.0,
-        ),
-        jobs,
-    )
-    assert frozen.status is JobStatus.SUCCEEDED, frozen
+    train_version(2, "tuneloop-lora-dv1", multiplier=0.0)
     continued = _weights(store, "tuneloop-lora-dv2")
     assert continued.keys() == start_weights.keys()
     assert all(torch.equal(continued[k], start_weights[k]) for k in start_weights)
 
-    trained = train_in_process(
-        trainer,
-        request_for(
-            write_lines(tmp_path / "v3" / "train.jsonl", seed_lines(14)),
-            dataset_version_id=3,
-            model="tuneloop-lora-dv1",
-        ),
-        jobs,
-    )
-    assert trained.status is JobStatus.SUCCEEDED, trained
+    trained = train_version(3, "tuneloop-lora-dv1")
     moved = _weights(store, "tuneloop-lora-dv3")
     assert any(not torch.equal(moved[k], start_weights[k]) for k in start_weights)
     adapter = store.get("tuneloop-lora-dv3")

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from scheduler.training.lora.errors import WorkerFailure
+from scheduler.training.lora.errors import JobFailure
 
 IGNORE_INDEX = -100  # what PyTorch's cross-entropy and TRL skip
 
 
-class TrainingFileError(WorkerFailure):
+class TrainingFileError(JobFailure):
     """A line the worker cannot train on; the message names the file and the line."""
 
     def __init__(self, message: str) -> None:

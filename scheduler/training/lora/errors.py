@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 
-class WorkerFailure(Exception):
-    """Training cannot go on for a reason the message explains; `code` names it."""
+class JobFailure(Exception):
+    """The job cannot go on for a reason the message explains; `code` names it (e.g.
+    `base_model_unavailable`, `invalid_training_file`)."""
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code

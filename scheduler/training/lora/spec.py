@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from scheduler.training.lora.errors import JobFailure
 from scheduler.training.protocol import TrainingMethod
 
 #: Bump when a field is added, removed or changes meaning.
@@ -21,12 +22,8 @@ FORMAT_VERSION = 1
 Launcher = Literal["python", "accelerate", "external"]
 
 
-class SpecError(ValueError):
-    """A spec.json this version cannot use. `code` is the failure's name in job reports."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
+class SpecError(JobFailure):
+    """A spec.json this version cannot use (`unsupported_format_version`, `invalid_job_spec`)."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from scheduler.training.lora.adapters import (
 )
 from scheduler.training.lora.checkpoints import last_checkpoint
 from scheduler.training.lora.config import LoraTrainerConfig
+from scheduler.training.lora.errors import JobFailure
 from scheduler.training.lora.job_folder import JobFolder, JobState, WorkerRecord
 from scheduler.training.lora.process import (
     Exit,
@@ -62,14 +63,6 @@ def _utcnow() -> datetime:
 
 def job_id_for(request: TrainingRequest) -> str:
     return f"lora-dv{request.dataset_version_id}-{request.train_sha256[:12]}"
-
-
-class _Refused(Exception):
-    """A request that cannot become a job; reported as FAILED with this code and message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -116,8 +109,8 @@ class LoraTrainer:
             return self.poll(job_id)
         try:
             plan = self._plan(request, job_id)
-        except _Refused as refused:
-            return JobReport(JobStatus.FAILED, error_code=refused.code, error_message=str(refused))
+        except JobFailure as refused:  # no job: a later start may succeed (say, once installed)
+            return _failed(refused)
         except _AlreadyPublished as done:
             return _adapter_report(job_id, done.adapter)
         created = self._create(request, plan, job_id)
@@ -146,15 +139,10 @@ class LoraTrainer:
         """Read the job's folder. A worker that died before finishing is restarted from its
         last checkpoint (an event says so) until `max_resume_attempts`, then the job fails
         with `worker_died` and the end of worker.log. Never waits on the worker."""
-        folder = self._folder(job_id)
-        if not folder.exists():
-            return _not_found(job_id, self._jobs_dir)
-        try:
-            spec = folder.read_spec()
-        except SpecError as exc:
-            return JobReport(
-                JobStatus.FAILED, job_id=job_id, error_code=exc.code, error_message=str(exc)
-            )
+        opened = self._open(job_id)
+        if isinstance(opened, JobReport):
+            return opened
+        folder, spec = opened
         with folder.lock():
             state = folder.read_status() or folder.write_status(JobStatus.QUEUED)
             if state.status.is_finished or spec.launcher == "external":
@@ -174,15 +162,10 @@ class LoraTrainer:
     def cancel(self, job_id: str) -> JobReport:
         """Mark the job cancelled and SIGKILL its worker's process group (a finished job is
         reported as it finished)."""
-        folder = self._folder(job_id)
-        if not folder.exists():
-            return _not_found(job_id, self._jobs_dir)
-        try:
-            spec = folder.read_spec()
-        except SpecError as exc:
-            return JobReport(
-                JobStatus.FAILED, job_id=job_id, error_code=exc.code, error_message=str(exc)
-            )
+        opened = self._open(job_id)
+        if isinstance(opened, JobReport):
+            return opened
+        folder, spec = opened
         with folder.lock():
             state = folder.read_status()
             if state is None or not state.status.is_finished:
@@ -198,6 +181,22 @@ class LoraTrainer:
     def _folder(self, job_id: str) -> JobFolder:
         return JobFolder(self._jobs_dir / job_id, self._now)
 
+    def _open(self, job_id: str) -> tuple[JobFolder, JobSpec] | JobReport:
+        """The job's folder and spec, or the FAILED report of a job that is missing or was
+        written by a newer version (whose folder is left alone)."""
+        folder = self._folder(job_id)
+        if not folder.exists():
+            return JobReport(
+                JobStatus.FAILED,
+                job_id=job_id,
+                error_code="job_not_found",
+                error_message=f"no job folder {folder.path}",
+            )
+        try:
+            return folder, folder.read_spec()
+        except SpecError as exc:
+            return _failed(exc, job_id)
+
     def _now(self) -> str:
         return self._clock().isoformat()
 
@@ -206,12 +205,12 @@ class LoraTrainer:
         try:
             check_name(name)
         except AdapterError as exc:
-            raise _Refused("invalid_suffix", str(exc)) from exc
+            raise JobFailure("invalid_suffix", str(exc)) from exc
         published = self._adapters.get(name)
         if published is not None:
             if published.job_id == job_id:
                 raise _AlreadyPublished(published)
-            raise _Refused(
+            raise JobFailure(
                 "adapter_exists",
                 f"adapter {name} already exists (from job {published.job_id}); a dataset "
                 "version gets exactly one adapter",
@@ -221,12 +220,12 @@ class LoraTrainer:
         served = self._config.base_model
         if served is not None and base != served:
             if init is not None:
-                raise _Refused(
+                raise JobFailure(
                     "adapter_base_mismatch",
                     f"adapter {init.name} was trained on base model {base!r}, but this "
                     f"trainer trains adapters of {served!r} (the model the server runs)",
                 )
-            raise _Refused(
+            raise JobFailure(
                 "model_not_found",
                 f"{request.model!r} is neither the base model {served!r} nor an adapter in "
                 f"{self._adapters.root}",
@@ -235,24 +234,24 @@ class LoraTrainer:
             path = self._config.resolve(base)
         except Exception as exc:  # the resolver's own words: say, a package to install
             of_adapter = f" (the base of adapter {init.name})" if init is not None else ""
-            raise _Refused(
+            raise JobFailure(
                 "base_model_unavailable",
                 f"base model {base!r}{of_adapter} cannot be provided: {exc}",
             ) from exc
         if path is None and init is not None:
-            raise _Refused(
+            raise JobFailure(
                 "adapter_base_mismatch",
                 f"adapter {init.name} was trained on base model {base!r}, which this trainer "
                 f"does not have (base models: {self._config.known_bases()})",
             )
         if path is None:
-            raise _Refused(
+            raise JobFailure(
                 "model_not_found",
                 f"{request.model!r} is neither a base model of this trainer (base models: "
                 f"{self._config.known_bases()}) nor an adapter in {self._adapters.root}",
             )
         if not (path / "config.json").is_file():
-            raise _Refused(
+            raise JobFailure(
                 "base_model_unavailable",
                 f"base model {base!r}: {path} is not a Hugging Face model folder (no config.json)",
             )
@@ -464,12 +463,9 @@ def _adapter_report(job_id: str, adapter: AdapterInfo) -> JobReport:
     )
 
 
-def _not_found(job_id: str, jobs_dir: Path) -> JobReport:
+def _failed(failure: JobFailure, job_id: str | None = None) -> JobReport:
     return JobReport(
-        JobStatus.FAILED,
-        job_id=job_id,
-        error_code="job_not_found",
-        error_message=f"no job folder {jobs_dir / job_id}",
+        JobStatus.FAILED, job_id=job_id, error_code=failure.code, error_message=str(failure)
     )
 
 

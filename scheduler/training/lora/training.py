@@ -30,7 +30,7 @@ from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 from scheduler.training.lora.checkpoints import checkpoint_step, last_checkpoint
 from scheduler.training.lora.data import preference_rows, sft_dataset
-from scheduler.training.lora.errors import WorkerFailure
+from scheduler.training.lora.errors import JobFailure
 from scheduler.training.lora.job_folder import JobFolder
 from scheduler.training.lora.spec import JobSpec
 
@@ -108,13 +108,13 @@ def load_tokenizer(spec: JobSpec) -> PreTrainedTokenizerBase:
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.base_model_path)
     except (OSError, ValueError) as exc:
-        raise WorkerFailure(
+        raise JobFailure(
             "base_model_unavailable",
             f"the tokenizer of base model {spec.base_model!r} at {spec.base_model_path} cannot "
             f"be loaded: {exc}",
         ) from exc
     if not getattr(tokenizer, "chat_template", None):
-        raise WorkerFailure(
+        raise JobFailure(
             "base_model_unavailable",
             f"base model {spec.base_model!r} has no chat template: it is not a chat model",
         )
@@ -129,7 +129,7 @@ def load_model(spec: JobSpec) -> Any:
     try:
         model = AutoModelForCausalLM.from_pretrained(spec.base_model_path, dtype=dtype)
     except (OSError, ValueError, KeyError) as exc:
-        raise WorkerFailure(
+        raise JobFailure(
             "base_model_unavailable",
             f"base model {spec.base_model!r} at {spec.base_model_path} cannot be loaded: {exc}",
         ) from exc
@@ -138,12 +138,12 @@ def load_model(spec: JobSpec) -> Any:
     try:
         return PeftModel.from_pretrained(model, spec.init_adapter_path, is_trainable=True)
     except RuntimeError as exc:  # "size mismatch for ...": weights of another architecture
-        raise WorkerFailure(
+        raise JobFailure(
             "adapter_base_mismatch",
             f"adapter {spec.init_adapter} does not fit base model {spec.base_model!r}: {exc}",
         ) from exc
     except (OSError, ValueError, KeyError) as exc:
-        raise WorkerFailure(
+        raise JobFailure(
             "adapter_unavailable", f"adapter {spec.init_adapter} cannot be loaded: {exc}"
         ) from exc
 
@@ -212,7 +212,7 @@ def build_trainer(spec: JobSpec, folder: JobFolder, *, is_main: bool) -> SFTTrai
         )
     train_set = sft_dataset(tokenizer, train_path, spec.max_seq_length)
     if not train_set.examples:
-        raise WorkerFailure(
+        raise JobFailure(
             "invalid_training_file",
             f"no example of {spec.train_file} has an assistant token within the first "
             f"{spec.max_seq_length} tokens",
@@ -248,7 +248,7 @@ def _tokenised(examples: list[Any]) -> Dataset:
 
 def train(spec: JobSpec, folder: JobFolder, *, is_main: bool) -> TrainingResult:
     """Train (resuming from the last complete checkpoint if any) and save the adapter to
-    `<folder>/adapter`. Raises WorkerFailure for a known cause."""
+    `<folder>/adapter`. Raises JobFailure for a known cause."""
     set_seed(spec.seed)
     trainer = build_trainer(spec, folder, is_main=is_main)
     resume = last_checkpoint(folder.checkpoints)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scheduler.training.lora.adapters import AdapterConflict, AdapterInfo, AdapterStore
-from scheduler.training.lora.errors import WorkerFailure
+from scheduler.training.lora.errors import JobFailure
 from scheduler.training.lora.job_folder import JobFolder
 from scheduler.training.lora.spec import JobSpec, SpecError
 from scheduler.training.protocol import JobStatus
@@ -116,7 +116,7 @@ def _succeed(
 
 def _failure(exc: Exception) -> tuple[str, str]:
     """(error code, message) for an exception that ended training."""
-    if isinstance(exc, WorkerFailure):
+    if isinstance(exc, JobFailure):
         return exc.code, str(exc)
     if isinstance(exc, AdapterConflict):
         return "adapter_exists", str(exc)
