@@ -53,6 +53,7 @@ BARE_SCRIPT = textwrap.dedent(
         args=SFTConfig(
             output_dir=settings["out"],
             num_train_epochs=settings["epochs"],
+            max_steps=settings["max_steps"],
             per_device_train_batch_size=settings["batch_size"],
             learning_rate=settings["learning_rate"],
             max_length=settings["max_seq_length"],
@@ -104,10 +105,14 @@ def time_trainer(
     )
     begin = time.perf_counter()
     report = trainer.start(request, lambda kind, file_id: None)
-    while not report.status.is_finished:
-        time.sleep(0.1)
-        assert report.job_id is not None
-        report = trainer.poll(report.job_id)
+    try:
+        while not report.status.is_finished:
+            time.sleep(0.1)
+            assert report.job_id is not None
+            report = trainer.poll(report.job_id)
+    finally:  # interrupted: the detached worker would train on
+        if not report.status.is_finished and report.job_id is not None:
+            trainer.cancel(report.job_id)
     elapsed = time.perf_counter() - begin
     if report.status is not JobStatus.SUCCEEDED:
         sys.exit(f"the trainer's job ended {report.status}: {report.error_message}")
@@ -126,6 +131,7 @@ def time_bare(config: LoraTrainerConfig, model: Path, train: Path, out: Path) ->
         "learning_rate": config.learning_rate,
         "max_seq_length": config.max_seq_length,
         "save_steps": config.save_steps,
+        "max_steps": config.max_steps or -1,
         "seed": config.seed,
         "r": config.lora_r,
         "alpha": config.lora_alpha,
@@ -151,12 +157,15 @@ def main() -> None:
     parser.add_argument("--train", type=Path, default=SEEDS_TRAIN, help="OpenAI chat JSONL")
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     parser.add_argument("--models-dir", type=Path, help="where base model folders are kept")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tuneloop-bench-lora-") as tmp:
         root = Path(tmp)
         name, folder = model_folder(args.model, args.models_dir or root / "models")
-        config = LoraTrainerConfig(base_models={name: folder}, n_epochs=args.epochs)
+        config = LoraTrainerConfig(
+            base_models={name: folder}, n_epochs=args.epochs, max_steps=args.max_steps
+        )
         trainer_s: list[float] = []
         bare_s: list[float] = []
         speeds: list[float] = []
@@ -174,8 +183,9 @@ def main() -> None:
             )
     trainer_med, bare_med = statistics.median(trainer_s), statistics.median(bare_s)
     lines = sum(1 for line in args.train.read_text().splitlines() if line.strip())
+    steps = f", at most {args.max_steps} steps" if args.max_steps else ""
     print(
-        f"{name}, {lines} examples x {args.epochs} epochs (batch {config.batch_size}): "
+        f"{name}, {lines} examples x {args.epochs} epochs{steps} (batch {config.batch_size}): "
         f"trainer {trainer_med:.1f} s / bare TRL {bare_med:.1f} s -> ratio "
         f"{trainer_med / bare_med:.2f} (target <= {TARGET_RATIO})"
     )
