@@ -11,7 +11,10 @@ import pytest
 
 from scheduler.training import JobStatus
 from scheduler.training.lora import AdapterStore
+from scheduler.training.lora.adapters import AdapterConflict
+from scheduler.training.lora.errors import JobFailure
 from scheduler.training.lora.process import is_running
+from scheduler.training.lora.worker import failure_of
 from scheduler.training.lora.worker import run as run_worker
 from tests.training_lora.conftest import (
     MakeTrainer,
@@ -228,3 +231,43 @@ def test_unknown_jobs_are_reported_not_raised(make_trainer: MakeTrainer) -> None
 
 def _events(folder: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+
+
+def test_a_base_model_folder_that_does_not_load_fails_in_the_worker(
+    make_trainer: MakeTrainer, train_file: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "llama"}')  # no weights, no tokenizer
+    trainer = make_trainer(base_models={"tiny-llama": broken}, launcher="external")
+    report = trainer.start(request_for(train_file), ignore_upload)
+    assert report.status is JobStatus.QUEUED and report.job_id is not None
+
+    assert run_worker(tmp_path / "jobs" / report.job_id) == 1
+
+    failed = trainer.poll(report.job_id)
+    assert (failed.status, failed.error_code) == (JobStatus.FAILED, "base_model_unavailable")
+    assert "cannot be loaded" in (failed.error_message or "")
+    assert run_worker(tmp_path / "jobs" / report.job_id) == 0  # finished: nothing to do
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (MemoryError(), "out_of_memory"),
+        (JobFailure("invalid_training_file", "line 3: ..."), "invalid_training_file"),
+        (AdapterConflict("adapter x already exists with other weights"), "adapter_exists"),
+        (ValueError("something unforeseen"), "worker_error"),
+    ],
+)
+def test_worker_errors_get_openai_style_codes(error: Exception, code: str) -> None:
+    assert failure_of(error)[0] == code
+
+
+def test_cuda_out_of_memory_is_out_of_memory() -> None:
+    import torch
+
+    assert failure_of(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")) == (
+        "out_of_memory",
+        "out of memory: CUDA out of memory. Tried to allocate 2 GiB",
+    )

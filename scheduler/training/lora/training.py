@@ -29,7 +29,7 @@ from transformers import (
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 from scheduler.training.lora.checkpoints import checkpoint_step, last_checkpoint
-from scheduler.training.lora.data import preference_rows, sft_dataset
+from scheduler.training.lora.data import SftExample, preference_rows, sft_dataset
 from scheduler.training.lora.errors import JobFailure
 from scheduler.training.lora.job_folder import JobFolder
 from scheduler.training.lora.spec import JobSpec
@@ -239,7 +239,7 @@ def build_trainer(spec: JobSpec, folder: JobFolder, *, is_main: bool) -> SFTTrai
     )
 
 
-def _tokenised(examples: list[Any]) -> Dataset:
+def _tokenised(examples: list[SftExample]) -> Dataset:
     # input_ids + labels: TRL treats the dataset as processed and keeps our labels as they are.
     return Dataset.from_dict(
         {"input_ids": [e.input_ids for e in examples], "labels": [e.labels for e in examples]}
@@ -255,6 +255,8 @@ def train(spec: JobSpec, folder: JobFolder, *, is_main: bool) -> TrainingResult:
     if resume is not None and is_main:
         folder.drop_metrics_after(checkpoint_step(resume))
         folder.event(f"resuming from {resume.name}", step=checkpoint_step(resume))
+    if is_main and spec.init_adapter is not None:
+        folder.event(f"continuing adapter {spec.init_adapter} (its LoRA shape is kept)")
     if is_main:
         folder.event(
             f"training: {spec.method}, {len(trainer.train_dataset)} examples, "

@@ -70,7 +70,7 @@ def run(job_dir: Path) -> int:
             remove_checkpoints(folder)
         return 0
     except Exception as exc:
-        code, message = _failure(exc)
+        code, message = failure_of(exc)
         traceback.print_exc()
         if is_main:
             with folder.lock():
@@ -114,7 +114,7 @@ def _succeed(
     )
 
 
-def _failure(exc: Exception) -> tuple[str, str]:
+def failure_of(exc: Exception) -> tuple[str, str]:
     """(error code, message) for an exception that ended training."""
     if isinstance(exc, JobFailure):
         return exc.code, str(exc)
