@@ -121,7 +121,8 @@ def trained_spans(
     for index, message in enumerate(messages):
         if message.get("role") != "assistant" or message.get("weight", 1) == 0:
             continue
-        through = _render(tokenizer, plain[: index + 1], prompt=False)
+        last = index == len(plain) - 1  # the usual case: one render saved
+        through = text if last else _render(tokenizer, plain[: index + 1], prompt=False)
         if not text.startswith(through):
             raise TrainingFileError(
                 f"{where}[{index}]: the chat template renders the conversation up to this turn "
@@ -155,6 +156,10 @@ def _turn_start(
     return found if found >= 0 else None
 
 
+#: Conversations tokenised per call to the (Rust) fast tokenizer.
+_ENCODE_BATCH = 512
+
+
 def sft_example(
     tokenizer: ChatTokenizer,
     messages: Sequence[dict[str, Any]],
@@ -168,17 +173,40 @@ def sft_example(
     equal input_ids there and are IGNORE_INDEX elsewhere.
     """
     text, spans = trained_spans(tokenizer, messages, where)
+    return _examples(tokenizer, [(text, spans)], max_length)[0]
+
+
+def _examples(
+    tokenizer: ChatTokenizer, rendered: list[tuple[str, list[tuple[int, int]]]], max_length: int
+) -> list[SftExample | None]:
     # add_special_tokens=False: the template already wrote any BOS (TRL does the same).
-    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    input_ids = list(encoded["input_ids"])[:max_length]
-    offsets = list(encoded["offset_mapping"])[:max_length]
-    labels = [
-        token if any(start <= first < end for start, end in spans) else IGNORE_INDEX
-        for token, (first, _last) in zip(input_ids, offsets, strict=True)
-    ]
-    if all(label == IGNORE_INDEX for label in labels):
-        return None
-    return SftExample(input_ids=input_ids, labels=labels)
+    encoded = tokenizer(
+        [text for text, _ in rendered], add_special_tokens=False, return_offsets_mapping=True
+    )
+    results: list[SftExample | None] = []
+    for (_, spans), ids, offsets in zip(
+        rendered, encoded["input_ids"], encoded["offset_mapping"], strict=True
+    ):
+        input_ids = list(ids[:max_length])
+        labels = _labels(input_ids, offsets, spans)
+        learned = any(label != IGNORE_INDEX for label in labels)
+        results.append(SftExample(input_ids=input_ids, labels=labels) if learned else None)
+    return results
+
+
+def _labels(
+    input_ids: list[int], offsets: Sequence[tuple[int, int]], spans: list[tuple[int, int]]
+) -> list[int]:
+    """Each token's label: itself when its first character is inside a span, else ignored.
+    Spans are in text order, as tokens are: one pass over both."""
+    labels = []
+    span = 0
+    for token, (first, _last) in zip(input_ids, offsets, strict=False):
+        while span < len(spans) and first >= spans[span][1]:
+            span += 1
+        inside = span < len(spans) and spans[span][0] <= first
+        labels.append(token if inside else IGNORE_INDEX)
+    return labels
 
 
 def sft_dataset(tokenizer: ChatTokenizer, path: Path, max_length: int) -> SftDataset:
@@ -186,6 +214,17 @@ def sft_dataset(tokenizer: ChatTokenizer, path: Path, max_length: int) -> SftDat
     not `{"messages": [...]}` or has no assistant turn to learn."""
     examples: list[SftExample] = []
     dropped = 0
+    pending: list[tuple[str, list[tuple[int, int]]]] = []
+
+    def encode_pending() -> None:
+        nonlocal dropped
+        for example in _examples(tokenizer, pending, max_length):
+            if example is None:
+                dropped += 1
+            else:
+                examples.append(example)
+        pending.clear()
+
     for number, line in read_jsonl(path):
         where = f"{path.name} line {number}: messages"
         if "messages" not in line:
@@ -196,11 +235,10 @@ def sft_dataset(tokenizer: ChatTokenizer, path: Path, max_length: int) -> SftDat
         chat_messages(messages, where)
         if not any(m.get("role") == "assistant" and m.get("weight", 1) != 0 for m in messages):
             raise TrainingFileError(f"{where}: no assistant message to learn (weight 1)")
-        example = sft_example(tokenizer, messages, max_length, where)
-        if example is None:
-            dropped += 1
-        else:
-            examples.append(example)
+        pending.append(trained_spans(tokenizer, messages, where))
+        if len(pending) == _ENCODE_BATCH:
+            encode_pending()
+    encode_pending()
     return SftDataset(examples=examples, dropped=dropped)
 
 
