@@ -39,6 +39,7 @@ TARGET_RATIO = 1.2
 BARE_SCRIPT = textwrap.dedent(
     """
     import json, sys
+    import torch
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -62,7 +63,7 @@ BARE_SCRIPT = textwrap.dedent(
             seed=settings["seed"],
             report_to="none",
             bf16=False,
-            gradient_checkpointing=False,
+            gradient_checkpointing=torch.cuda.is_available(),  # as the worker decides
             disable_tqdm=True,
         ),
         train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in rows]),

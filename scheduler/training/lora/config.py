@@ -38,8 +38,10 @@ class LoraTrainerConfig:
     eval_steps: eval loss every N steps when there is an eval file (None: `save_steps`).
     max_steps: cap on optimizer steps (None: epochs decide), for smoke runs.
     dpo_beta: DPO's beta (TRL `DPOConfig.beta`, OpenAI's DPO `beta`).
-    gradient_checkpointing: trade compute for memory (TRL turns it on by default; off here
-        because small models on CPU train faster without it).
+    gradient_checkpointing: trade compute for memory. None (the default): on where the worker
+        finds a GPU (TRL's default, what lets a 7-8B model fit), off on a CPU, where small
+        models train ~25% faster without it (SmolLM2-135M, batch 4: 10.9 vs 8.7 tokens/s, peak
+        memory 4.0 vs 2.5 GiB).
     launcher: "python" runs the worker as `python -m ...`; "accelerate" as
         `accelerate launch <accelerate_args> -m ...` (e.g. ["--num_processes", "4"]);
         "external" starts nothing: another runner (a Kubernetes Job) runs the worker on the
@@ -69,7 +71,7 @@ class LoraTrainerConfig:
     eval_steps: int | None = None
     max_steps: int | None = None
     dpo_beta: float = 0.1
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | None = None
     launcher: Launcher = "python"
     accelerate_args: tuple[str, ...] = ()
     max_resume_attempts: int = 2

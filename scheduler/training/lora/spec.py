@@ -59,7 +59,8 @@ class JobSpec:
     max_steps: int | None = None
     #: DPO's beta (OpenAI's `beta` hyperparameter; TRL's `DPOConfig.beta`).
     dpo_beta: float = 0.1
-    gradient_checkpointing: bool = False
+    #: None: on with a GPU, off on a CPU (decided by the worker, which knows its hardware).
+    gradient_checkpointing: bool | None = None
     init_adapter: str | None = None
     init_adapter_path: str | None = None
     launcher: Launcher = "python"

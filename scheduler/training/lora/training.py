@@ -180,7 +180,11 @@ def _common_args(spec: JobSpec, folder: JobFolder, has_eval: bool) -> dict[str, 
         "data_seed": spec.seed,
         "report_to": "none",
         "bf16": _use_bf16(),
-        "gradient_checkpointing": spec.gradient_checkpointing,
+        "gradient_checkpointing": (
+            torch.cuda.is_available()
+            if spec.gradient_checkpointing is None
+            else spec.gradient_checkpointing
+        ),
         "include_num_input_tokens_seen": "non_padding",
         "disable_tqdm": True,
     }
