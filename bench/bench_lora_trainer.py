@@ -62,7 +62,7 @@ BARE_SCRIPT = textwrap.dedent(
             save_steps=settings["save_steps"],
             seed=settings["seed"],
             report_to="none",
-            bf16=False,
+            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
             gradient_checkpointing=torch.cuda.is_available(),  # as the worker decides
             disable_tqdm=True,
         ),
