@@ -35,6 +35,7 @@ def build_app(
     reply_workers: Executor | None = None,
     listener_executor: Executor | None = None,
     logger: logging.Logger | None = None,
+    reload_model: Callable[[str], bool] | None = None,
 ) -> App:
     """The tuneloop Bolt app.
 
@@ -42,13 +43,17 @@ def build_app(
     `signing_secret` None turns request verification off, for Socket Mode only.
     `active_model` is called for every message. `reply_workers` runs model calls and
     `listener_executor` Bolt's listeners (each made here, sized by `config`, when not given;
-    whoever passes one shuts it down).
+    whoever passes one shuts it down). `reload_model` is asked to load a model again when
+    the model server answers 404 for it (see `ModelCall`).
     """
     config = config or BotConfig()
     replies = ReplyService(
         store.capture,
         ModelCall(
-            openai_client, max_tokens=config.budget.reply_tokens, timeout_s=config.model_timeout_s
+            openai_client,
+            max_tokens=config.budget.reply_tokens,
+            timeout_s=config.model_timeout_s,
+            reload_model=reload_model,
         ),
         PromptBuilder(
             system_prompt,

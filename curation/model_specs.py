@@ -35,6 +35,11 @@ DEFAULT_MODEL_SPECS: dict[str, ModelSpec] = {
     "gpt-3.5-turbo-0125": ModelSpec(
         max_example_tokens=16_385, training_price_per_million=8.0, encoding="cl100k_base"
     ),
+    # Self-hosted (TUNELOOP_TRAINER=lora): no provider bills per token, so the budget sees 0.
+    # Limits are the models' context lengths; token counts use tiktoken's o200k_base, close to
+    # but not exactly their own tokenizers (the trainer cuts at TUNELOOP_LORA_MAX_SEQ_LENGTH).
+    "smollm2-135m-instruct": ModelSpec(max_example_tokens=8_192, training_price_per_million=0.0),
+    "tiny-llama": ModelSpec(max_example_tokens=2_048, training_price_per_million=0.0),
 }
 
 

@@ -17,3 +17,8 @@ class StaleIncumbentError(RegistryError):
 
 class CycleBusyError(SchedulerError):
     """A retraining cycle is already open; only one may run at a time."""
+
+
+class ServingError(SchedulerError):
+    """The serving side could not load or unload a model (a LoRA adapter on vLLM, say); the
+    message names the model and what the server said."""

@@ -60,6 +60,8 @@ def build_openai_client(
     `local` supplies the stand-in to use in `local` mode (tests pass one with a manual clock);
     without it, the process's stand-in for the configured data folder is used.
     """
+    if settings.trainer == "lora":
+        return _vllm_client(settings, max_retries=max_retries)
     provider = settings.resolved_provider
     if provider == "openai":
         if not settings.openai_api_key:
@@ -79,8 +81,31 @@ def build_openai_client(
     return stand_in.client(max_retries=max_retries)
 
 
+def _vllm_client(settings: Settings, *, max_retries: int) -> openai.OpenAI:
+    """With the self-hosted backend, chat goes to the vLLM server that serves its adapters."""
+    if not settings.vllm_url:
+        raise ProviderConfigError(
+            "TUNELOOP_TRAINER=lora serves its models with vLLM: set TUNELOOP_VLLM_URL to your "
+            "vLLM server's OpenAI-compatible URL (http://HOST:8000/v1, started with "
+            "--enable-lora), or start the offline stand-in with `tuneloop local-vllm` and use "
+            "the URL it prints."
+        )
+    _announce(describe_provider(settings))
+    # vLLM checks the key only when started with --api-key; the SDK insists on one anyway.
+    return openai.OpenAI(
+        api_key=settings.vllm_api_key or "EMPTY",
+        base_url=settings.vllm_url,
+        max_retries=max_retries,
+    )
+
+
 def describe_provider(settings: Settings, data_dir: Path | None = None) -> str:
     """One line that says which provider is in use and how to change it."""
+    if settings.trainer == "lora":
+        return (
+            f"Model provider: vLLM at {settings.vllm_url} (TUNELOOP_TRAINER=lora), serving "
+            f"{settings.base_model} and the LoRA adapters tuneloop trains."
+        )
     if settings.resolved_provider == "openai":
         where = settings.openai_base_url or "https://api.openai.com/v1"
         return f"Model provider: OpenAI API at {where} (TUNELOOP_PROVIDER=openai)."

@@ -34,6 +34,7 @@ from tuneloop.wiring import (
     active_model_lookup,
     build_cycle_runner,
     build_retrain_scheduler,
+    model_reloader,
     open_database,
     retraining_control,
     slack_decision_notifier,
@@ -159,6 +160,7 @@ def build_bot(
         signing_secret=settings.slack_signing_secret if serving_mode(settings) == "http" else None,
         config=config,
         reply_workers=workers,
+        reload_model=model_reloader(runner),
     )
     return BotRuntime(app, store, active_model, workers, runner, [store.db.dispose])
 

@@ -11,10 +11,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from curation.model_specs import DEFAULT_MODEL_SPECS, ModelSpec, ModelTable
+from tuneloop.base_models import SMOLLM2_NAME
 
 #: Where the repository's seeds live when tuneloop runs from a checkout (`pip install -e .`).
 REPO_SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
@@ -84,6 +85,46 @@ class Settings(BaseSettings):
         validation_alias=_env("TUNELOOP_LOCAL_OPENAI_SIMILARITY_THRESHOLD"),
     )
     # (end of the stand-in block)
+
+    # --- training backend: OpenAI's fine-tuning API, or self-hosted LoRA served by vLLM --------
+    trainer: Literal["openai", "lora"] = Field(
+        default="openai", validation_alias=_env("TUNELOOP_TRAINER")
+    )
+    vllm_url: str | None = Field(default=None, validation_alias=_env("TUNELOOP_VLLM_URL"))
+    vllm_api_key: str | None = Field(default=None, validation_alias=_env("TUNELOOP_VLLM_API_KEY"))
+    lora_base_model_path: Path | None = Field(
+        default=None, validation_alias=_env("TUNELOOP_LORA_BASE_MODEL_PATH")
+    )
+    lora_rank: int = Field(default=16, ge=1, le=512, validation_alias=_env("TUNELOOP_LORA_RANK"))
+    lora_alpha: int = Field(default=32, ge=1, validation_alias=_env("TUNELOOP_LORA_ALPHA"))
+    lora_dropout: float = Field(
+        default=0.05, ge=0, lt=1, validation_alias=_env("TUNELOOP_LORA_DROPOUT")
+    )
+    lora_target_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["all-linear"],
+        validation_alias=_env("TUNELOOP_LORA_TARGET_MODULES"),
+    )
+    lora_learning_rate: float = Field(
+        default=2e-4, gt=0, lt=1, validation_alias=_env("TUNELOOP_LORA_LEARNING_RATE")
+    )
+    lora_max_seq_length: int = Field(
+        default=2048, ge=64, validation_alias=_env("TUNELOOP_LORA_MAX_SEQ_LENGTH")
+    )
+    lora_batch_size: int = Field(
+        default=4, ge=1, le=1024, validation_alias=_env("TUNELOOP_LORA_BATCH_SIZE")
+    )
+    lora_launcher: Literal["python", "accelerate"] = Field(
+        default="python", validation_alias=_env("TUNELOOP_LORA_LAUNCHER")
+    )
+    lora_accelerate_args: str = Field(
+        default="", validation_alias=_env("TUNELOOP_LORA_ACCELERATE_ARGS")
+    )
+    lora_jobs_dir: Path | None = Field(
+        default=None, validation_alias=_env("TUNELOOP_LORA_JOBS_DIR")
+    )
+    adapter_store_dir: Path | None = Field(
+        default=None, validation_alias=_env("TUNELOOP_ADAPTER_STORE")
+    )
 
     # --- retraining -------------------------------------------------------------------------
     min_new_examples: int = Field(
@@ -209,13 +250,35 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("reviewers", mode="before")
+    @field_validator("reviewers", "lora_target_modules", mode="before")
     @classmethod
     def _split_reviewers(cls, value: object) -> object:
         """Accept `U1,U2 U3` from the environment as well as a real list."""
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
         return value
+
+    @model_validator(mode="after")
+    def _lora_base_model(self) -> Settings:
+        """The LoRA backend trains an open model: SmolLM2 (embedded) unless one is named."""
+        if self.trainer == "lora" and "base_model" not in self.model_fields_set:
+            self.base_model = SMOLLM2_NAME
+        return self
+
+    @property
+    def resolved_lora_jobs_dir(self) -> Path:
+        """Where the LoRA trainer keeps one folder per job."""
+        return self.lora_jobs_dir or self.data_dir / "lora-jobs"
+
+    @property
+    def resolved_adapter_store_dir(self) -> Path:
+        """Where trained adapters are published (the serving side reads them here)."""
+        return self.adapter_store_dir or self.data_dir / "adapters"
+
+    @property
+    def base_models_dir(self) -> Path:
+        """Where embedded base models (SmolLM2, the tiny test model) are converted to."""
+        return self.data_dir / "models"
 
     @property
     def resolved_database_url(self) -> str:

@@ -28,21 +28,29 @@ def system_prompt(settings: Settings) -> str | None:
 # --- retraining (scheduler/) ------------------------------------------------------------------
 # One block, appended: scheduler modules are imported inside the functions, so commands that
 # never retrain do not load them.
+import logging  # noqa: E402
+import shlex  # noqa: E402
 from datetime import timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import openai
+    from scheduler.training.lora import AdapterStore
 
     from scheduler.control import RetrainingService
     from scheduler.cycle import CycleConfig, CycleRunner
+    from scheduler.cycle.context import ModelServing
     from scheduler.evaluation import Evaluator, Grader
     from scheduler.gate import GatePolicy
     from scheduler.notify import Notifier
     from scheduler.registry import ActiveModelLookup, Registry
     from scheduler.service import Lease, RetrainScheduler
+    from scheduler.training import Trainer
 
 
 def model_registry(db: Database) -> Registry:
@@ -141,6 +149,61 @@ def build_evaluator(
     return Evaluator(db, asker, grader, options)
 
 
+def adapter_store(settings: Settings) -> AdapterStore:
+    """The LoRA backend's adapters (TUNELOOP_ADAPTER_STORE)."""
+    from scheduler.training.lora import AdapterStore
+
+    return AdapterStore(settings.resolved_adapter_store_dir)
+
+
+def build_trainer(settings: Settings, client: openai.OpenAI) -> Trainer:
+    """The configured training backend (TUNELOOP_TRAINER): OpenAI's fine-tuning API through
+    `client`, or self-hosted LoRA in detached worker processes."""
+    if settings.trainer != "lora":
+        from scheduler.training import OpenAITrainer
+
+        return OpenAITrainer(client)
+    from scheduler.training.lora import LoraTrainer, LoraTrainerConfig
+
+    from tuneloop.base_models import base_model_folder
+
+    def base_models(name: str) -> Path:
+        return base_model_folder(
+            name, models_dir=settings.base_models_dir, configured=settings.lora_base_model_path
+        )
+
+    config = LoraTrainerConfig(
+        base_models=base_models,
+        lora_r=settings.lora_rank,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=(
+            "all-linear"
+            if settings.lora_target_modules == ["all-linear"]
+            else tuple(settings.lora_target_modules)
+        ),
+        learning_rate=settings.lora_learning_rate,
+        n_epochs=settings.export_epochs,
+        max_seq_length=settings.lora_max_seq_length,
+        batch_size=settings.lora_batch_size,
+        launcher=settings.lora_launcher,
+        accelerate_args=tuple(shlex.split(settings.lora_accelerate_args)),
+        seed=settings.training_seed or 0,
+        worker_env={"HF_HUB_OFFLINE": "1"},
+    )
+    return LoraTrainer(settings.resolved_lora_jobs_dir, adapter_store(settings), config)
+
+
+def build_serving(settings: Settings, client: openai.OpenAI) -> ModelServing | None:
+    """What loads models on the serving side before they answer: vLLM's runtime LoRA adapters
+    with the `lora` backend; nothing for OpenAI, which serves its own fine-tunes."""
+    if settings.trainer != "lora":
+        return None
+    from scheduler.serving import VLLMAdapterServing
+
+    return VLLMAdapterServing(client, adapter_store(settings))
+
+
 def build_cycle_runner(
     settings: Settings,
     db: Database | None = None,
@@ -148,24 +211,48 @@ def build_cycle_runner(
     client: openai.OpenAI | None = None,
     notifier: Notifier | None = None,
 ) -> CycleRunner:
-    """The retraining cycle over the configured database and model provider."""
+    """The retraining cycle over the configured database, trainer and model provider. With a
+    serving side that loads adapters, every registry change (a promotion, a rollback by hand)
+    updates what is loaded at once: no restart."""
     from scheduler.cycle import CycleRunner
     from scheduler.notify import log_notifier
-    from scheduler.training import OpenAITrainer
     from tuneloop.provider import build_openai_client
 
     db = db or open_database(settings)
     client = client or build_openai_client(settings)
-    return CycleRunner(
+    registry = model_registry(db)
+    runner = CycleRunner(
         db,
         client=client,
-        trainer=OpenAITrainer(client),
+        trainer=build_trainer(settings, client),
         evaluator=build_evaluator(settings, db, client),
-        registry=model_registry(db),
+        registry=registry,
         models=settings.models,
         config=cycle_config(settings),
         notifier=notifier or log_notifier,
+        serving=build_serving(settings, client),
     )
+    registry.on_change(runner.sync_serving)
+    return runner
+
+
+def model_reloader(runner: CycleRunner) -> Callable[[str], bool] | None:
+    """For the bot: load a model again when the server answers 404 for it (a restarted vLLM
+    has forgotten its runtime adapters). None without a serving side to ask."""
+    serving = runner.ctx.serving
+    if serving is None:
+        return None
+
+    def reload(model: str) -> bool:
+        from scheduler.errors import ServingError
+
+        try:
+            return serving.ensure(model)
+        except ServingError as exc:
+            log.warning("could not reload %s on the serving side: %s", model, exc)
+            return False
+
+    return reload
 
 
 def scheduler_lease(settings: Settings, db: Database) -> Lease:

@@ -103,11 +103,17 @@ class ModelCall:
         max_tokens: int,
         timeout_s: float,
         clock: Callable[[], float] = time.monotonic,
+        reload_model: Callable[[str], bool] | None = None,
     ) -> None:
+        """`reload_model(model)` is asked when the server answers 404 for `model`: a self-
+        hosted server that restarted has forgotten its runtime-loaded adapters, and loading the
+        adapter again (True: it is served now) lets the reply go ahead instead of apologising.
+        """
         self._client = client
         self._max_tokens = max_tokens
         self._timeout_s = timeout_s
         self._clock = clock
+        self._reload_model = reload_model
 
     def stream(self, model: str, messages: Sequence[dict[str, str]]) -> StreamedReply:
         """The completion, requested when iterated; iterating raises ModelFailure.
@@ -125,7 +131,7 @@ class ModelCall:
             "max_completion_tokens": self._max_tokens,
         }
 
-        def chunks() -> openai.Stream[object]:
+        def post() -> openai.Stream[object]:
             return self._client.post(
                 "/chat/completions",
                 cast_to=object,
@@ -134,5 +140,13 @@ class ModelCall:
                 stream=True,
                 stream_cls=openai.Stream[object],
             )
+
+        def chunks() -> openai.Stream[object]:
+            try:
+                return post()
+            except openai.NotFoundError:
+                if self._reload_model is None or not self._reload_model(model):
+                    raise
+                return post()  # once: a second 404 is a real model_not_found
 
         return StreamedReply(chunks, timeout_s=self._timeout_s, clock=self._clock)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 import openai
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from curation.db import Database
 from curation.model_specs import ModelTable
 from scheduler.cycle.config import CycleConfig
+from scheduler.errors import ServingError
 from scheduler.evaluation import Evaluator
 from scheduler.records import CycleOutcome, CycleStage, RetrainCycle, TrainingRun
 from scheduler.registry import Registry
@@ -23,6 +25,20 @@ from scheduler.training import Trainer
 class Progress(enum.Enum):
     CONTINUE = "continue"  # the next stage can start now
     WAIT = "wait"  # something outside must happen first (a job to finish, a limit to lift)
+
+
+class ModelServing(Protocol):
+    """The serving side of a backend whose models must be loaded before they answer, such as
+    vLLM with runtime LoRA adapters (`scheduler.serving`). Backends whose provider serves its
+    own fine-tunes (OpenAI) have none. Both methods raise `ServingError`."""
+
+    def ensure(self, name: str) -> bool:
+        """Load `name` if it is one of ours and not loaded; True if it is now served."""
+        ...
+
+    def keep(self, names: Iterable[str]) -> None:
+        """Make exactly these models loaded (the base model is never touched)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,21 @@ class CycleContext:
     config: CycleConfig
     now: Callable[[], datetime]
     today: Callable[[], date]
+    serving: ModelServing | None = None
+
+
+def ensure_served(ctx: CycleContext, cycle_id: int, models: Iterable[str]) -> bool:
+    """Have the serving side load `models` (a no-op without one). On a serving error the
+    cycle's note says so and False is returned: the stage waits and asks again next poll."""
+    if ctx.serving is None:
+        return True
+    for model in models:
+        try:
+            ctx.serving.ensure(model)
+        except ServingError as exc:
+            set_note(ctx, cycle_id, f"could not load {model} on the serving side: {exc}")
+            return False
+    return True
 
 
 def close_cycle(session: Session, cycle_id: int, outcome: CycleOutcome, note: str, now: datetime):

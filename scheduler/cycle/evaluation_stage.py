@@ -5,7 +5,14 @@ from __future__ import annotations
 import openai
 from sqlalchemy import select
 
-from scheduler.cycle.context import CycleContext, Progress, close_cycle, set_note, training_run_of
+from scheduler.cycle.context import (
+    CycleContext,
+    Progress,
+    close_cycle,
+    ensure_served,
+    set_note,
+    training_run_of,
+)
 from scheduler.gate import judge_candidate
 from scheduler.gate.records import decision_record, scored_items
 from scheduler.records import (
@@ -43,6 +50,9 @@ def evaluation_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
             session.get_one(
                 RetrainCycle, cycle.id
             ).note = f"evaluating {run.candidate} against {incumbent} on {run.item_count} items"
+    # Both must answer: after a restart of a self-hosted server, neither adapter is loaded.
+    if not ensure_served(ctx, cycle.id, [run.candidate, run.incumbent]):
+        return Progress.WAIT
     ctx.evaluator.run(run.id)
     with ctx.db.session() as session:
         session.get_one(RetrainCycle, cycle.id).stage = CycleStage.DECIDE

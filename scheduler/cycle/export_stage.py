@@ -53,7 +53,10 @@ def export_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
         with ctx.db.read_session() as session:
             version = session.get_one(DatasetVersion, result.dataset_version_id)
     plan = _plan(ctx, version)
-    price = ctx.models.spec(plan.model).training_price_per_million
+    # Continuing a fine-tune costs what training its base costs; a self-hosted adapter's name
+    # is not in the model table, so it is priced as the configured base model.
+    priced = plan.model if plan.model in ctx.models else ctx.config.base_model
+    price = ctx.models.spec(priced).training_price_per_million
     estimate = round(plan.tokens * ctx.config.epochs / 1_000_000 * price, 4)
     with ctx.db.read_session() as session:
         spent = spent_this_month(session, ctx.now())
@@ -135,7 +138,11 @@ def _plan(ctx: CycleContext, version: DatasetVersion) -> TrainingPlan:
     if ctx.config.strategy != "incremental":
         return full
     active = ctx.registry.active()
-    if active is None or not active.model.startswith("ft:") or active.dataset_version_id is None:
+    if (
+        active is None
+        or not ctx.trainer.can_continue(active.model)
+        or active.dataset_version_id is None
+    ):
         return TrainingPlan(
             **{**full.__dict__, "note": full.note + " (incremental needs a promoted fine-tune)"}
         )

@@ -22,13 +22,13 @@ from curation.db import Database
 from curation.model_specs import ModelTable
 from curation.models.base import utcnow
 from scheduler.cycle.config import CycleConfig
-from scheduler.cycle.context import CycleContext, Progress
+from scheduler.cycle.context import CycleContext, ModelServing, Progress
 from scheduler.cycle.evaluation_stage import decision_step, evaluation_step
 from scheduler.cycle.export_stage import export_method, export_step
 from scheduler.cycle.promotion_stage import promotion_step
 from scheduler.cycle.training_stage import training_step
 from scheduler.cycle.trigger import new_example_count
-from scheduler.errors import CycleBusyError
+from scheduler.errors import CycleBusyError, ServingError
 from scheduler.evaluation import Evaluator
 from scheduler.notify import CycleEvent, Notifier, log_notifier, safely
 from scheduler.records import CycleStage, Decision, RetrainCycle
@@ -83,6 +83,7 @@ class CycleRunner:
         notifier: Notifier = log_notifier,
         now: Callable[[], datetime] = utcnow,
         today: Callable[[], date] | None = None,
+        serving: ModelServing | None = None,
     ) -> None:
         self.db = db
         self.config = config
@@ -97,6 +98,7 @@ class CycleRunner:
             config=config,
             now=now,
             today=today or (lambda: now().date()),
+            serving=serving,
         )
 
     # --- entry points -------------------------------------------------------------------------
@@ -172,8 +174,21 @@ class CycleRunner:
             if STAGES[cycle.stage](self.ctx, cycle) is Progress.WAIT:
                 return self._report(self._load(cycle_id), started)
         if was_open:
+            self.sync_serving()
             self._notify(cycle)
         return self._report(cycle, started)
+
+    def sync_serving(self) -> None:
+        """Keep the served model and its rollback target loaded, and nothing else (a rejected
+        candidate's adapter is unloaded). Called when a cycle ends and when the registry
+        changes; a failure is logged, and the next call (or a reply's reload) repairs it."""
+        serving = self.ctx.serving
+        if serving is None:
+            return
+        try:
+            serving.keep(self.ctx.registry.served_models())
+        except ServingError as exc:
+            log.warning("could not update the adapters on the serving side: %s", exc)
 
     # --- helpers ------------------------------------------------------------------------------
     def _open(self, trigger: str, requested_by: str, new: int) -> tuple[RetrainCycle, bool]:

@@ -16,6 +16,7 @@ from scheduler.cycle.context import (
     CycleContext,
     Progress,
     close_cycle,
+    ensure_served,
     set_note,
     training_run_of,
 )
@@ -151,8 +152,11 @@ def _apply(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun, report: Job
 def _await_model(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun) -> Progress:
     """A new model may answer model_not_found for a while: ask until it answers or times out."""
     model = run.fine_tuned_model or ""
+    # A self-hosted adapter answers only once the serving side has loaded it (a failure to
+    # load is noted on the cycle and counts against the same timeout).
+    served = ensure_served(ctx, cycle.id, [model])
     try:
-        ready = model_answers(ctx.client, model)
+        ready = served and model_answers(ctx.client, model)
     except openai.APIError as exc:
         set_note(ctx, cycle.id, f"could not reach {model}: {exc}; will try again")
         return Progress.WAIT
@@ -179,7 +183,9 @@ def _await_model(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun) -> Pr
             stored.finished_at = now
             close_cycle(session, cycle.id, CycleOutcome.TRAINING_FAILED, stored.error_message, now)
         return Progress.CONTINUE
-    set_note(ctx, cycle.id, f"{model} succeeded but is not served yet (model_not_found); waiting")
+    if served:
+        note = f"{model} succeeded but is not served yet (model_not_found); waiting"
+        set_note(ctx, cycle.id, note)
     return Progress.WAIT
 
 

@@ -69,6 +69,8 @@ class TrainingRun(Base):
     )
     fine_tuned_model: Mapped[str | None] = mapped_column(String(200))
     trained_tokens: Mapped[int | None] = mapped_column(Integer)
+    #: sha256 of the trained artifact where the trainer reports one (a LoRA adapter's files).
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -51,6 +51,17 @@ class Registry:
         with self.db.read_session() as session:
             return list(session.scalars(select(ModelVersion).order_by(ModelVersion.id)))
 
+    def served_models(self) -> list[str]:
+        """What the serving side must keep ready: the active model first, then the model a
+        rollback would return to (if any). Empty before anything is active."""
+        with self.db.read_session() as session:
+            current = active_version(session)
+            if current is None:
+                return []
+            promoted = _promotion_of(session, current.model)
+            earlier = promoted.from_model if promoted is not None else None
+        return [current.model, *([earlier] if earlier and earlier != current.model else [])]
+
     def history(self, limit: int = 20) -> list[Promotion]:
         with self.db.read_session() as session:
             query = select(Promotion).order_by(Promotion.id.desc()).limit(limit)
@@ -180,15 +191,7 @@ class Registry:
             current = active_version(s, lock=True)
             if current is None:
                 raise RegistryError("no model is active, so there is nothing to roll back")
-            promoted = s.scalar(
-                select(Promotion)
-                .where(
-                    Promotion.to_model == current.model,
-                    Promotion.action.in_([PromotionAction.PROMOTE, PromotionAction.BOOTSTRAP]),
-                )
-                .order_by(Promotion.id.desc())
-                .limit(1)
-            )
+            promoted = _promotion_of(s, current.model)
             if promoted is None or promoted.from_model is None:
                 raise RegistryError(
                     f"{current.model} is the first model this installation served; there is "
@@ -248,6 +251,20 @@ def active_version(session: Session, *, lock: bool = False) -> ModelVersion | No
     if lock:
         query = query.with_for_update()
     return session.scalar(query)
+
+
+def _promotion_of(session: Session, model: str) -> Promotion | None:
+    """The promotion (or bootstrap) that made `model` active most recently: its `from_model`
+    is where a rollback goes."""
+    return session.scalar(
+        select(Promotion)
+        .where(
+            Promotion.to_model == model,
+            Promotion.action.in_([PromotionAction.PROMOTE, PromotionAction.BOOTSTRAP]),
+        )
+        .order_by(Promotion.id.desc())
+        .limit(1)
+    )
 
 
 def _version(session: Session, model: str, *, origin: str) -> ModelVersion:

@@ -81,6 +81,10 @@ class OpenAITrainer:
                 )
             return _report(job, files)
 
+    def can_continue(self, model: str) -> bool:
+        """OpenAI continues a job from an `ft:` model id (the `model` of a new job)."""
+        return model.startswith("ft:")
+
     def poll(self, job_id: str) -> JobReport:
         with _translated_errors():
             return _report(self._client.fine_tuning.jobs.retrieve(job_id), {})

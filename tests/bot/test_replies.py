@@ -238,3 +238,55 @@ def test_an_empty_stream_is_a_model_failure() -> None:
     with pytest.raises(ModelFailure) as failure:
         list(reply)
     assert failure.value.kind == "empty"
+
+
+def _forgetful_server(loaded: set[str]) -> tuple[openai.OpenAI, list[str]]:
+    """A model server that answers 404 (vLLM's shape) for models it has not loaded."""
+    asked: list[str] = []
+    body = _events(
+        {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+    )
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        model = json.loads(request.content)["model"]
+        asked.append(model)
+        if model not in loaded:
+            error = {"message": f"The model `{model}` does not exist.", "type": "NotFoundError"}
+            return httpx2.Response(404, json={"object": "error", **error, "code": 404})
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    client = openai.OpenAI(
+        api_key="test",
+        base_url="http://model.invalid/v1",
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handle)),
+        max_retries=0,
+    )
+    return client, asked
+
+
+def test_a_model_the_server_forgot_is_reloaded_and_the_reply_goes_ahead() -> None:
+    loaded: set[str] = set()
+    client, asked = _forgetful_server(loaded)
+    reloads: list[str] = []
+
+    def reload_model(model: str) -> bool:
+        reloads.append(model)
+        loaded.add(model)
+        return True
+
+    call = ModelCall(client, max_tokens=5, timeout_s=5, reload_model=reload_model)
+    assert list(call.stream("tuneloop-lora-dv3", [])) == ["Hi"]
+    assert (reloads, asked) == (["tuneloop-lora-dv3"], ["tuneloop-lora-dv3"] * 2)
+
+
+def test_a_model_that_cannot_be_reloaded_is_model_not_found_once() -> None:
+    client, asked = _forgetful_server(set())
+    call = ModelCall(client, max_tokens=5, timeout_s=5, reload_model=lambda model: False)
+    with pytest.raises(ModelFailure) as failure:
+        list(call.stream("gone", []))
+    assert failure.value.kind == "model_not_found" and asked == ["gone"]
+    # Reloaded but still missing: no loop, one more try only.
+    call = ModelCall(client, max_tokens=5, timeout_s=5, reload_model=lambda model: True)
+    with pytest.raises(ModelFailure):
+        list(call.stream("gone", []))
+    assert asked == ["gone"] * 3

@@ -18,6 +18,7 @@ import scheduler.records  # noqa: F401  (registers the scheduler's tables)
 from curation.db import Database
 from curation.model_specs import DEFAULT_MODEL_SPECS, ModelTable
 from scheduler.cycle import CycleConfig, CycleRunner
+from scheduler.cycle.context import ModelServing
 from scheduler.evaluation import Asker, EvalOptions, Evaluator, SimilarityGrader
 from scheduler.gate import GatePolicy
 from scheduler.notify import CycleEvent
@@ -106,6 +107,7 @@ class Harness:
     today: date = TODAY
     eval_options: EvalOptions = field(default_factory=lambda: EvalOptions(concurrency=4))
     now: Callable[[], datetime] | None = None
+    serving: ModelServing | None = None
 
     def client(self) -> openai.OpenAI:
         return self.stand_in.client(max_retries=0)
@@ -136,6 +138,7 @@ class Harness:
             config=self.config(),
             notifier=self.events.append,
             today=lambda: self.today,
+            serving=self.serving,
             **extra,
         )
 

@@ -164,3 +164,14 @@ def test_a_ttl_lookup_caches_but_drops_the_cache_on_a_local_change(db: Database)
     assert lookup() == FT_A
     registry.promote(FT_B, actor="U", reason="here")  # this process: cache dropped at once
     assert lookup() == FT_B
+
+
+def test_served_models_are_the_active_one_and_its_rollback_target(registry: Registry) -> None:
+    assert registry.served_models() == []
+    registry.ensure_active(BASE_MODEL)
+    assert registry.served_models() == [BASE_MODEL]
+    registry.promote(FT_A, actor="U", reason="r")
+    registry.promote(FT_B, actor="U", reason="r")
+    assert registry.served_models() == [FT_B, FT_A]
+    registry.rollback(actor="U", reason="bad")
+    assert registry.served_models() == [FT_A, BASE_MODEL]
