@@ -7,15 +7,14 @@ those, through vLLM's runtime LoRA routes. Backends whose provider serves the mo
 (OpenAI) use `NoAdapterServing`. Plain Python: nothing here imports torch.
 """
 
-from scheduler.serving.errors import ServingError
+from scheduler.errors import ServingError
 from scheduler.serving.no_serving import NoAdapterServing
-from scheduler.serving.protocol import AdapterLookup, AdapterRecord, AdapterServing
+from scheduler.serving.protocol import AdapterLookup, AdapterRecord
 from scheduler.serving.vllm_serving import VLLMAdapterServing
 
 __all__ = [
     "AdapterLookup",
     "AdapterRecord",
-    "AdapterServing",
     "NoAdapterServing",
     "ServingError",
     "VLLMAdapterServing",

@@ -25,7 +25,7 @@ from typing import Any
 
 import openai
 
-from scheduler.serving.errors import ServingError
+from scheduler.errors import ServingError
 from scheduler.serving.protocol import AdapterLookup
 
 _ALREADY_LOADED = "has already been loaded"
@@ -71,32 +71,35 @@ class VLLMAdapterServing:
         # reached. A bare FastAPI 404 means the route itself is missing.
         if error.status_code == 404 and _has_message(error.body):
             return
-        raise ServingError(name, "unload", _reason(error))
+        raise _error(name, "unload", _reason(error))
 
     def keep(self, names: Iterable[str]) -> None:
-        """Serve exactly the adapters `names` (in that order of loading), unloading the others.
+        """Serve exactly the adapters among `names` (loaded in that order), unloading the others.
 
-        Missing adapters are loaded before any other is unloaded, so a promotion never leaves a
-        moment where neither the new nor the previous adapter answers.
+        A name of the server's base model is skipped (the registry's rollback target may be
+        the base model). Missing adapters are loaded before any other is unloaded, so a
+        promotion never leaves a moment where neither the new nor the previous model answers.
         """
         wanted = list(dict.fromkeys(names))
         cards = self._model_cards(None, "list")
         served = _adapter_ids(cards)
+        bases = _base_ids(cards)
         for name in wanted:
-            if name not in served:
+            if name not in served and name not in bases:
                 self._load(name, cards)
         for name in sorted(served - set(wanted)):
             self.unload(name)
 
     def ensure(self, name: str) -> bool:
-        """Whether `name` is served, after loading it if it is registered but missing.
+        """Whether `name` is served, after loading it if it is a registered adapter not loaded.
 
         For a chat call answered `model_not_found` (404), e.g. after vLLM restarted and forgot
-        its runtime-loaded adapters. False when `name` is not a registered adapter (nothing to
-        load); raises `ServingError` when loading a registered adapter fails.
+        its runtime-loaded adapters. True for the base model and loaded adapters; False when
+        `name` is neither served nor a registered adapter (nothing to load); raises
+        `ServingError` when loading a registered adapter fails.
         """
         cards = self._model_cards(name, "check")
-        if name in _adapter_ids(cards):
+        if name in _adapter_ids(cards) or name in _base_ids(cards):
             return True
         if self._adapters.get(name) is None:
             return False
@@ -109,10 +112,10 @@ class VLLMAdapterServing:
             return
         record = self._adapters.get(name)
         if record is None:
-            raise ServingError(name, "load", "it is not in the adapter store")
-        bases = {card["id"] for card in cards if not card.get("parent")}
+            raise _error(name, "load", "it is not in the adapter store")
+        bases = _base_ids(cards)
         if record.base_model not in bases:
-            raise ServingError(
+            raise _error(
                 name,
                 "load",
                 f"it adapts the base model {record.base_model!r}, but the server serves "
@@ -123,18 +126,18 @@ class VLLMAdapterServing:
         # Another process may have loaded it since the listing: the goal is reached.
         if error is None or (error.status_code == 400 and _ALREADY_LOADED in _reason(error)):
             return
-        raise ServingError(name, "load", _reason(error))
+        raise _error(name, "load", _reason(error))
 
     def _model_cards(self, name: str | None, action: str) -> list[dict[str, Any]]:
         try:
             listing = self._client.get("/models", cast_to=object)
         except openai.APIStatusError as error:
-            raise ServingError(name, action, _reason(error)) from error
+            raise _error(name, action, _reason(error)) from error
         except openai.APIConnectionError as error:
-            raise ServingError(name, action, self._unreachable(error)) from error
+            raise _error(name, action, self._unreachable(error)) from error
         data = listing.get("data") if isinstance(listing, dict) else None
         if not isinstance(data, list):
-            raise ServingError(name, action, f"GET /models answered {listing!r}, not a list")
+            raise _error(name, action, f"GET /models answered {listing!r}, not a list")
         return [card for card in data if isinstance(card, dict) and "id" in card]
 
     def _post(
@@ -146,16 +149,26 @@ class VLLMAdapterServing:
         except openai.APIStatusError as error:
             return error
         except openai.APIConnectionError as error:
-            raise ServingError(name, action, self._unreachable(error)) from error
+            raise _error(name, action, self._unreachable(error)) from error
         return None
 
     def _unreachable(self, error: openai.APIConnectionError) -> str:
         return f"the server at {self._client.base_url} could not be reached ({error})"
 
 
+def _error(adapter: str | None, action: str, server_message: str) -> ServingError:
+    """The error callers see: what was tried, on which adapter, and the server's words."""
+    subject = f"adapter {adapter!r}" if adapter is not None else "the served models"
+    return ServingError(f"Could not {action} {subject}: {server_message}")
+
+
 def _adapter_ids(cards: list[dict[str, Any]]) -> set[str]:
     """Adapters are the cards with a `parent` (their base model); base models have none."""
     return {card["id"] for card in cards if card.get("parent")}
+
+
+def _base_ids(cards: list[dict[str, Any]]) -> set[str]:
+    return {card["id"] for card in cards if not card.get("parent")}
 
 
 def _has_message(body: object) -> bool:
