@@ -75,18 +75,22 @@ def parse_chat_request(body: object, *, max_model_len: int) -> ChatRequest:
             param="temperature",
             value=temperature,
         )
+    if temperature is not None and temperature > 2:
+        raise bad_request(
+            f"temperature must be in [0, 2], got {temperature}.",
+            param="temperature",
+            value=temperature,
+        )
     top_p = _number(body, "top_p")
     if top_p is not None and not 0 < top_p <= 1:
         raise bad_request(f"top_p must be in (0, 1], got {top_p}.", param="top_p", value=top_p)
     top_k = _typed(body, "top_k", int, "int_type", "a valid integer")
     if top_k is not None and top_k < -1:
-        raise bad_request(
-            f"top_k must be 0 (disable), or at least 1, got {top_k}.", param="top_k", value=top_k
-        )
+        raise bad_request(f"top_k must be 0 (disable), or at least 1, got {top_k}.")
     n = _typed(body, "n", int, "int_type", "a valid integer")
     n = 1 if n is None else n
     if n < 1:
-        raise bad_request(f"n must be at least 1, got {n}.", param="n", value=n)
+        raise bad_request(f"n must be at least 1, got {n}.")
     if n > 1 and temperature is not None and temperature < 1e-5:
         raise bad_request(f"n must be 1 when using greedy sampling, got {n}.")
     return ChatRequest(
@@ -150,22 +154,24 @@ def _content(content: object, loc: str) -> str:
 
 
 def _max_tokens(body: dict[str, Any], max_model_len: int) -> int | None:
-    """`max_completion_tokens`, else the deprecated `max_tokens` (vLLM's precedence)."""
-    value = _typed(body, "max_completion_tokens", int, "int_type", "a valid integer")
-    if value is None:
-        value = _typed(body, "max_tokens", int, "int_type", "a valid integer")
+    """`max_completion_tokens`, else the deprecated `max_tokens` (vLLM's precedence); the
+    length check names the parameter as sent (vllm/renderers/params.py)."""
+    name = (
+        "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+    )
+    value = _typed(body, name, int, "int_type", "a valid integer")
     if value is None:
         return None
+    if value > max_model_len:
+        raise bad_request(
+            f"{name}={value} cannot be greater than max_model_len={max_model_len}. "
+            "Please request fewer output tokens.",
+            param=name,
+            value=value,
+        )
     if value < 1:
         raise bad_request(
             f"max_tokens must be at least 1, got {value}.", param="max_tokens", value=value
-        )
-    if value > max_model_len:
-        raise bad_request(
-            f"max_tokens={value} cannot be greater than max_model_len={max_model_len}. "
-            "Please request fewer output tokens.",
-            param="max_tokens",
-            value=value,
         )
     return value
 
