@@ -23,7 +23,6 @@ from tuneloop.local_vllm.config import (
     runtime_lora_updating,
 )
 
-
 _IGNORED = ("--dtype", "--gpu-memory-utilization", "--max-cpu-loras")
 
 
