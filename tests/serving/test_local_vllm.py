@@ -14,6 +14,8 @@ from typing import Any
 import openai
 import pytest
 
+pytest.importorskip("peft", reason="the lora extra is not installed")
+
 from scheduler.errors import ServingError
 from scheduler.serving import VLLMAdapterServing
 from tests.serving.adapters import AdapterFolders

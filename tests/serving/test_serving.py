@@ -11,6 +11,8 @@ from typing import Any
 import openai
 import pytest
 
+pytest.importorskip("peft", reason="the lora extra is not installed")
+
 from bot.replies.model_call import ModelCall, ModelFailure
 from scheduler.errors import ServingError
 from scheduler.serving import VLLMAdapterServing

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 #: adapter is loaded (PEFT cannot run a `PeftModel` whose last adapter was deleted).
 _PLACEHOLDER = "__local_vllm_base__"
 _ADAPTER_CONFIG = "adapter_config.json"
-_ADAPTER_WEIGHTS = "adapter_model.safetensors"
+_SAFETENSORS = "adapter_model.safetensors"
+#: PEFT's weight files: safetensors since PEFT 0.6, `.bin` from older saves (vLLM reads both).
+_ADAPTER_WEIGHTS = (_SAFETENSORS, "adapter_model.bin")
 _LORA_KEY_MARKERS = (".lora_A.", ".lora_B.", ".lora_embedding_A", ".lora_embedding_B")
 
 
@@ -109,8 +111,8 @@ class Engine:
     def _checked_adapter(self, path: Path) -> dict[str, Any]:
         """The adapter's config, after vLLM's checks: rank and target modules."""
         config_path = path / _ADAPTER_CONFIG
-        weights_path = path / _ADAPTER_WEIGHTS
-        if not config_path.is_file() or not weights_path.is_file():
+        weights = [path / name for name in _ADAPTER_WEIGHTS if (path / name).is_file()]
+        if not config_path.is_file() or not weights:
             raise AdapterNotFound(str(path))
         try:
             config = json.loads(config_path.read_text(encoding="utf-8"))
@@ -123,9 +125,11 @@ class Engine:
             raise AdapterRefused(
                 f"LoRA rank {rank} is greater than max_lora_rank {self._max_lora_rank}."
             )
+        # The module names are read from safetensors; a `.bin` adapter is checked by PEFT.
+        modules = _adapter_modules(weights[0]) if weights[0].name == _SAFETENSORS else []
         unexpected = [
             module
-            for module in _adapter_modules(weights_path)
+            for module in modules
             if module.rsplit(".", 1)[-1] not in self.supported_lora_modules
         ]
         if unexpected:
