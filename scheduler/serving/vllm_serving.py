@@ -79,16 +79,27 @@ class VLLMAdapterServing:
         A name of the server's base model is skipped (the registry's rollback target may be
         the base model). Missing adapters are loaded before any other is unloaded, so a
         promotion never leaves a moment where neither the new nor the previous model answers.
+        An adapter that cannot be loaded does not stop the others: every load and unload is
+        tried, then one `ServingError` lists what failed.
         """
         wanted = list(dict.fromkeys(names))
         cards = self._model_cards(None, "list")
         served = _adapter_ids(cards)
         bases = _base_ids(cards)
+        failures: list[str] = []
         for name in wanted:
             if name not in served and name not in bases:
-                self._load(name, cards)
+                try:
+                    self._load(name, cards)
+                except ServingError as error:
+                    failures.append(str(error))
         for name in sorted(served - set(wanted)):
-            self.unload(name)
+            try:
+                self.unload(name)
+            except ServingError as error:
+                failures.append(str(error))
+        if failures:
+            raise ServingError("; ".join(failures))
 
     def ensure(self, name: str) -> bool:
         """Whether `name` is served, after loading it if it is a registered adapter not loaded.

@@ -255,6 +255,15 @@ def test_refusals_name_the_adapter_and_quote_the_server(serving: VLLMAdapterServ
     assert serving.loaded() == set()
 
 
+def test_keep_does_what_it_can_and_reports_what_it_could_not(
+    serving: VLLMAdapterServing,
+) -> None:
+    serving.keep([OTHER_ADAPTER])
+    with pytest.raises(ServingError, match=f"{UNREGISTERED}.*not in the adapter store"):
+        serving.keep([UNREGISTERED, ADAPTER])
+    assert serving.loaded() == {ADAPTER}
+
+
 def test_after_a_restart_ensure_serves_the_adapter_again(
     server: Server, serving: VLLMAdapterServing
 ) -> None:
