@@ -11,6 +11,7 @@ new name (the adapter files are reused: only the name must be new to the server)
 round really loads one adapter and unloads the one before the previous.
 
     python bench/bench_promotion.py [--rounds 5] [--tokens 32] [--threads 1]
+    python bench/bench_promotion.py --vllm-python /path/to/venv/bin/python   # real vLLM
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
@@ -31,11 +34,11 @@ import openai
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scheduler.serving import VLLMAdapterServing
 from tests.serving.adapters import AdapterFolders, StoredAdapter, write_adapter
+from tests.serving.servers import API_KEY, BaseModel, VLLMServer
 from tuneloop.base_models.tiny import TINY_MODEL_NAME, build_tiny_model
 from tuneloop.local_vllm import LocalVLLM, ServerConfig
 
 TARGET = 3.0
-API_KEY = "bench-key"
 QUESTION = [{"role": "user", "content": "How do I reset my password?"}]
 
 
@@ -58,11 +61,35 @@ def reply_seconds(client: openai.OpenAI, model: str, tokens: int) -> float:
     return elapsed
 
 
+@contextmanager
+def served(model: Path, vllm_python: str | None, logs: Path) -> Iterator[str]:
+    """The server's base URL: the stand-in in a thread, or real vLLM in a child process."""
+    if vllm_python:
+        vllm = VLLMServer(BaseModel(model, TINY_MODEL_NAME), logs, python=vllm_python)
+        try:
+            yield vllm.base_url
+        finally:
+            vllm.stop()
+        return
+    config = ServerConfig(
+        model=model,
+        served_model_names=(TINY_MODEL_NAME,),
+        enable_lora=True,
+        max_lora_rank=16,
+        max_loras=2,
+        api_keys=(API_KEY,),
+        allow_runtime_lora_updating=True,
+    )
+    with LocalVLLM(config).serving() as server:
+        yield server.base_url
+
+
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_argument("--rounds", type=int, default=5)
     cli.add_argument("--tokens", type=int, default=32, help="completion tokens per reply")
     cli.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    cli.add_argument("--vllm-python", help="measure real vLLM run by this Python instead")
     args = cli.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -80,19 +107,10 @@ def main() -> None:
         names = [f"tuneloop-lora-dv{i}" for i in range(args.rounds + 1)]
         for i, name in enumerate(names):
             store.add(StoredAdapter(name, folders[i % 2], TINY_MODEL_NAME))
-        config = ServerConfig(
-            model=model,
-            served_model_names=(TINY_MODEL_NAME,),
-            enable_lora=True,
-            max_lora_rank=16,
-            max_loras=2,
-            api_keys=(API_KEY,),
-            allow_runtime_lora_updating=True,
-        )
-        with LocalVLLM(config).serving() as server:
+        with served(model, args.vllm_python, root) as base_url:
             client = openai.OpenAI(
                 api_key=API_KEY,
-                base_url=server.base_url,
+                base_url=base_url,
                 max_retries=0,
                 http_client=httpx2.Client(transport=httpx2.HTTPTransport()),
             )
@@ -116,7 +134,8 @@ def main() -> None:
     promotion = statistics.median(promotions)
     keep = statistics.median(keeps)
     ratio = promotion / chat
-    print(f"tiny model, stand-in over HTTP, {args.tokens}-token replies, {args.rounds} rounds")
+    server = "vLLM" if args.vllm_python else "the stand-in"
+    print(f"tiny model, {server} over HTTP, {args.tokens}-token replies, {args.rounds} rounds")
     print(f"one chat request (adapter loaded):        {chat * 1000:8.1f} ms (median)")
     print(f"promote: keep([new, previous]):           {keep * 1000:8.1f} ms (median)")
     print(f"promote -> first reply by the new adapter: {promotion * 1000:8.1f} ms (median)")

@@ -102,8 +102,8 @@ class StandInServer(Server):
 class VLLMServer(Server):
     kind = "vllm"
 
-    def __init__(self, base: BaseModel, log_dir: Path) -> None:
-        self._python = vllm_python()
+    def __init__(self, base: BaseModel, log_dir: Path, python: str | None = None) -> None:
+        self._python = python or vllm_python()
         self._base = base
         self._log_dir = log_dir
         self._process: subprocess.Popen[bytes] | None = None
