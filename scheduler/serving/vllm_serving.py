@@ -33,6 +33,7 @@ _RUNTIME_UPDATING_HINT = (
     "the server has no runtime LoRA routes: start vLLM with --enable-lora and the environment "
     "variable VLLM_ALLOW_RUNTIME_LORA_UPDATING=True"
 )
+_BASE_URL_HINT = "the server has no /models route: the client's base URL must end in /v1"
 
 
 class VLLMAdapterServing:
@@ -71,7 +72,7 @@ class VLLMAdapterServing:
         # reached. A bare FastAPI 404 means the route itself is missing.
         if error.status_code == 404 and _has_message(error.body):
             return
-        raise _error(name, "unload", _reason(error))
+        raise _error(name, "unload", _reason(error, _RUNTIME_UPDATING_HINT))
 
     def keep(self, names: Iterable[str]) -> None:
         """Serve exactly the adapters among `names` (loaded in that order), unloading the others.
@@ -135,15 +136,16 @@ class VLLMAdapterServing:
         body = {"lora_name": name, "lora_path": os.fspath(record.path)}
         error = self._post(name, "load", "/load_lora_adapter", body)
         # Another process may have loaded it since the listing: the goal is reached.
-        if error is None or (error.status_code == 400 and _ALREADY_LOADED in _reason(error)):
+        reason = "" if error is None else _reason(error, _RUNTIME_UPDATING_HINT)
+        if error is None or (error.status_code == 400 and _ALREADY_LOADED in reason):
             return
-        raise _error(name, "load", _reason(error))
+        raise _error(name, "load", reason)
 
     def _model_cards(self, name: str | None, action: str) -> list[dict[str, Any]]:
         try:
             listing = self._client.get("/models", cast_to=object)
         except openai.APIStatusError as error:
-            raise _error(name, action, _reason(error)) from error
+            raise _error(name, action, _reason(error, _BASE_URL_HINT)) from error
         except openai.APIConnectionError as error:
             raise _error(name, action, self._unreachable(error)) from error
         data = listing.get("data") if isinstance(listing, dict) else None
@@ -186,13 +188,14 @@ def _has_message(body: object) -> bool:
     return isinstance(body, dict) and isinstance(body.get("message"), str)
 
 
-def _reason(error: openai.APIStatusError) -> str:
-    """The server's words: vLLM's `error.message`, FastAPI's `detail`, or the raw body."""
+def _reason(error: openai.APIStatusError, missing_route_hint: str) -> str:
+    """The server's words: vLLM's `error.message`, FastAPI's `detail`, or the raw body; a 404
+    outside vLLM's envelope means the route does not exist, and `missing_route_hint` says why."""
     body = error.body
     if isinstance(body, dict):
         message = body.get("message") or body.get("detail")
         if error.status_code == 404 and "message" not in body:
-            return f"HTTP 404 ({message}): {_RUNTIME_UPDATING_HINT}"
+            return f"HTTP 404 ({message}): {missing_route_hint}"
         if message:
             return f"HTTP {error.status_code}: {message}"
     if isinstance(body, str) and body:

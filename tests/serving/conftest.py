@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -95,10 +94,3 @@ def serving(server: Server, adapters: AdapterFolders) -> VLLMAdapterServing:
     managed = VLLMAdapterServing(server.client(), adapters)
     managed.keep([])
     return managed
-
-
-@pytest.fixture
-def foreign_base_path(adapters: AdapterFolders) -> Path:
-    record = adapters.get(FOREIGN_ADAPTER)
-    assert record is not None
-    return record.path

@@ -232,6 +232,12 @@ def test_without_runtime_updating_there_are_no_lora_routes(
         VLLMAdapterServing(frozen.client(), adapters).load(ADAPTER)
 
 
+def test_a_base_url_without_v1_is_named(stand_in: LocalVLLM, adapters: AdapterFolders) -> None:
+    client = stand_in.client().with_options(base_url="http://local-vllm.invalid")
+    with pytest.raises(ServingError, match="base URL must end in /v1"):
+        VLLMAdapterServing(client, adapters).loaded()
+
+
 def test_without_enable_lora_adapters_are_refused(
     base_model: BaseModel, adapters: AdapterFolders
 ) -> None:
