@@ -177,7 +177,8 @@ class Engine:
         else:
             if adapter not in self._peft.peft_config:
                 raise AdapterRefused(f"LoRA adapter {adapter!r} was unloaded")
-            self._peft.set_adapter(adapter)
+            if self._peft.active_adapters != [adapter]:  # switching walks every module
+                self._peft.set_adapter(adapter)
             yield
 
     def decode(self, token_ids: Sequence[int]) -> str:
