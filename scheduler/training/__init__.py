@@ -1,16 +1,21 @@
-"""Training backends behind one small protocol, and the OpenAI fine-tuning implementation."""
+"""Training backends behind one small protocol: OpenAI fine-tuning, and self-hosted LoRA."""
 
 from scheduler.training.errors import (
     TrainingRateLimited,
     TrainingTransientError,
     TrainingUnavailable,
 )
+from scheduler.training.lora import AdapterInfo, AdapterStore, LoraTrainer, LoraTrainerConfig
 from scheduler.training.openai_trainer import OpenAITrainer
 from scheduler.training.protocol import JobReport, JobStatus, Trainer, TrainingRequest
 
 __all__ = [
+    "AdapterInfo",
+    "AdapterStore",
     "JobReport",
     "JobStatus",
+    "LoraTrainer",
+    "LoraTrainerConfig",
     "OpenAITrainer",
     "Trainer",
     "TrainingRateLimited",

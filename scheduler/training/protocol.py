@@ -58,6 +58,8 @@ class JobReport:
     trained_tokens: int | None = None
     error_code: str | None = None
     error_message: str | None = None
+    #: sha256 of the trained artifact where the backend produces one (a LoRA adapter).
+    artifact_sha256: str | None = None
 
 
 #: Called with ("train" | "eval", file id) as soon as a file is uploaded, so it is recorded.
