@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     lora_batch_size: int = Field(
         default=4, ge=1, le=1024, validation_alias=_env("TUNELOOP_LORA_BATCH_SIZE")
     )
-    lora_launcher: Literal["python", "accelerate"] = Field(
+    lora_launcher: Literal["python", "accelerate", "external"] = Field(
         default="python", validation_alias=_env("TUNELOOP_LORA_LAUNCHER")
     )
     lora_accelerate_args: str = Field(

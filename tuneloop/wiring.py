@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import openai
-    from scheduler.training.lora import AdapterStore
 
     from scheduler.control import RetrainingService
     from scheduler.cycle import CycleConfig, CycleRunner
@@ -51,6 +50,7 @@ if TYPE_CHECKING:
     from scheduler.registry import ActiveModelLookup, Registry
     from scheduler.service import Lease, RetrainScheduler
     from scheduler.training import Trainer
+    from scheduler.training.lora import AdapterStore
 
 
 def model_registry(db: Database) -> Registry:
@@ -164,7 +164,6 @@ def build_trainer(settings: Settings, client: openai.OpenAI) -> Trainer:
 
         return OpenAITrainer(client)
     from scheduler.training.lora import LoraTrainer, LoraTrainerConfig
-
     from tuneloop.base_models import base_model_folder
 
     def base_models(name: str) -> Path:
@@ -174,6 +173,7 @@ def build_trainer(settings: Settings, client: openai.OpenAI) -> Trainer:
 
     config = LoraTrainerConfig(
         base_models=base_models,
+        base_model=settings.base_model,
         lora_r=settings.lora_rank,
         lora_alpha=settings.lora_alpha,
         lora_dropout=settings.lora_dropout,
@@ -234,6 +234,19 @@ def build_cycle_runner(
     )
     registry.on_change(runner.sync_serving)
     return runner
+
+
+def registry_for_changes(
+    settings: Settings, db: Database, client: openai.OpenAI
+) -> tuple[Registry, ModelServing | None]:
+    """The registry for promotions and rollbacks by hand, and the serving side (None when the
+    provider serves its own models). Each committed change updates what the serving side has
+    loaded before the command returns: no restart anywhere."""
+    registry = model_registry(db)
+    serving = build_serving(settings, client)
+    if serving is not None:
+        registry.on_change(lambda: serving.keep(registry.served_models()))
+    return registry, serving
 
 
 def model_reloader(runner: CycleRunner) -> Callable[[str], bool] | None:
