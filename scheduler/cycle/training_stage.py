@@ -122,6 +122,7 @@ def _apply(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun, report: Job
             stored.status = TrainingStatus.LOADING
             stored.fine_tuned_model = report.fine_tuned_model
             stored.trained_tokens = report.trained_tokens
+            stored.artifact_sha256 = report.artifact_sha256
             stored.succeeded_at = ctx.now()
             ctx.registry.record_candidate(
                 session,
