@@ -122,6 +122,7 @@ class Settings(BaseSettings):
     lora_jobs_dir: Path | None = Field(
         default=None, validation_alias=_env("TUNELOOP_LORA_JOBS_DIR")
     )
+    models_dir: Path | None = Field(default=None, validation_alias=_env("TUNELOOP_MODELS_DIR"))
     adapter_store_dir: Path | None = Field(
         default=None, validation_alias=_env("TUNELOOP_ADAPTER_STORE")
     )
@@ -278,7 +279,7 @@ class Settings(BaseSettings):
     @property
     def base_models_dir(self) -> Path:
         """Where embedded base models (SmolLM2, the tiny test model) are converted to."""
-        return self.data_dir / "models"
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def resolved_database_url(self) -> str:
