@@ -161,13 +161,13 @@ def build_world(
         **{
             "data_dir": data_dir,
             "database_url": database_url or f"sqlite:///{data_dir / 'tuneloop-demo.db'}",
-            **backend.settings,
             "reviewers": [REVIEWER_ID],
             "slack_bot_token": ws.bot.token,
             "slack_signing_secret": SIGNING_SECRET,
             "slack_api_url": slack.api_url,
             "review_channel": None,
             **DEMO_SETTINGS,
+            **backend.settings,  # a real model trains and answers on its own terms
             **(settings_overrides or {}),
         }
     )
