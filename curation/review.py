@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -244,13 +245,22 @@ class Review:
                 "approve it with an edited reply, send it back, or reject it"
             )
         return NewExample(
-            messages=list(exchange.prompt_messages),
+            messages=[_as_context(m) for m in exchange.prompt_messages],
             target=target,
             rejected=rejected,
             source=source,
             thread_key=exchange.thread_key,
             exchange_id=exchange.id,
         )
+
+
+def _as_context(message: dict[str, Any]) -> dict[str, Any]:
+    """A turn of the thread before the reviewed reply. The bot's earlier answers there were
+    never approved by this decision (one may be the very reply someone flagged): they are
+    context, `"weight": 0`, and only the approved reply is trained."""
+    if message.get("role") == "assistant":
+        return {**message, "weight": 0}
+    return dict(message)
 
 
 def _require_reason(reason: str | None, item_id: int) -> None:

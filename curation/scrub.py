@@ -173,10 +173,33 @@ def redact_secrets(text: str) -> str:
     return text
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_for_storage(text: str) -> str:
     """What every door into the store applies: secrets redacted, NUL characters dropped
-    (PostgreSQL text cannot hold them, and they carry no meaning in a chat message)."""
+    (PostgreSQL text cannot hold them, and they carry no meaning in a chat message), and an
+    unpaired UTF-16 surrogate (which UTF-8 cannot encode) replaced by U+FFFD. Files refuse such
+    a surrogate at the door instead (`curation.chat_format.check_text`); a Slack message has
+    no one to refuse it to."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = _LONE_SURROGATE.sub("\ufffd", text)
     return redact_secrets(text.replace("\x00", ""))
+
+
+def scrub_value(value: Any, clean: Callable[[str], str] = clean_for_storage) -> Any:
+    """A copy of a JSON value with `clean` applied to every string in it (message text, text
+    parts, tool-call arguments, tool descriptions); keys are left as they are."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {key: scrub_value(item, clean) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(item, clean) for item in value]
+    return value
 
 
 def _pii_marker(match: re.Match[str]) -> str:
