@@ -156,6 +156,12 @@ def _without_weight(message: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in message.items() if key != "weight"}
 
 
+def request_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored prompt messages as a chat request takes them: `weight` is a key of the training
+    format only (a chat request with it is refused as an unexpected property)."""
+    return [_without_weight(m) if "weight" in m else m for m in messages]
+
+
 def reply_text(message: Mapping[str, Any]) -> str:
     """The text a reply stands for, in the store and in evaluation: its content's text, or
     its calls written out (`lookup_ticket({"id": "4512"})`) when it has no text."""

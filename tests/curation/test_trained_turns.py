@@ -264,3 +264,23 @@ def test_no_export_trains_anything_but_an_approved_target(
             for m in line["input"]["messages"]
             if m["role"] == "assistant"
         )
+
+
+def test_evaluation_asks_with_the_prompt_as_a_chat_request(store) -> None:
+    """The stored context turns carry `"weight": 0`, a training key that a chat request may
+    not hold: the eval cases built from them leave it out."""
+    from scheduler.evaluation.cases import eval_cases
+
+    q1 = {"role": "user", "content": "Where is the VPN portal?"}
+    q2 = {"role": "user", "content": "And the client?"}
+    first = _thread_turn(
+        store, "200.1", [SYSTEM, q1, {"role": "assistant", "content": "?"}, q2], "x"
+    )
+    example_id = _correct_and_approve(store, first, "Download it from the IT portal.")
+    with store.db.session() as s:
+        s.get_one(Example, example_id).split = Split.EVAL
+        stored = s.get_one(Example, example_id).messages
+    assert stored[2] == {"role": "assistant", "content": "?", "weight": 0}
+    with store.db.read_session() as s:
+        (case,) = eval_cases(s)
+    assert case.messages == [SYSTEM, q1, {"role": "assistant", "content": "?"}, q2]
