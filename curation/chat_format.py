@@ -108,6 +108,8 @@ def _plainly_valid(message: Any) -> bool:
     role, content = message.get("role"), message.get("content")
     if type(role) is not str or type(content) is not str or content == "" or content.isspace():
         return False  # isspace() stops at the first other character
+    if "\x00" in content or (not content.isascii() and _lone_surrogate(content) is not None):
+        return False
     if len(message) == 2:
         # tool and function messages need one more key (tool_call_id, name)
         return role in ("system", "user", "assistant")
@@ -127,7 +129,10 @@ def _lone_surrogate(text: str) -> int | None:
 
 
 def check_text(text: str, where: str) -> list[Problem]:
-    """A string that UTF-8 can hold: no unpaired surrogate (`"\\ud83d"` alone is valid JSON)."""
+    """A string that UTF-8 and the store can hold: no unpaired surrogate (`"\\ud83d"` alone is
+    valid JSON) and no NUL character (PostgreSQL text cannot hold one)."""
+    if "\x00" in text:
+        return [Problem("invalid_text", where, f"NUL character at {text.index(chr(0))}")]
     offset = _lone_surrogate(text)
     if offset is None:
         return []
@@ -464,11 +469,12 @@ def dpo_outputs(line: Mapping[str, Any]) -> tuple[Any, Any]:
     return found[0], found[1]
 
 
-def check_dpo_line(line: Any) -> list[Problem]:
-    """A preference line: input messages, one preferred and one non-preferred reply."""
+def check_dpo_line(line: Any, *, extra_keys: frozenset[str] = frozenset()) -> list[Problem]:
+    """A preference line: input messages, one preferred and one non-preferred reply.
+    `extra_keys` as for `check_sft_line`."""
     if not isinstance(line, Mapping):
         return [Problem("data_type", "line", "each line must be a JSON object")]
-    allowed = frozenset({"input", *(name for pair in DPO_OUTPUTS for name in pair)})
+    allowed = frozenset({"input", *(name for pair in DPO_OUTPUTS for name in pair)}) | extra_keys
     problems = _unknown_keys(line, allowed, "")
     for current, older in DPO_OUTPUTS:
         if current in line and older in line:
@@ -483,16 +489,23 @@ def check_dpo_line(line: Any) -> list[Problem]:
     preferred, rejected = dpo_outputs(line)
     problems.extend(_check_output(preferred, "preferred_output"))
     problems.extend(_check_output(rejected, "non_preferred_output"))
-    if not problems and _output_identity(preferred[0]) == _output_identity(rejected[0]):
+    if not problems and identical_outputs(preferred[0], rejected[0]):
         problems.append(
             Problem("identical_outputs", "preferred_output", "preferred equals non-preferred")
         )
     return problems
 
 
+def identical_outputs(preferred: Mapping[str, Any], rejected: Mapping[str, Any]) -> bool:
+    """Whether a DPO pair's two replies say the same (so there is nothing to prefer)."""
+    return _output_identity(preferred) == _output_identity(rejected)
+
+
 def _output_identity(message: Mapping[str, Any]) -> tuple[str, Any, Any]:
+    """What a DPO output says: its text (trimmed: two replies that differ only in the blanks at
+    their ends teach no preference) and its calls."""
     return (
-        message_text(message.get("content")),
+        message_text(message.get("content")).strip(),
         message.get("tool_calls"),
         message.get("function_call"),
     )

@@ -64,10 +64,7 @@ def validate_new_example(new: NewExample, where: str = "example") -> list[str]:
     line = new.training_line()
     problems = [f"{where}: {p}" for p in check_sft_line(line.sft_line())]
     if new.rejected is not None and not problems:
-        if new.rejected.strip() == new.target.strip():
-            problems.append(f"{where}: identical_outputs: the rejected reply equals the target")
-        else:
-            problems.extend(f"{where}: {p}" for p in check_dpo_line(line.dpo_line()))
+        problems.extend(f"{where}: {p}" for p in check_dpo_line(line.dpo_line()))
     if new.golden and new.split not in (None, Split.EVAL):
         problems.append(f"{where}: golden_is_eval: golden items are evaluation-only")
     return problems

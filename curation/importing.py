@@ -104,7 +104,7 @@ def _decode(raw: str) -> Any:
 MAX_THREAD_ID_LENGTH = 150
 
 
-def _thread_problem(thread: Any) -> Problem | None:
+def thread_id_problem(thread: Any) -> Problem | None:
     """`thread_id` groups a conversation: text or an integer (7 and "7" are one thread), or
     absent (null). Anything else is refused, never ignored: ignoring it would let one
     conversation straddle train and eval."""
@@ -131,12 +131,12 @@ def _thread_problem(thread: Any) -> Problem | None:
 def parse_line(line: Any) -> tuple[TrainingLine | None, list[Problem]]:
     """A decoded import line taken apart, or the rules it breaks. Never raises for bad input."""
     if isinstance(line, dict) and "messages" not in line and "input" in line:
-        problems = check_dpo_line(line)
+        problems = check_dpo_line(line, extra_keys=IMPORT_KEYS)
         make = TrainingLine.from_dpo_line
     else:
         problems = check_sft_line(line, extra_keys=IMPORT_KEYS)
         make = TrainingLine.from_sft_line
-    thread = _thread_problem(line.get("thread_id")) if isinstance(line, dict) else None
+    thread = thread_id_problem(line.get("thread_id")) if isinstance(line, dict) else None
     if thread is not None:
         problems.append(thread)
     if problems:

@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from curation.chat_format import identical_outputs
 from curation.db import Database
 from curation.errors import ValidationError
 from curation.export.lines import BUILDERS, CHECKERS, Method, line_messages, line_tools
@@ -259,8 +260,8 @@ class _Export:
         if tools:
             self._refuse_secrets(json.dumps(tools, ensure_ascii=False), "tool definitions")
             tokens += tools_tokens(tools, self.count, self.spec.encoding)
-        if "preferred_output" in line and (
-            line["preferred_output"] == line["non_preferred_output"]
+        if "preferred_output" in line and identical_outputs(
+            line["preferred_output"][0], line["non_preferred_output"][0]
         ):
             raise _LeftOut(
                 "identical_outputs",
