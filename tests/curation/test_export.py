@@ -16,6 +16,7 @@ from curation.errors import ValidationError
 from curation.examples import NewExample, insert_example
 from curation.export import ExportOptions, Method, export_dataset, writer
 from curation.export.writer import _Export
+from curation.importing import import_chat_file
 from curation.model_specs import DEFAULT_MODEL_SPECS, ModelSpec, ModelTable, UnknownModelError
 from curation.models import DatasetItem, DatasetVersion, Example, ExampleSource, Split
 from curation.scrub import has_secret
@@ -353,3 +354,61 @@ def test_every_exported_line_passes_the_validator(db, tmp_path_factory, pairs) -
     lines = _lines(out / "train.jsonl")
     assert len(lines) == result.train_count
     assert all(not check_sft_line(line) for line in lines)
+
+
+def test_a_preference_pair_equal_as_written_is_left_out_with_its_reason(db, tmp_path: Path) -> None:
+    _add(db, 10, rejected=True)
+    with db.session() as s:  # past the door, as an older version of the rules let it in
+        s.add(
+            Example(
+                messages=[SYSTEM, {"role": "user", "content": "Where is the canteen?"}],
+                target="Floor 2.",
+                rejected="  Floor 2.\n",
+                source=ExampleSource.CORRECTION,
+                split=Split.TRAIN,
+                thread_key="same",
+                content_hash="1" * 64,
+                prompt_hash="1" * 64,
+                approved_by="U",
+            )
+        )
+    result = _export(db, tmp_path / "dpo", method=Method.DPO)
+    assert result.train_count == 10 and result.left_out == {"identical_outputs": 1}
+    assert "Floor 2." not in (tmp_path / "dpo/train.jsonl").read_text()
+
+
+def test_a_correction_equal_to_the_reply_once_secrets_are_redacted_is_refused(store) -> None:
+    from tests.conftest import REVIEWERS, ask
+
+    exchange = ask(store, "What is the bot token?", "It is xoxb-1111111111-abcdefghijkl.")
+    _, item, _ = store.capture.add_correction(
+        exchange, "UFIXER", "It is xoxb-2222222222-mnopqrstuvwx."
+    )
+    with pytest.raises(ValidationError, match="identical_outputs"):
+        store.review.approve(item.id, REVIEWERS[0])
+
+
+def test_indentation_only_correction_is_imported_and_supersedes(db, tmp_path: Path) -> None:
+    question = "What should my .vpn.yaml look like for the Leeds gateway?"
+    broken = "Use this:\n```yaml\ngateway:\nhost: vpn-leeds.fernhill.example\nport: 443\n```"
+    fixed = broken.replace("\nhost", "\n  host").replace("\nport", "\n  port")
+    reports = []
+    for name, answer in (("a.jsonl", broken), ("b.jsonl", fixed)):
+        path = tmp_path / name
+        path.write_text(
+            json.dumps(
+                {
+                    "thread_id": "t1",
+                    "messages": [
+                        {"role": "user", "content": question},
+                        {"role": "assistant", "content": answer},
+                    ],
+                }
+            )
+        )
+        reports.append(import_chat_file(db, path, system_prompt=None, eval_fraction=0))
+    assert [(r.added, r.already_present) for r in reports] == [(1, 0), (1, 0)]
+    _add(db, 10)
+    _export(db, tmp_path / "v")
+    text = (tmp_path / "v/train.jsonl").read_text()
+    assert json.dumps(fixed)[1:-1] in text and json.dumps(broken)[1:-1] not in text
