@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     gate_min_eval_items: int = Field(
         default=30, ge=1, validation_alias=_env("TUNELOOP_GATE_MIN_EVAL_ITEMS")
     )
+    gate_min_differing_items: int = Field(
+        default=10, ge=1, validation_alias=_env("TUNELOOP_GATE_MIN_DIFFERING_ITEMS")
+    )
     gate_golden_tolerance: float = Field(
         default=0.02, ge=0, le=1, validation_alias=_env("TUNELOOP_GATE_GOLDEN_TOLERANCE")
     )

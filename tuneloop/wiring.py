@@ -76,6 +76,7 @@ def gate_policy(settings: Settings) -> GatePolicy:
         golden_tolerance=settings.gate_golden_tolerance,
         golden_floor=settings.gate_golden_floor,
         min_items=settings.gate_min_eval_items,
+        min_differing_items=settings.gate_min_differing_items,
         shutdown_days=settings.gate_shutdown_days,
     )
 

@@ -253,7 +253,8 @@ def test_dpo_trains_with_the_dpo_method(harness: Harness) -> None:
                 eval_fraction=0.2,
             )
     harness.config_overrides = {"method": "dpo"}
-    harness.gate_overrides = {"min_items": 8}  # DPO holds out only corrected examples
+    # DPO holds out only corrected examples
+    harness.gate_overrides = {"min_items": 8, "min_differing_items": 8}
     report = harness.runner().tick()
     assert report.outcome == CycleOutcome.PROMOTED, report.note
     assert harness.jobs()[0].method.type == "dpo"
