@@ -16,6 +16,7 @@ from curation.fingerprints import content_hash, prompt_hash, split_for
 from curation.models import Example, ExampleSource, Split
 from curation.models.base import utcnow
 from curation.scrub import clean_for_storage, scrub_value
+from curation.token_limit import TokenLimit
 from curation.training_line import TrainingLine
 
 
@@ -50,9 +51,12 @@ class NewExample:
         return TrainingLine.from_stored(self.messages, self.target, self.rejected, self.line_fields)
 
 
-def validate_new_example(new: NewExample, where: str = "example") -> list[str]:
+def validate_new_example(
+    new: NewExample, where: str = "example", *, limit: TokenLimit | None = None
+) -> list[str]:
     """Every broken rule of a would-be example, each naming where it is: the lines export would
-    write for it, checked by the same rules as every other door (`curation.chat_format`)."""
+    write for it, checked by the same rules as every other door (`curation.chat_format`), and
+    against the target model's per-example token `limit` when one is given."""
     if (
         not isinstance(new.messages, list)
         or not isinstance(new.target, str)
@@ -67,13 +71,23 @@ def validate_new_example(new: NewExample, where: str = "example") -> list[str]:
         problems.extend(f"{where}: {p}" for p in check_dpo_line(line.dpo_line()))
     if new.golden and new.split not in (None, Split.EVAL):
         problems.append(f"{where}: golden_is_eval: golden items are evaluation-only")
+    if limit is not None and not problems:
+        too_long = limit.problem(line)
+        if too_long is not None:
+            problems.append(f"{where}: {too_long}")
     return problems
 
 
 def insert_example(
-    session: Session, new: NewExample, *, approved_by: str, eval_fraction: float
+    session: Session,
+    new: NewExample,
+    *,
+    approved_by: str,
+    eval_fraction: float,
+    limit: TokenLimit | None = None,
 ) -> tuple[Example, bool]:
-    """Store `new` unless an identical example exists. Returns (example, created).
+    """Store `new` unless an identical example exists. Returns (example, created); raises
+    ValidationError for a broken rule (see `validate_new_example`).
 
     Safe under concurrency: the unique content hash decides, inside a savepoint, so two
     processes adding the same example end with one row and neither fails.
@@ -86,7 +100,7 @@ def insert_example(
         rejected=clean_for_storage(new.rejected) if isinstance(new.rejected, str) else new.rejected,
         line_fields=scrub_value(new.line_fields),
     )
-    problems = validate_new_example(new)
+    problems = validate_new_example(new, limit=limit)
     if problems:
         raise ValidationError("example refused", problems)
     messages, target, rejected = new.messages, new.target, new.rejected

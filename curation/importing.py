@@ -23,6 +23,7 @@ from curation.errors import ValidationError
 from curation.examples import NewExample, insert_example, validate_new_example
 from curation.fingerprints import prompt_hash
 from curation.models import ExampleSource, Split
+from curation.token_limit import TokenLimit
 from curation.training_line import TrainingLine
 
 SEED_ACTOR = "tuneloop:seeds"
@@ -157,9 +158,10 @@ def parse_chat_file(
     system_prompt: str | None,
     golden: bool = False,
     split: Split | None = None,
+    limit: TokenLimit | None = None,
 ) -> ParsedFile:
     """Every line of `path` as a would-be example, or ValidationError naming each bad line
-    (`FILE:LINE: rule at where: detail`)."""
+    (`FILE:LINE: rule at where: detail`), a line over the model's token `limit` included."""
     problems: list[str] = []
     examples: list[NewExample] = []
     context_turns = 0
@@ -201,7 +203,7 @@ def parse_chat_file(
             golden=golden,
             split=split,
         )
-        problems.extend(validate_new_example(new, where))
+        problems.extend(validate_new_example(new, where, limit=limit))
         examples.append(new)
     if not lines:
         problems.append(f"{path}: the file holds no examples")
@@ -239,7 +241,9 @@ def store_examples(
     return report
 
 
-def import_seeds(db: Database, seeds_dir: Path, *, eval_fraction: float) -> list[ImportReport]:
+def import_seeds(
+    db: Database, seeds_dir: Path, *, eval_fraction: float, limit: TokenLimit | None = None
+) -> list[ImportReport]:
     """Import `train.jsonl` (training, always) and `golden.jsonl` (evaluation only, forever).
 
     Each file stands alone: a bad file is reported in its report's `problems` and contributes
@@ -265,6 +269,7 @@ def import_seeds(db: Database, seeds_dir: Path, *, eval_fraction: float) -> list
                 system_prompt=system_prompt,
                 golden=golden,
                 split=split,
+                limit=limit,
             )
             report = store_examples(
                 db, path, parsed, approved_by=SEED_ACTOR, eval_fraction=eval_fraction
@@ -282,9 +287,12 @@ def import_chat_file(
     system_prompt: str | None,
     eval_fraction: float,
     approved_by: str = IMPORT_ACTOR,
+    limit: TokenLimit | None = None,
 ) -> ImportReport:
     """Bulk import of already-approved examples; each is split by its thread's hash."""
-    parsed = parse_chat_file(path, source=ExampleSource.IMPORT, system_prompt=system_prompt)
+    parsed = parse_chat_file(
+        path, source=ExampleSource.IMPORT, system_prompt=system_prompt, limit=limit
+    )
     return store_examples(db, path, parsed, approved_by=approved_by, eval_fraction=eval_fraction)
 
 

@@ -33,6 +33,7 @@ from curation.models import (
 )
 from curation.models.base import utcnow
 from curation.scrub import clean_for_storage
+from curation.token_limit import TokenLimit
 
 IsReviewer = Callable[[str], bool]
 
@@ -76,10 +77,19 @@ class Approval:
 class Review:
     """Reviewer decisions, with the same rules for Slack, the command line and scripts."""
 
-    def __init__(self, db: Database, *, is_reviewer: IsReviewer, eval_fraction: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        is_reviewer: IsReviewer,
+        eval_fraction: float,
+        limit: TokenLimit | None = None,
+    ) -> None:
         self._db = db
         self._is_reviewer = is_reviewer
         self._eval_fraction = eval_fraction
+        #: The target model's per-example token limit, checked before an example is made.
+        self._limit = limit
 
     def is_reviewer(self, user_id: str) -> bool:
         return bool(user_id) and self._is_reviewer(user_id)
@@ -141,6 +151,7 @@ class Review:
                 self._example_for(session, item),
                 approved_by=reviewer,
                 eval_fraction=self._eval_fraction,
+                limit=self._limit,
             )
             session.flush()
             item.example_id = example.id

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from curation.capture import Capture
 from curation.db import Database
 from curation.review import IsReviewer, Review, reviewer_set
+from curation.token_limit import TokenLimit
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,13 @@ class Store:
         *,
         reviewers: Collection[str] | IsReviewer,
         eval_fraction: float = 0.2,
+        limit: TokenLimit | None = None,
     ) -> Store:
+        """`limit`: the target model's per-example token limit, checked at approval."""
         is_reviewer = reviewers if callable(reviewers) else reviewer_set(reviewers)
         return cls(
             db=db,
             capture=Capture(db),
-            review=Review(db, is_reviewer=is_reviewer, eval_fraction=eval_fraction),
+            review=Review(db, is_reviewer=is_reviewer, eval_fraction=eval_fraction, limit=limit),
             eval_fraction=eval_fraction,
         )

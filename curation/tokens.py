@@ -49,6 +49,7 @@ def count_text(text: str, encoding: tiktoken.Encoding) -> int:
     return len(encoding.encode(text, disallowed_special=()))
 
 
+@lru_cache(maxsize=8)
 def counter(encoding_name: str) -> CountText:
     """A cached text counter for one encoding (roles, system prompts and answers repeat)."""
     encoding = get_encoding(encoding_name)

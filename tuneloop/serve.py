@@ -34,6 +34,7 @@ from tuneloop.wiring import (
     active_model_lookup,
     build_cycle_runner,
     build_retrain_scheduler,
+    example_limit,
     open_database,
     retraining_control,
     slack_decision_notifier,
@@ -85,6 +86,7 @@ def bot_store(settings: Settings, client: WebClient) -> Store:
         open_database(settings),
         reviewers=any_of(settings.reviewers, *groups),
         eval_fraction=settings.eval_fraction,
+        limit=example_limit(settings),
     )
 
 

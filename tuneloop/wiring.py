@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from curation.db import Database
 from curation.importing import read_system_prompt
+from curation.model_specs import UnknownModelError
 from curation.store import Store
+from curation.token_limit import TokenLimit
 from tuneloop.settings import Settings
 
 
@@ -18,7 +20,17 @@ def open_store(settings: Settings, db: Database | None = None) -> Store:
         db or open_database(settings),
         reviewers=settings.reviewers,
         eval_fraction=settings.eval_fraction,
+        limit=example_limit(settings),
     )
+
+
+def example_limit(settings: Settings) -> TokenLimit | None:
+    """The base model's per-example token limit, which the doors into the store check; None
+    for a model the table does not list (export names that problem)."""
+    try:
+        return TokenLimit.for_model(settings.models, settings.base_model)
+    except UnknownModelError:
+        return None
 
 
 def system_prompt(settings: Settings) -> str | None:

@@ -114,14 +114,6 @@ class ExportResult:
             "left_out": self.left_out,
         }
 
-    def left_out_note(self) -> str:
-        """'' when nothing was left out, else "2 examples left out (too_many_tokens: 2)"."""
-        if not self.left_out:
-            return ""
-        total = sum(self.left_out.values())
-        reasons = ", ".join(f"{rule}: {n}" for rule, n in sorted(self.left_out.items()))
-        return f"{total} example{'s' if total != 1 else ''} left out ({reasons})"
-
 
 def exportable_conditions(split: Split, method: Method) -> list[ColumnElement[bool]]:
     """Which examples an export takes for `split`: approved, not retired, not golden, and only
@@ -165,6 +157,15 @@ def _checked_content(encoding_name: str, text: str, redact: bool) -> tuple[str, 
     written = redact_pii(text) if redact else text
     tokens = len(get_encoding(encoding_name).encode(written, disallowed_special=()))
     return written, tokens, None
+
+
+def left_out_summary(by_rule: dict[str, int]) -> str:
+    """ "2 examples left out of the export (too_many_tokens: 2)", or '' when none were."""
+    total = sum(by_rule.values())
+    if not total:
+        return ""
+    reasons = ", ".join(f"{rule}: {n}" for rule, n in sorted(by_rule.items()))
+    return f"{total} example{'s' if total != 1 else ''} left out of the export ({reasons})"
 
 
 class _LeftOut(Exception):

@@ -319,3 +319,39 @@ def test_the_incremental_file_is_the_same_on_every_attempt(tmp_path) -> None:
     lines = first.path.read_text().splitlines()
     assert [json.loads(line)["line"] for line in lines][-5:] == [25, 26, 27, 28, 29]
     assert first.tokens == sum(10 + json.loads(line)["line"] for line in lines)
+
+
+def test_an_example_a_model_change_made_too_long_is_left_out_not_blocking(
+    harness: Harness,
+) -> None:
+    """Stored when it fitted (no limit at the door then); now over the base model's 65,536
+    tokens: the export leaves it out, the cycle's note says so, and the run goes on."""
+    from curation.examples import NewExample, insert_example
+    from curation.models import ExampleSource
+    from scheduler.cycle.export_stage import export_step
+    from tests.scheduler.helpers import SYSTEM
+
+    seed(harness.db)
+    with harness.db.session() as s:
+        insert_example(
+            s,
+            NewExample(
+                messages=[SYSTEM, {"role": "user", "content": "Log: " + "a " * 70_000}],
+                target="Your disk quota is full.",
+                source=ExampleSource.IMPORT,
+                thread_key="long",
+                split=Split.TRAIN,
+            ),
+            approved_by="U",
+            eval_fraction=0,
+        )
+    runner = harness.runner()
+    begun = runner.begin(force=True)
+    assert begun.cycle_id is not None
+    with harness.db.read_session() as s:
+        cycle = s.get_one(RetrainCycle, begun.cycle_id)
+    export_step(runner.ctx, cycle)
+    with harness.db.read_session() as s:
+        note = s.get_one(RetrainCycle, begun.cycle_id).note
+    assert "1 example left out of the export (too_many_tokens: 1)" in note
+    assert runner.advance(begun.cycle_id).outcome == CycleOutcome.PROMOTED

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from curation.export import ExportOptions, Method, export_dataset
+from curation.export import ExportOptions, Method, export_dataset, left_out_summary
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, print_json, reported_errors
 from tuneloop.settings import load_settings
@@ -49,3 +49,6 @@ def export(
         f"about ${result.estimated_cost_usd:.2f} on {result.model}",
         highlight=False,
     )
+    left_out = left_out_summary(result.left_out)
+    if left_out:
+        console.print(f"{left_out}; the first are listed in manifest.json", highlight=False)

@@ -10,7 +10,7 @@ from curation.importing import ImportReport, import_chat_file, import_seeds
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, fail, print_json, reported_errors
 from tuneloop.settings import load_settings
-from tuneloop.wiring import open_database, system_prompt
+from tuneloop.wiring import example_limit, open_database, system_prompt
 
 seeds_app = typer.Typer(help="The data a new installation starts from.", no_args_is_help=True)
 app.add_typer(seeds_app, name="seeds")
@@ -22,9 +22,16 @@ def _show(reports: list[ImportReport], as_json: bool) -> None:
     else:
         for r in reports:
             if r.ok:
+                context = (
+                    f"; {r.context_turns} earlier assistant turns without a weight kept as "
+                    'context (weight 0: give them "weight": 1 to train them)'
+                    if r.context_turns
+                    else ""
+                )
                 console.print(
-                    f"{r.path}: {r.added} added, {r.already_present} already present",
+                    f"{r.path}: {r.added} added, {r.already_present} already present{context}",
                     highlight=False,
+                    markup=False,
                 )
     failed = [r for r in reports if not r.ok]
     if failed:
@@ -48,6 +55,7 @@ def seeds_import(
             open_database(settings),
             directory or settings.seeds_dir,
             eval_fraction=settings.eval_fraction,
+            limit=example_limit(settings),
         )
     _show(reports, as_json)
 
@@ -65,5 +73,6 @@ def import_file(
             file,
             system_prompt=system_prompt(settings),
             eval_fraction=settings.eval_fraction,
+            limit=example_limit(settings),
         )
     _show([report], as_json)
