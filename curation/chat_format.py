@@ -46,6 +46,7 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
 KNOWN_MESSAGE_KEYS = frozenset().union(*MESSAGE_KEYS.values())
 #: Line-level keys of a supervised line besides `messages`.
 SFT_FIELDS = ("tools", "parallel_tool_calls", "functions")
+_SFT_KEYS = frozenset({"messages", *SFT_FIELDS})
 #: Keys of a DPO line's `input` besides `messages`.
 DPO_INPUT_FIELDS = ("tools", "parallel_tool_calls")
 #: (the current spelling, the 2025-05-20 spelling) of a DPO line's two outputs.
@@ -418,10 +419,13 @@ def check_sft_line(line: Any, *, extra_keys: frozenset[str] = frozenset()) -> li
         return [Problem("data_type", "line", "each line must be a JSON object")]
     if "messages" not in line:
         return [Problem("missing_messages_list", "line", "no 'messages' key")]
-    problems = _unknown_keys(line, frozenset({"messages", *SFT_FIELDS}) | extra_keys, "")
     messages = line["messages"]
-    problems.extend(check_messages(messages))
-    problems.extend(check_fields(line, SFT_FIELDS, ""))
+    if len(line) == 1:  # the usual line: {"messages": [...]}, nothing else to look at
+        problems = check_messages(messages)
+    else:
+        problems = _unknown_keys(line, _SFT_KEYS | extra_keys, "")
+        problems.extend(check_messages(messages))
+        problems.extend(check_fields(line, SFT_FIELDS, ""))
     if problems:
         return problems
     index = target_index(messages)

@@ -17,12 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curation.chat_format import Problem, check_dpo_line, check_sft_line, check_text
+from curation.chat_format import (
+    Problem,
+    check_dpo_line,
+    check_sft_line,
+    check_text,
+    message_text,
+)
 from curation.db import Database
 from curation.errors import ValidationError
 from curation.examples import NewExample, insert_example, validate_new_example
 from curation.fingerprints import prompt_hash
 from curation.models import ExampleSource, Split
+from curation.personal_data import PersonalDataPolicy
 from curation.token_limit import TokenLimit
 from curation.training_line import TrainingLine
 
@@ -145,6 +152,26 @@ def parse_line(line: Any) -> tuple[TrainingLine | None, list[Problem]]:
     return make({k: v for k, v in line.items() if k not in IMPORT_KEYS}), []
 
 
+def personal_data_problems(parts: TrainingLine, policy: PersonalDataPolicy) -> list[Problem]:
+    """Personal data in the turns a line trains (its reply, and earlier turns of weight 1),
+    which the allow list does not keep: a person must decide (`keep_personal_data`)."""
+    trained = [
+        (index, m)
+        for index, m in enumerate([*parts.prompt, parts.target])
+        if m is parts.target or (m.get("role") == "assistant" and m.get("weight") == 1)
+    ]
+    return [
+        Problem(
+            "personal_data",
+            f"messages[{index}].content",
+            f"{finding} in a trained reply: put a team's public contacts on "
+            "TUNELOOP_PII_ALLOW_LIST, remove it, or import with --keep-personal-data",
+        )
+        for index, message in trained
+        for finding in policy.find(message_text(message.get("content")))
+    ]
+
+
 def _thread_key(source: ExampleSource, thread: Any, parts: TrainingLine) -> str:
     if thread is not None:
         return f"{source.value}:{thread}"
@@ -159,9 +186,12 @@ def parse_chat_file(
     golden: bool = False,
     split: Split | None = None,
     limit: TokenLimit | None = None,
+    personal_data: PersonalDataPolicy | None = None,
+    keep_personal_data: bool = False,
 ) -> ParsedFile:
     """Every line of `path` as a would-be example, or ValidationError naming each bad line
-    (`FILE:LINE: rule at where: detail`), a line over the model's token `limit` included."""
+    (`FILE:LINE: rule at where: detail`): a line over the model's token `limit`, and one whose
+    trained reply holds `personal_data` unless told to keep it, included."""
     problems: list[str] = []
     examples: list[NewExample] = []
     context_turns = 0
@@ -185,6 +215,11 @@ def parse_chat_file(
         if parts is None:
             problems.extend(f"{where}: {p}" for p in line_problems)
             continue
+        if personal_data is not None and not keep_personal_data:
+            found = personal_data_problems(parts, personal_data)
+            if found:
+                problems.extend(f"{where}: {p}" for p in found)
+                continue
         context_turns += sum(
             1 for m in parts.prompt if m.get("role") == "assistant" and "weight" not in m
         )
@@ -242,7 +277,13 @@ def store_examples(
 
 
 def import_seeds(
-    db: Database, seeds_dir: Path, *, eval_fraction: float, limit: TokenLimit | None = None
+    db: Database,
+    seeds_dir: Path,
+    *,
+    eval_fraction: float,
+    limit: TokenLimit | None = None,
+    personal_data: PersonalDataPolicy | None = None,
+    keep_personal_data: bool = False,
 ) -> list[ImportReport]:
     """Import `train.jsonl` (training, always) and `golden.jsonl` (evaluation only, forever).
 
@@ -270,6 +311,8 @@ def import_seeds(
                 golden=golden,
                 split=split,
                 limit=limit,
+                personal_data=personal_data,
+                keep_personal_data=keep_personal_data,
             )
             report = store_examples(
                 db, path, parsed, approved_by=SEED_ACTOR, eval_fraction=eval_fraction
@@ -288,10 +331,17 @@ def import_chat_file(
     eval_fraction: float,
     approved_by: str = IMPORT_ACTOR,
     limit: TokenLimit | None = None,
+    personal_data: PersonalDataPolicy | None = None,
+    keep_personal_data: bool = False,
 ) -> ImportReport:
     """Bulk import of already-approved examples; each is split by its thread's hash."""
     parsed = parse_chat_file(
-        path, source=ExampleSource.IMPORT, system_prompt=system_prompt, limit=limit
+        path,
+        source=ExampleSource.IMPORT,
+        system_prompt=system_prompt,
+        limit=limit,
+        personal_data=personal_data,
+        keep_personal_data=keep_personal_data,
     )
     return store_examples(db, path, parsed, approved_by=approved_by, eval_fraction=eval_fraction)
 

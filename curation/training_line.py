@@ -35,9 +35,10 @@ from curation.chat_format import (
 LINE_FIELD_KEYS = frozenset({"target", "rejected", "after", *SFT_FIELDS})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TrainingLine:
-    """One example in parts. `target` and `rejected` are assistant messages."""
+    """One example in parts. `target` and `rejected` are assistant messages. (Not frozen: a
+    frozen dataclass's __init__ costs several times more, and export makes one per row.)"""
 
     prompt: list[dict[str, Any]]
     target: dict[str, Any]
@@ -85,7 +86,9 @@ class TrainingLine:
         line_fields: Mapping[str, Any] | None,
     ) -> TrainingLine:
         """The parts of a stored example (its columns)."""
-        extra = line_fields or {}
+        if not line_fields:  # the usual example: prompt and reply
+            return cls(messages, _plain(target), None if rejected is None else _plain(rejected))
+        extra = line_fields
         return cls(
             prompt=messages,
             target=extra.get("target") or _plain(target),

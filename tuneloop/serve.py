@@ -36,6 +36,7 @@ from tuneloop.wiring import (
     build_retrain_scheduler,
     example_limit,
     open_database,
+    personal_data_policy,
     retraining_control,
     slack_decision_notifier,
     slack_web_client,
@@ -87,6 +88,7 @@ def bot_store(settings: Settings, client: WebClient) -> Store:
         reviewers=any_of(settings.reviewers, *groups),
         eval_fraction=settings.eval_fraction,
         limit=example_limit(settings),
+        personal_data=personal_data_policy(settings),
     )
 
 

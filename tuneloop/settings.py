@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     redact_pii_in_export: bool = Field(
         default=True, validation_alias=_env("TUNELOOP_REDACT_PII_IN_EXPORT")
     )
+    pii_allow_list: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("TUNELOOP_PII_ALLOW_LIST")
+    )
+    pii_phone_regions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["US", "GB"], validation_alias=_env("TUNELOOP_PII_PHONE_REGIONS")
+    )
     export_epochs: int = Field(default=3, ge=1, le=50, validation_alias=_env("TUNELOOP_EPOCHS"))
     model_specs: dict[str, ModelSpec] = Field(
         default_factory=lambda: dict(DEFAULT_MODEL_SPECS),
@@ -218,6 +224,14 @@ class Settings(BaseSettings):
         """Accept `U1,U2 U3` from the environment as well as a real list."""
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("pii_allow_list", "pii_phone_regions", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        """`it-help@x.example, +44 113 496 0018` (a phone number has spaces: commas split)."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 from curation.db import Database
 from curation.importing import read_system_prompt
 from curation.model_specs import UnknownModelError
+from curation.personal_data import PersonalDataPolicy
 from curation.store import Store
 from curation.token_limit import TokenLimit
 from tuneloop.settings import Settings
@@ -21,6 +22,14 @@ def open_store(settings: Settings, db: Database | None = None) -> Store:
         reviewers=settings.reviewers,
         eval_fraction=settings.eval_fraction,
         limit=example_limit(settings),
+        personal_data=personal_data_policy(settings),
+    )
+
+
+def personal_data_policy(settings: Settings) -> PersonalDataPolicy:
+    """What counts as personal data, and the team's public contacts that are kept."""
+    return PersonalDataPolicy(
+        allow_list=tuple(settings.pii_allow_list), phone_regions=tuple(settings.pii_phone_regions)
     )
 
 
@@ -103,6 +112,7 @@ def cycle_config(settings: Settings) -> CycleConfig:
         strategy=settings.training_strategy,
         epochs=settings.export_epochs,
         redact_pii=settings.redact_pii_in_export,
+        personal_data=personal_data_policy(settings),
         suffix=settings.training_suffix,
         seed=settings.training_seed,
         incremental_learning_rate_multiplier=settings.incremental_learning_rate_multiplier,

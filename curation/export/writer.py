@@ -45,7 +45,8 @@ from curation.export.lines import BUILDERS, CHECKERS, Method, line_messages, lin
 from curation.export.token_stats import TokenStats
 from curation.model_specs import ModelSpec, ModelTable
 from curation.models import DatasetItem, DatasetVersion, Example, Split
-from curation.scrub import find_secrets, redact_pii
+from curation.personal_data import PersonalDataPolicy
+from curation.scrub import find_secrets
 from curation.tokens import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_MESSAGE,
@@ -67,6 +68,7 @@ _LINE_BREAKERS = re.compile("[\x85\u2028\u2029]")
 #: One encoder for every line, with json.dumps's options (json.dumps would build one per line).
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _MAX_REPORTED_PROBLEMS = 50
+_PLAIN_KEYS = frozenset({"role", "content", "weight"})
 #: Write buffer of a data file: a line is about 2 KB, and the default 8 KB buffer made
 #: nearly every fourth line a system call.
 _WRITE_BUFFER = 1 << 18
@@ -78,7 +80,10 @@ class ExportOptions:
     model: str
     method: Method = Method.SFT
     epochs: int = 3
+    #: Redact personal data in the messages a line does not train (prompts, context turns).
     redact_pii: bool = True
+    #: What counts as personal data, and the team's own contacts that are kept.
+    personal_data: PersonalDataPolicy = field(default_factory=PersonalDataPolicy)
 
 
 @dataclass
@@ -144,8 +149,11 @@ def exportable(split: Split, method: Method) -> Select[Any]:
 
 
 @lru_cache(maxsize=4096)
-def _checked_content(encoding_name: str, text: str, redact: bool) -> tuple[str, int, str | None]:
-    """(text as written, its token count, the kind of secret it holds or None).
+def _checked_content(
+    encoding_name: str, text: str, redact: PersonalDataPolicy | None
+) -> tuple[str, int, str | None]:
+    """(text as written, its token count, the kind of secret it holds or None), with personal
+    data redacted by `redact` when given.
 
     Cached, with a bound: the system prompt repeats in nearly every example, and is checked and
     counted once instead of once per line. Secrets are looked for before PII redaction, which
@@ -154,7 +162,7 @@ def _checked_content(encoding_name: str, text: str, redact: bool) -> tuple[str, 
     findings = find_secrets(text)
     if findings:
         return text, 0, findings[0].kind
-    written = redact_pii(text) if redact else text
+    written = redact.redact(text) if redact is not None else text
     tokens = len(get_encoding(encoding_name).encode(written, disallowed_special=()))
     return written, tokens, None
 
@@ -245,18 +253,24 @@ class _Export:
 
     def line_for(self, row: Any) -> tuple[dict[str, Any], int]:
         """The validated line for one example and its token count, or _LeftOut."""
-        if not isinstance(row.messages, list) or not all(isinstance(m, dict) for m in row.messages):
-            raise _LeftOut("data_type", "the stored prompt is not a list of messages")
-        if not isinstance(row.line_fields, dict | None):
-            raise _LeftOut("data_type", "the stored line fields are not an object")
-        parts = TrainingLine.from_stored(row.messages, row.target, row.rejected, row.line_fields)
-        line = self.build(parts)
+        try:
+            parts = TrainingLine.from_stored(
+                row.messages, row.target, row.rejected, row.line_fields
+            )
+            line = self.build(parts)
+        except (AttributeError, TypeError, ValueError):  # a row written past every door
+            raise _LeftOut(
+                "data_type", "the stored example is not prompt messages and a reply"
+            ) from None
         problems = self.check(line)
         if problems:
             raise _LeftOut(problems[0].rule, f"{problems[0].where}: {problems[0].detail}")
         tokens = REPLY_PRIMING_TOKENS
+        policy = self.options.personal_data if self.options.redact_pii else None
         for message, trained in line_messages(line):
-            tokens += self._written(message, redact=self.options.redact_pii and not trained)
+            # A trained reply is never rewritten (a model would learn to say "[EMAIL]"): one
+            # with personal data was kept by a person's decision at the door.
+            tokens += self._written(message, redact=None if trained else policy)
         tools = line_tools(line)
         if tools:
             self._refuse_secrets(json.dumps(tools, ensure_ascii=False), "tool definitions")
@@ -276,10 +290,18 @@ class _Export:
             )
         return line, tokens
 
-    def _written(self, message: dict[str, Any], *, redact: bool) -> int:
+    def _written(self, message: dict[str, Any], *, redact: PersonalDataPolicy | None) -> int:
         """Check one message of a line for secrets and write its text as exported (personal
-        data redacted where `redact`); returns its tokens, framing included."""
+        data redacted by `redact`, when given); returns its tokens, framing included."""
         tokens = TOKENS_PER_MESSAGE
+        content = message.get("content")
+        if type(content) is str and (len(message) == 2 or message.keys() <= _PLAIN_KEYS):
+            # The usual message ({role, content} and maybe weight): no loop over its keys.
+            written, count, secret = _checked_content(self.spec.encoding, content, redact)
+            if secret is not None:
+                raise _LeftOut("contains_secret", f"{secret} in a {message['role']} message")
+            message["content"] = written
+            return tokens + count + self.count(message["role"])
         for key, value in message.items():
             if key == "content" and isinstance(value, str):
                 written, count, secret = _checked_content(self.spec.encoding, value, redact)

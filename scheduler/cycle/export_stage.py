@@ -43,6 +43,7 @@ def export_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
             method=export_method(ctx),
             epochs=ctx.config.epochs,
             redact_pii=ctx.config.redact_pii,
+            personal_data=ctx.config.personal_data,
         )
         try:
             result = export_dataset(ctx.db, ctx.models, options)

@@ -10,7 +10,7 @@ from curation.export import ExportOptions, Method, export_dataset, left_out_summ
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, print_json, reported_errors
 from tuneloop.settings import load_settings
-from tuneloop.wiring import open_database
+from tuneloop.wiring import open_database, personal_data_policy
 
 
 @app.command("export")
@@ -35,6 +35,7 @@ def export(
         method=method,
         epochs=epochs or settings.export_epochs,
         redact_pii=settings.redact_pii_in_export,
+        personal_data=personal_data_policy(settings),
     )
     with reported_errors():
         result = export_dataset(open_database(settings), settings.models, options)

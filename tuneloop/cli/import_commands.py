@@ -10,10 +10,15 @@ from curation.importing import ImportReport, import_chat_file, import_seeds
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, fail, print_json, reported_errors
 from tuneloop.settings import load_settings
-from tuneloop.wiring import example_limit, open_database, system_prompt
+from tuneloop.wiring import example_limit, open_database, personal_data_policy, system_prompt
 
 seeds_app = typer.Typer(help="The data a new installation starts from.", no_args_is_help=True)
 app.add_typer(seeds_app, name="seeds")
+KEEP_PERSONAL_DATA = typer.Option(
+    False,
+    "--keep-personal-data",
+    help="Keep replies that hold personal data (not on TUNELOOP_PII_ALLOW_LIST) and train them.",
+)
 
 
 def _show(reports: list[ImportReport], as_json: bool) -> None:
@@ -47,6 +52,7 @@ def seeds_import(
         None, help="Seeds folder (default: TUNELOOP_SEEDS_DIR)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Import train.jsonl (training) and golden.jsonl (evaluation only). Safe to repeat."""
     settings = load_settings()
@@ -56,6 +62,8 @@ def seeds_import(
             directory or settings.seeds_dir,
             eval_fraction=settings.eval_fraction,
             limit=example_limit(settings),
+            personal_data=personal_data_policy(settings),
+            keep_personal_data=keep_personal_data,
         )
     _show(reports, as_json)
 
@@ -64,6 +72,7 @@ def seeds_import(
 def import_file(
     file: Path = typer.Argument(..., help="Chat JSONL of approved examples."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Bulk-import approved examples; each is split train/eval by its thread. Safe to repeat."""
     settings = load_settings()
@@ -74,5 +83,7 @@ def import_file(
             system_prompt=system_prompt(settings),
             eval_fraction=settings.eval_fraction,
             limit=example_limit(settings),
+            personal_data=personal_data_policy(settings),
+            keep_personal_data=keep_personal_data,
         )
     _show([report], as_json)
