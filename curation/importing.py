@@ -68,6 +68,16 @@ class ImportReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportChecks:
+    """What an import checks beyond the format: the model's per-example token `limit`, and
+    `personal_data` in the replies it would train (kept only with `keep_personal_data`)."""
+
+    limit: TokenLimit | None = None
+    personal_data: PersonalDataPolicy | None = None
+    keep_personal_data: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedFile:
     """A file that passed every check: its examples, and what the report should say of it."""
 
@@ -185,13 +195,10 @@ def parse_chat_file(
     system_prompt: str | None,
     golden: bool = False,
     split: Split | None = None,
-    limit: TokenLimit | None = None,
-    personal_data: PersonalDataPolicy | None = None,
-    keep_personal_data: bool = False,
+    checks: ImportChecks = ImportChecks(),
 ) -> ParsedFile:
     """Every line of `path` as a would-be example, or ValidationError naming each bad line
-    (`FILE:LINE: rule at where: detail`): a line over the model's token `limit`, and one whose
-    trained reply holds `personal_data` unless told to keep it, included."""
+    (`FILE:LINE: rule at where: detail`), including those that fail `checks`."""
     problems: list[str] = []
     examples: list[NewExample] = []
     context_turns = 0
@@ -215,8 +222,8 @@ def parse_chat_file(
         if parts is None:
             problems.extend(f"{where}: {p}" for p in line_problems)
             continue
-        if personal_data is not None and not keep_personal_data:
-            found = personal_data_problems(parts, personal_data)
+        if checks.personal_data is not None and not checks.keep_personal_data:
+            found = personal_data_problems(parts, checks.personal_data)
             if found:
                 problems.extend(f"{where}: {p}" for p in found)
                 continue
@@ -238,7 +245,7 @@ def parse_chat_file(
             golden=golden,
             split=split,
         )
-        problems.extend(validate_new_example(new, where, limit=limit))
+        problems.extend(validate_new_example(new, where, limit=checks.limit))
         examples.append(new)
     if not lines:
         problems.append(f"{path}: the file holds no examples")
@@ -281,9 +288,7 @@ def import_seeds(
     seeds_dir: Path,
     *,
     eval_fraction: float,
-    limit: TokenLimit | None = None,
-    personal_data: PersonalDataPolicy | None = None,
-    keep_personal_data: bool = False,
+    checks: ImportChecks = ImportChecks(),
 ) -> list[ImportReport]:
     """Import `train.jsonl` (training, always) and `golden.jsonl` (evaluation only, forever).
 
@@ -310,9 +315,7 @@ def import_seeds(
                 system_prompt=system_prompt,
                 golden=golden,
                 split=split,
-                limit=limit,
-                personal_data=personal_data,
-                keep_personal_data=keep_personal_data,
+                checks=checks,
             )
             report = store_examples(
                 db, path, parsed, approved_by=SEED_ACTOR, eval_fraction=eval_fraction
@@ -330,18 +333,11 @@ def import_chat_file(
     system_prompt: str | None,
     eval_fraction: float,
     approved_by: str = IMPORT_ACTOR,
-    limit: TokenLimit | None = None,
-    personal_data: PersonalDataPolicy | None = None,
-    keep_personal_data: bool = False,
+    checks: ImportChecks = ImportChecks(),
 ) -> ImportReport:
     """Bulk import of already-approved examples; each is split by its thread's hash."""
     parsed = parse_chat_file(
-        path,
-        source=ExampleSource.IMPORT,
-        system_prompt=system_prompt,
-        limit=limit,
-        personal_data=personal_data,
-        keep_personal_data=keep_personal_data,
+        path, source=ExampleSource.IMPORT, system_prompt=system_prompt, checks=checks
     )
     return store_examples(db, path, parsed, approved_by=approved_by, eval_fraction=eval_fraction)
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from curation.errors import ValidationError
 from curation.export import ExportOptions, export_dataset
-from curation.importing import import_chat_file
+from curation.importing import ImportChecks, import_chat_file
 from curation.model_specs import DEFAULT_MODEL_SPECS, ModelTable
 from curation.personal_data import MARKERS, PersonalDataPolicy
 from curation.review import PersonalDataError
@@ -130,7 +130,9 @@ def test_replies_keep_a_teams_contacts_dates_and_ips_and_learn_no_marker(
 ) -> None:
     question = ("I'm jane.doe@fernhill.example, call me on (415) 555-2671?", "Sure.")
     path = _file(tmp_path / "answers.jsonl", [*ANSWERS, *FILLER, question])
-    import_chat_file(db, path, system_prompt=None, eval_fraction=0, personal_data=TEAM)
+    import_chat_file(
+        db, path, system_prompt=None, eval_fraction=0, checks=ImportChecks(personal_data=TEAM)
+    )
     models = ModelTable(DEFAULT_MODEL_SPECS)
     options = ExportOptions(
         out_dir=tmp_path / "out", model="gpt-4.1-mini-2025-04-14", personal_data=TEAM
@@ -147,7 +149,9 @@ def test_an_import_names_personal_data_in_a_reply_and_keeps_it_only_when_told(
 ) -> None:
     path = _file(tmp_path / "answers.jsonl", [*FILLER, *ANSWERS])
     with pytest.raises(ValidationError) as raised:
-        import_chat_file(db, path, system_prompt=None, eval_fraction=0, personal_data=POLICY)
+        import_chat_file(
+            db, path, system_prompt=None, eval_fraction=0, checks=ImportChecks(personal_data=POLICY)
+        )
     assert raised.value.problems == [
         f"{path}:9: personal_data at messages[1].content: email 'it-help@fernhill.example' "
         "in a trained reply: put a team's public contacts on TUNELOOP_PII_ALLOW_LIST, remove it, "
@@ -157,7 +161,11 @@ def test_an_import_names_personal_data_in_a_reply_and_keeps_it_only_when_told(
         "or import with --keep-personal-data",
     ]
     report = import_chat_file(
-        db, path, system_prompt=None, eval_fraction=0, personal_data=POLICY, keep_personal_data=True
+        db,
+        path,
+        system_prompt=None,
+        eval_fraction=0,
+        checks=ImportChecks(personal_data=POLICY, keep_personal_data=True),
     )
     assert report.added == 13
 

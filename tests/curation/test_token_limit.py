@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from curation.errors import ValidationError
-from curation.importing import import_chat_file, import_seeds
+from curation.importing import ImportChecks, import_chat_file, import_seeds
 from curation.model_specs import DEFAULT_MODEL_SPECS, ModelSpec, ModelTable
 from curation.store import Store
 from curation.token_limit import TokenLimit
@@ -43,7 +43,9 @@ def test_an_import_line_over_the_limit_is_refused_with_its_count(db, tmp_path: P
     lines = [_line("Short?", "Yes."), _line("Why does my build fail? Log: " + "a " * 40, "Disk.")]
     path.write_text("\n".join(json.dumps(line) for line in lines))
     with pytest.raises(ValidationError) as raised:
-        import_chat_file(db, path, system_prompt=None, eval_fraction=0, limit=SMALL)
+        import_chat_file(
+            db, path, system_prompt=None, eval_fraction=0, checks=ImportChecks(limit=SMALL)
+        )
     (problem,) = raised.value.problems
     assert problem.startswith(f"{path}:2: too_many_tokens at line: ")
     assert problem.endswith("tokens, over the limit of 40 per example for small-model")
@@ -54,7 +56,7 @@ def test_an_import_line_over_the_limit_is_refused_with_its_count(db, tmp_path: P
 def test_the_shipped_seeds_fit_every_model_in_the_table(db) -> None:
     for model in DEFAULT_MODEL_SPECS:
         limit = TokenLimit.for_model(ModelTable(DEFAULT_MODEL_SPECS), model)
-        reports = import_seeds(db, SEEDS_DIR, eval_fraction=0.2, limit=limit)
+        reports = import_seeds(db, SEEDS_DIR, eval_fraction=0.2, checks=ImportChecks(limit=limit))
         assert all(r.ok for r in reports), reports
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from curation.importing import ImportReport, import_chat_file, import_seeds
+from curation.importing import ImportChecks, ImportReport, import_chat_file, import_seeds
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, fail, print_json, reported_errors
-from tuneloop.settings import load_settings
+from tuneloop.settings import Settings, load_settings
 from tuneloop.wiring import example_limit, open_database, personal_data_policy, system_prompt
 
 seeds_app = typer.Typer(help="The data a new installation starts from.", no_args_is_help=True)
@@ -19,6 +19,14 @@ KEEP_PERSONAL_DATA = typer.Option(
     "--keep-personal-data",
     help="Keep replies that hold personal data (not on TUNELOOP_PII_ALLOW_LIST) and train them.",
 )
+
+
+def _checks(settings: Settings, keep_personal_data: bool) -> ImportChecks:
+    return ImportChecks(
+        limit=example_limit(settings),
+        personal_data=personal_data_policy(settings),
+        keep_personal_data=keep_personal_data,
+    )
 
 
 def _show(reports: list[ImportReport], as_json: bool) -> None:
@@ -61,9 +69,7 @@ def seeds_import(
             open_database(settings),
             directory or settings.seeds_dir,
             eval_fraction=settings.eval_fraction,
-            limit=example_limit(settings),
-            personal_data=personal_data_policy(settings),
-            keep_personal_data=keep_personal_data,
+            checks=_checks(settings, keep_personal_data),
         )
     _show(reports, as_json)
 
@@ -82,8 +88,6 @@ def import_file(
             file,
             system_prompt=system_prompt(settings),
             eval_fraction=settings.eval_fraction,
-            limit=example_limit(settings),
-            personal_data=personal_data_policy(settings),
-            keep_personal_data=keep_personal_data,
+            checks=_checks(settings, keep_personal_data),
         )
     _show([report], as_json)
