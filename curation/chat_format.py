@@ -455,7 +455,8 @@ def check_prompt(messages: Any, where: str = "messages") -> list[Problem]:
 
 def _check_output(output: Any, where: str) -> list[Problem]:
     if not isinstance(output, list) or len(output) != 1:
-        return [Problem("invalid_output", where, "must be a list of exactly one message")]
+        held = f" (it holds {len(output)})" if isinstance(output, list) else ""
+        return [Problem("invalid_output", where, f"must be a list of exactly one message{held}")]
     message = output[0]
     if isinstance(message, Mapping) and message.get("role") == "assistant" and "weight" in message:
         return [Problem("invalid_weight", f"{where}[0].weight", "an output message has no weight")]

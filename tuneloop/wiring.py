@@ -171,7 +171,9 @@ def build_cycle_runner(
     client: openai.OpenAI | None = None,
     notifier: Notifier | None = None,
 ) -> CycleRunner:
-    """The retraining cycle over the configured database and model provider."""
+    """The retraining cycle over the configured database and model provider. Each cycle that
+    ends (a decision, a failed job) is posted to TUNELOOP_REVIEW_CHANNEL when one is set, else
+    logged, unless `notifier` is given."""
     from scheduler.cycle import CycleRunner
     from scheduler.notify import log_notifier
     from scheduler.training import OpenAITrainer
@@ -187,7 +189,7 @@ def build_cycle_runner(
         registry=model_registry(db),
         models=settings.models,
         config=cycle_config(settings),
-        notifier=notifier or log_notifier,
+        notifier=notifier or slack_decision_notifier(settings) or log_notifier,
     )
 
 

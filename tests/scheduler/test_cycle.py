@@ -355,3 +355,23 @@ def test_an_example_a_model_change_made_too_long_is_left_out_not_blocking(
         note = s.get_one(RetrainCycle, begun.cycle_id).note
     assert "1 example left out of the export (too_many_tokens: 1)" in note
     assert runner.advance(begun.cycle_id).outcome == CycleOutcome.PROMOTED
+
+
+def test_a_job_that_fails_after_creation_leaves_its_examples_new_and_is_notified(
+    harness: Harness, stand_in: LocalOpenAI
+) -> None:
+    """The export of a failed (or cancelled) job was never trained on: the next run counts
+    its examples as new and starts on its own; the failure reached the notifier."""
+    seed(harness.db)
+    runner = harness.runner()
+    before = runner.new_examples()
+    stand_in.faults.fail_next_jobs(1)
+    failed = runner.tick()
+    assert failed.outcome == CycleOutcome.TRAINING_FAILED
+    assert [(e.outcome, "internal_error" in e.note) for e in harness.events] == [
+        ("training_failed", True)
+    ]
+    assert runner.new_examples() == before == 16
+    again = harness.runner().tick()  # no --now: the threshold is met by the same examples
+    assert again.started and again.outcome == CycleOutcome.PROMOTED, again.note
+    assert harness.runner().new_examples() == 0
