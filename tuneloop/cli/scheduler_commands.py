@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from curation.models.base import utcnow
 from tuneloop.cli.app import app
@@ -142,6 +143,14 @@ def status(as_json: bool = JSON_OPTION) -> None:
         table = Table("decided", "candidate", "verdict", "reason", title="recent decisions")
         for d in data["recent_decisions"]:
             table.add_row(d["decided_at"][:16], d["candidate"], d["verdict"], d["reason"])
+        console.print(table)
+    if data["recent_cycles"]:
+        # Every ended run, those that never reached a decision (a failed job) included.
+        table = Table("cycle", "ended", "outcome", "note", title="recent runs")
+        for c in data["recent_cycles"]:
+            table.add_row(
+                str(c["id"]), (c["closed_at"] or "")[:16], c["outcome"], Text(c["note"] or "")
+            )
         console.print(table)
 
 

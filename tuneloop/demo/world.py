@@ -65,6 +65,9 @@ DEMO_SETTINGS: dict[str, object] = {
     "gate_golden_tolerance": 0.02,
     "gate_golden_floor": 0.4,
     "gate_min_eval_items": 30,
+    # The demo's eval set is small: its second model beats the first on 9 items and ties
+    # the rest (sign test p = 1/512), under the default minimum of 10 differing items.
+    "gate_min_differing_items": 8,
     "active_model_ttl_seconds": 0,
 }
 #: 2026-01-01T00:00:00Z: where the workspace's fixed clock starts.
