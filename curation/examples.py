@@ -10,12 +10,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from curation.chat_format import check_prompt
+from curation.chat_format import check_dpo_line, check_sft_line
 from curation.errors import NotFoundError, ValidationError
 from curation.fingerprints import content_hash, prompt_hash, split_for
 from curation.models import Example, ExampleSource, Split
 from curation.models.base import utcnow
-from curation.scrub import clean_for_storage, scrub_messages
+from curation.scrub import clean_for_storage, scrub_value
+from curation.token_limit import TokenLimit
+from curation.training_line import TrainingLine
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,40 +33,78 @@ class NewExample:
     golden: bool = False
     split: Split | None = None
     exchange_id: int | None = None
+    #: What else the line carried (see `curation.training_line`); None for prompt and reply.
+    line_fields: dict[str, Any] | None = None
+
+    @classmethod
+    def from_line(cls, line: TrainingLine, **values: Any) -> NewExample:
+        """The example for a training line taken apart (`source`, `thread_key`... in `values`)."""
+        return cls(
+            messages=line.prompt,
+            target=line.target_text,
+            rejected=line.rejected_text,
+            line_fields=line.line_fields(),
+            **values,
+        )
+
+    def training_line(self) -> TrainingLine:
+        return TrainingLine.from_stored(self.messages, self.target, self.rejected, self.line_fields)
 
 
-def validate_new_example(new: NewExample, where: str = "example") -> list[str]:
-    """Every broken rule of a would-be example, each naming where it is."""
-    problems = [f"{where}: {p}" for p in check_prompt(new.messages)]
-    if not isinstance(new.target, str) or not new.target.strip():
-        problems.append(f"{where}: missing_content at target: the reply is empty")
-    if new.rejected is not None and new.rejected.strip() == new.target.strip():
-        problems.append(f"{where}: identical_outputs: the rejected reply equals the target")
+def validate_new_example(
+    new: NewExample, where: str = "example", *, limit: TokenLimit | None = None
+) -> list[str]:
+    """Every broken rule of a would-be example, each naming where it is: the lines export would
+    write for it, checked by the same rules as every other door (`curation.chat_format`), and
+    against the target model's per-example token `limit` when one is given."""
+    if (
+        not isinstance(new.messages, list)
+        or not isinstance(new.target, str)
+        or not isinstance(new.rejected, str | None)
+    ):
+        return [f"{where}: data_type: messages must be a list, the target and rejected text"]
+    if not new.target.strip() and new.line_fields is None:
+        return [f"{where}: missing_content at target: the reply is empty"]
+    line = new.training_line()
+    problems = [f"{where}: {p}" for p in check_sft_line(line.sft_line())]
+    if new.rejected is not None and not problems:
+        problems.extend(f"{where}: {p}" for p in check_dpo_line(line.dpo_line()))
     if new.golden and new.split not in (None, Split.EVAL):
         problems.append(f"{where}: golden_is_eval: golden items are evaluation-only")
+    if limit is not None and not problems:
+        too_long = limit.problem(line)
+        if too_long is not None:
+            problems.append(f"{where}: {too_long}")
     return problems
 
 
 def insert_example(
-    session: Session, new: NewExample, *, approved_by: str, eval_fraction: float
+    session: Session,
+    new: NewExample,
+    *,
+    approved_by: str,
+    eval_fraction: float,
+    limit: TokenLimit | None = None,
 ) -> tuple[Example, bool]:
-    """Store `new` unless an identical example exists. Returns (example, created).
+    """Store `new` unless an identical example exists. Returns (example, created); raises
+    ValidationError for a broken rule (see `validate_new_example`).
 
     Safe under concurrency: the unique content hash decides, inside a savepoint, so two
     processes adding the same example end with one row and neither fails.
     """
     # Clean first, then validate what will actually be stored.
-    if isinstance(new.messages, list) and all(isinstance(m, dict) for m in new.messages):
-        new = replace(new, messages=scrub_messages(new.messages))
-    if isinstance(new.target, str):
-        new = replace(new, target=clean_for_storage(new.target))
-    if isinstance(new.rejected, str):
-        new = replace(new, rejected=clean_for_storage(new.rejected))
-    problems = validate_new_example(new)
+    new = replace(
+        new,
+        messages=scrub_value(new.messages),
+        target=clean_for_storage(new.target) if isinstance(new.target, str) else new.target,
+        rejected=clean_for_storage(new.rejected) if isinstance(new.rejected, str) else new.rejected,
+        line_fields=scrub_value(new.line_fields),
+    )
+    problems = validate_new_example(new, limit=limit)
     if problems:
         raise ValidationError("example refused", problems)
     messages, target, rejected = new.messages, new.target, new.rejected
-    digest = content_hash(messages, target)
+    digest = content_hash(messages, target, new.line_fields)
     existing = session.scalar(select(Example).where(Example.content_hash == digest))
     if existing is not None:
         return existing, False
@@ -73,6 +113,7 @@ def insert_example(
         messages=messages,
         target=target,
         rejected=rejected,
+        line_fields=new.line_fields,
         source=new.source,
         split=split,
         golden=new.golden,

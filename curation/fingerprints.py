@@ -8,21 +8,45 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from curation.chat_format import message_text
 from curation.models.example import Split
+from curation.training_line import canonical
 
 _SPLIT_BUCKETS = 10_000
 
 
 def normalise_text(text: str) -> str:
-    """NFKC, trimmed, inner whitespace folded: two texts that read the same hash the same."""
+    """NFKC, trimmed, inner whitespace folded: two questions that read the same are one prompt."""
     return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def exact_text(text: str) -> str:
+    """NFC, line ends as "\n", trimmed at both ends, and nothing else: whitespace inside a
+    text is content (the indentation of YAML or Python, the spaces in a code block), so a
+    correction that only fixes it is a new answer, not a duplicate."""
+    return unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
 
 
 def _normalised_messages(messages: Iterable[Mapping[str, Any]]) -> list[list[str]]:
     return [
-        [str(m.get("role", "")).strip().lower(), normalise_text(str(m.get("content") or ""))]
+        [str(m.get("role", "")).strip().lower(), normalise_text(message_text(m.get("content")))]
         for m in messages
     ]
+
+
+def _message_identity(message: Mapping[str, Any]) -> list[str]:
+    """A message as it trains: role, exact text, and any other key that changes the line (a
+    name, tool calls, an earlier turn's weight 1: an untrained turn has no weight here)."""
+    identity = [
+        str(message.get("role", "")).strip().lower(),
+        exact_text(message_text(message.get("content"))),
+    ]
+    others = {k: v for k, v in message.items() if k not in ("role", "content", "weight")}
+    if message.get("role") == "assistant" and message.get("weight") == 1:
+        others["weight"] = 1
+    if others or not isinstance(message.get("content"), str | None):
+        identity.append(canonical({**others, "content": message.get("content")}))
+    return identity
 
 
 def _sha256_json(value: Any) -> str:
@@ -35,9 +59,17 @@ def prompt_hash(messages: Iterable[Mapping[str, Any]]) -> str:
     return _sha256_json(["prompt", _normalised_messages(messages)])
 
 
-def content_hash(messages: Iterable[Mapping[str, Any]], target: str) -> str:
-    """Identity of an example: its normalised prompt messages and target reply."""
-    return _sha256_json(["example", _normalised_messages(messages), normalise_text(target)])
+def content_hash(
+    messages: Iterable[Mapping[str, Any]],
+    target: str,
+    line_fields: Mapping[str, Any] | None = None,
+) -> str:
+    """Identity of an example: its prompt messages and target reply with their whitespace (see
+    `exact_text`), and its other line fields (tools, a reply with more than text) if any."""
+    identity: list[Any] = ["example", [_message_identity(m) for m in messages], exact_text(target)]
+    if line_fields:
+        identity.append(canonical(line_fields))
+    return _sha256_json(identity)
 
 
 def split_for(thread_key: str, eval_fraction: float) -> Split:

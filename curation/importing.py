@@ -1,8 +1,12 @@
-"""Importing chat JSONL: the seeds of a new installation and bulk imports of approved examples.
+"""Importing training JSONL: the seeds of a new installation and bulk imports of approved examples.
 
-A file is checked whole before anything from it is stored: one bad line (reported with file,
-line number and reason) and nothing from that file is imported. Re-importing is a no-op, since
-examples are de-duplicated by content.
+A line is a line of OpenAI's training format, supervised (`{"messages": [...]}`) or DPO
+(`{"input": ..., "preferred_output": ..., "non_preferred_output": ...}`), checked by the same
+rules as every other door (`curation.chat_format`); tuneloop's own `thread_id` (text or an
+integer) groups a conversation's lines on one side of the train/eval split. A file is checked
+whole before anything from it is stored: one bad line (reported with file, line number and rule)
+and nothing from that file is imported. Re-importing is a no-op, since examples are
+de-duplicated by content.
 """
 
 from __future__ import annotations
@@ -13,15 +17,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curation.chat_format import check_sft_line, split_chat_line
+from curation.chat_format import (
+    Problem,
+    check_dpo_line,
+    check_sft_line,
+    check_text,
+    message_text,
+)
 from curation.db import Database
 from curation.errors import ValidationError
 from curation.examples import NewExample, insert_example, validate_new_example
 from curation.fingerprints import prompt_hash
 from curation.models import ExampleSource, Split
+from curation.personal_data import PersonalDataPolicy
+from curation.token_limit import TokenLimit
+from curation.training_line import TrainingLine
 
 SEED_ACTOR = "tuneloop:seeds"
 IMPORT_ACTOR = "tuneloop:import"
+#: Keys of an import line that the importer reads itself and does not store in the line.
+IMPORT_KEYS = frozenset({"thread_id"})
 
 
 @dataclass
@@ -32,6 +47,8 @@ class ImportReport:
     added: int = 0
     already_present: int = 0
     example_ids: list[int] = field(default_factory=list)
+    #: Earlier assistant turns without a `weight`: kept as context (weight 0), not trained.
+    context_turns: int = 0
     #: Why nothing was imported from this file (empty when it was imported).
     problems: list[str] = field(default_factory=list)
 
@@ -44,16 +61,35 @@ class ImportReport:
             "path": self.path,
             "added": self.added,
             "already_present": self.already_present,
+            "context_turns": self.context_turns,
             "ok": self.ok,
             "problems": self.problems,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportChecks:
+    """What an import checks beyond the format: the model's per-example token `limit`, and
+    `personal_data` in the replies it would train (kept only with `keep_personal_data`)."""
+
+    limit: TokenLimit | None = None
+    personal_data: PersonalDataPolicy | None = None
+    keep_personal_data: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """A file that passed every check: its examples, and what the report should say of it."""
+
+    examples: list[NewExample]
+    context_turns: int = 0
 
 
 def _with_system_prompt(
     prompt: list[dict[str, Any]], system_prompt: str | None
 ) -> list[dict[str, Any]]:
     """Lines without a system message get the installation's system prompt, as the bot sends it."""
-    if system_prompt and (not prompt or prompt[0]["role"] not in ("system", "developer")):
+    if system_prompt and (not prompt or prompt[0].get("role") != "system"):
         return [{"role": "system", "content": system_prompt}, *prompt]
     return prompt
 
@@ -65,6 +101,93 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
+def _not_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _decode(raw: str) -> Any:
+    """One line as JSON: ValueError for anything that is not JSON (NaN and Infinity, which
+    Python's json reads but no database JSON type stores, included)."""
+    try:
+        return json.loads(raw, parse_constant=_not_json_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        raise ValueError(f"invalid JSON ({exc})") from None
+
+
+#: Longest `thread_id` kept: the thread key (`import:<thread_id>`) is a 200-character column.
+MAX_THREAD_ID_LENGTH = 150
+
+
+def thread_id_problem(thread: Any) -> Problem | None:
+    """`thread_id` groups a conversation: text or an integer (7 and "7" are one thread), or
+    absent (null). Anything else is refused, never ignored: ignoring it would let one
+    conversation straddle train and eval."""
+    if thread is None:
+        return None
+    if type(thread) is int or (isinstance(thread, str) and thread.strip()):
+        text = str(thread)
+        if len(text) > MAX_THREAD_ID_LENGTH:
+            return Problem(
+                "invalid_thread_id",
+                "thread_id",
+                f"{len(text)} characters, at most {MAX_THREAD_ID_LENGTH} are kept",
+            )
+        surrogate = check_text(text, "thread_id")
+        return surrogate[0] if surrogate else None
+    shown = json.dumps(thread, ensure_ascii=True)
+    return Problem(
+        "invalid_thread_id",
+        "thread_id",
+        f"thread_id must be non-empty text or an integer, not {shown[:40]}",
+    )
+
+
+def parse_line(line: Any) -> tuple[TrainingLine | None, list[Problem]]:
+    """A decoded import line taken apart, or the rules it breaks. Never raises for bad input."""
+    if isinstance(line, dict) and "messages" not in line and "input" in line:
+        problems = check_dpo_line(line, extra_keys=IMPORT_KEYS)
+        make = TrainingLine.from_dpo_line
+    else:
+        problems = check_sft_line(line, extra_keys=IMPORT_KEYS)
+        make = TrainingLine.from_sft_line
+    thread = thread_id_problem(line.get("thread_id")) if isinstance(line, dict) else None
+    if thread is not None:
+        problems.append(thread)
+    if problems:
+        return None, problems
+    return make({k: v for k, v in line.items() if k not in IMPORT_KEYS}), []
+
+
+def personal_data_problems(parts: TrainingLine, policy: PersonalDataPolicy) -> list[Problem]:
+    """Personal data in the turns a line trains (its reply, and earlier turns of weight 1),
+    which the allow list does not keep: a person must decide (`keep_personal_data`)."""
+    trained = [
+        (index, m)
+        for index, m in enumerate([*parts.prompt, parts.target])
+        if m is parts.target or (m.get("role") == "assistant" and m.get("weight") == 1)
+    ]
+    return [
+        Problem(
+            "personal_data",
+            f"messages[{index}].content",
+            f"{finding} in a trained reply: put a team's public contacts on "
+            "TUNELOOP_PII_ALLOW_LIST, remove it, or import with --keep-personal-data",
+        )
+        for index, message in trained
+        for finding in policy.find(message_text(message.get("content")))
+    ]
+
+
+def _thread_key(source: ExampleSource, thread: Any, parts: TrainingLine) -> str:
+    if thread is not None:
+        return f"{source.value}:{thread}"
+    return f"{source.value}:{prompt_hash(parts.prompt[-1:])[:24]}"
+
+
 def parse_chat_file(
     path: Path,
     *,
@@ -72,66 +195,77 @@ def parse_chat_file(
     system_prompt: str | None,
     golden: bool = False,
     split: Split | None = None,
-) -> list[NewExample]:
-    """Every line of `path` as a would-be example, or ValidationError naming each bad line."""
+    checks: ImportChecks = ImportChecks(),
+) -> ParsedFile:
+    """Every line of `path` as a would-be example, or ValidationError naming each bad line
+    (`FILE:LINE: rule at where: detail`), including those that fail `checks`."""
     problems: list[str] = []
     examples: list[NewExample] = []
+    context_turns = 0
     try:
         lines = list(_read_lines(path))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"cannot read {path}", [f"{path}: {exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"cannot read {path}",
+            [f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})"],
+        ) from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read {path}", [f"{path}: {exc.strerror or exc}"]) from None
     for number, raw in lines:
         where = f"{path}:{number}"
         try:
-            line = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        line_problems = check_sft_line(line)
-        if line_problems:
-            problems.extend(f"{where}: {p}" for p in line_problems)
-            continue
-        try:
-            prompt, target = split_chat_line(line)
+            line = _decode(raw)
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
             continue
-        prompt = _with_system_prompt(prompt, system_prompt)
-        thread = line.get("thread_id")
-        thread_key = (
-            f"{source.value}:{thread}"
-            if isinstance(thread, str) and thread
-            else f"{source.value}:{prompt_hash(prompt[-1:])[:24]}"
+        parts, line_problems = parse_line(line)
+        if parts is None:
+            problems.extend(f"{where}: {p}" for p in line_problems)
+            continue
+        if checks.personal_data is not None and not checks.keep_personal_data:
+            found = personal_data_problems(parts, checks.personal_data)
+            if found:
+                problems.extend(f"{where}: {p}" for p in found)
+                continue
+        context_turns += sum(
+            1 for m in parts.prompt if m.get("role") == "assistant" and "weight" not in m
         )
-        new = NewExample(
-            messages=prompt,
-            target=target,
+        thread = line.get("thread_id")
+        parts = TrainingLine(
+            prompt=_with_system_prompt(parts.prompt, system_prompt),
+            target=parts.target,
+            rejected=parts.rejected,
+            after=parts.after,
+            fields=parts.fields,
+        )
+        new = NewExample.from_line(
+            parts,
             source=source,
-            thread_key=thread_key,
+            thread_key=_thread_key(source, thread, parts),
             golden=golden,
             split=split,
         )
-        problems.extend(validate_new_example(new, where))
+        problems.extend(validate_new_example(new, where, limit=checks.limit))
         examples.append(new)
     if not lines:
         problems.append(f"{path}: the file holds no examples")
     if problems:
         raise ValidationError(f"{path}: nothing imported from this file", problems)
-    return examples
+    return ParsedFile(examples, context_turns)
 
 
 def store_examples(
     db: Database,
     path: Path,
-    examples: list[NewExample],
+    parsed: ParsedFile,
     *,
     approved_by: str,
     eval_fraction: float,
 ) -> ImportReport:
     """Store parsed examples in one transaction (all or nothing)."""
-    report = ImportReport(path=str(path))
+    report = ImportReport(path=str(path), context_turns=parsed.context_turns)
     with db.session() as session:
-        for index, new in enumerate(examples, start=1):
+        for index, new in enumerate(parsed.examples, start=1):
             example, created = insert_example(
                 session, new, approved_by=approved_by, eval_fraction=eval_fraction
             )
@@ -149,7 +283,13 @@ def store_examples(
     return report
 
 
-def import_seeds(db: Database, seeds_dir: Path, *, eval_fraction: float) -> list[ImportReport]:
+def import_seeds(
+    db: Database,
+    seeds_dir: Path,
+    *,
+    eval_fraction: float,
+    checks: ImportChecks = ImportChecks(),
+) -> list[ImportReport]:
     """Import `train.jsonl` (training, always) and `golden.jsonl` (evaluation only, forever).
 
     Each file stands alone: a bad file is reported in its report's `problems` and contributes
@@ -169,15 +309,16 @@ def import_seeds(db: Database, seeds_dir: Path, *, eval_fraction: float) -> list
     for name, golden, split in plan:
         path = seeds_dir / name
         try:
-            examples = parse_chat_file(
+            parsed = parse_chat_file(
                 path,
                 source=ExampleSource.SEED,
                 system_prompt=system_prompt,
                 golden=golden,
                 split=split,
+                checks=checks,
             )
             report = store_examples(
-                db, path, examples, approved_by=SEED_ACTOR, eval_fraction=eval_fraction
+                db, path, parsed, approved_by=SEED_ACTOR, eval_fraction=eval_fraction
             )
         except ValidationError as exc:
             report = ImportReport(path=str(path), problems=exc.problems or [str(exc)])
@@ -192,15 +333,21 @@ def import_chat_file(
     system_prompt: str | None,
     eval_fraction: float,
     approved_by: str = IMPORT_ACTOR,
+    checks: ImportChecks = ImportChecks(),
 ) -> ImportReport:
     """Bulk import of already-approved examples; each is split by its thread's hash."""
-    examples = parse_chat_file(path, source=ExampleSource.IMPORT, system_prompt=system_prompt)
-    return store_examples(db, path, examples, approved_by=approved_by, eval_fraction=eval_fraction)
+    parsed = parse_chat_file(
+        path, source=ExampleSource.IMPORT, system_prompt=system_prompt, checks=checks
+    )
+    return store_examples(db, path, parsed, approved_by=approved_by, eval_fraction=eval_fraction)
 
 
 def read_system_prompt(path: Path) -> str | None:
     """The system prompt file's text, or None when there is none."""
     if not path.is_file():
         return None
-    text = path.read_text(encoding="utf-8").strip()
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeError) as exc:
+        raise ValidationError(f"cannot read {path}", [f"{path}: {exc}"]) from None
     return text or None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -31,7 +32,9 @@ from curation.models import (
     ReviewState,
 )
 from curation.models.base import utcnow
+from curation.personal_data import PersonalDataPolicy
 from curation.scrub import clean_for_storage
+from curation.token_limit import TokenLimit
 
 IsReviewer = Callable[[str], bool]
 
@@ -62,6 +65,14 @@ class ReviewView:
     decision_reason: str | None
     example_id: int | None
     thread_key: str
+    #: Personal data found in the reply that approval would train (the correction, or the
+    #: upvoted reply), as people read it: approval then needs `keep_personal_data` or an edit.
+    personal_data: tuple[str, ...] = ()
+
+
+class PersonalDataError(ValidationError):
+    """A reply to be trained holds personal data that the allow list does not keep: a reviewer
+    decides to keep it (`keep_personal_data`) or edits it out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +86,22 @@ class Approval:
 class Review:
     """Reviewer decisions, with the same rules for Slack, the command line and scripts."""
 
-    def __init__(self, db: Database, *, is_reviewer: IsReviewer, eval_fraction: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        is_reviewer: IsReviewer,
+        eval_fraction: float,
+        limit: TokenLimit | None = None,
+        personal_data: PersonalDataPolicy | None = None,
+    ) -> None:
         self._db = db
         self._is_reviewer = is_reviewer
         self._eval_fraction = eval_fraction
+        #: The target model's per-example token limit, checked before an example is made.
+        self._limit = limit
+        #: What counts as personal data in a reply to be trained (None: not looked for).
+        self._personal_data = personal_data
 
     def is_reviewer(self, user_id: str) -> bool:
         return bool(user_id) and self._is_reviewer(user_id)
@@ -93,7 +116,7 @@ class Review:
             query = select(ReviewItem).order_by(ReviewItem.id).limit(limit)
             if state is not None:
                 query = query.where(ReviewItem.state == state)
-            return [_view(session, item) for item in session.scalars(query)]
+            return [self._view(session, item) for item in session.scalars(query)]
 
     def counts(self) -> dict[str, int]:
         with self._db.read_session() as session:
@@ -106,7 +129,7 @@ class Review:
 
     def get(self, item_id: int) -> ReviewView:
         with self._db.read_session() as session:
-            return _view(session, _get_item(session, item_id))
+            return self._view(session, _get_item(session, item_id))
 
     def history(self, item_id: int) -> list[ReviewEvent]:
         with self._db.read_session() as session:
@@ -122,10 +145,20 @@ class Review:
     # --- deciding --------------------------------------------------------------------------------
 
     def approve(
-        self, item_id: int, reviewer: str, *, reason: str | None = None, text: str | None = None
+        self,
+        item_id: int,
+        reviewer: str,
+        *,
+        reason: str | None = None,
+        text: str | None = None,
+        keep_personal_data: bool = False,
     ) -> Approval:
         """Approve an item into an example. With `text`, the reviewer's own correction is
-        recorded first and becomes the target (the "Edit" button)."""
+        recorded first and becomes the target (the "Edit" button).
+
+        A target that holds personal data (not on the allow list) raises PersonalDataError,
+        naming what was found, and nothing changes: the reviewer edits it out, or approves
+        again with `keep_personal_data` (a reply that is meant to give it)."""
         self._require_reviewer(reviewer, "approve")
         with self._db.session() as session:
             item = _get_item(session, item_id)
@@ -135,15 +168,19 @@ class Review:
                 item.kind = ReviewKind.CORRECTION
                 allowed.append(ReviewState.NEEDS_EDIT)
             self._transition(session, item, allowed, ReviewState.APPROVED, reviewer, reason)
+            new = self._example_for(session, item)
+            if not keep_personal_data:
+                self._refuse_personal_data(item.id, new.target)
             example, created = insert_example(
                 session,
-                self._example_for(session, item),
+                new,
                 approved_by=reviewer,
                 eval_fraction=self._eval_fraction,
+                limit=self._limit,
             )
             session.flush()
             item.example_id = example.id
-            return Approval(_view(session, item), example.id, created)
+            return Approval(self._view(session, item), example.id, created)
 
     def reject(self, item_id: int, reviewer: str, *, reason: str) -> ReviewView:
         """Reject an item; a reason is required, for the person whose signal it was."""
@@ -159,7 +196,7 @@ class Review:
                 reviewer,
                 reason,
             )
-            return _view(session, item)
+            return self._view(session, item)
 
     def request_edit(self, item_id: int, reviewer: str, *, reason: str) -> ReviewView:
         """Send an item back: it needs a (better) correction before it can be approved."""
@@ -170,15 +207,28 @@ class Review:
             self._transition(
                 session, item, [ReviewState.PENDING], ReviewState.NEEDS_EDIT, reviewer, reason
             )
-            return _view(session, item)
+            return self._view(session, item)
 
     # --- internals -------------------------------------------------------------------------------
+
+    def _view(self, session: Session, item: ReviewItem) -> ReviewView:
+        return _view(session, item, self._personal_data)
 
     def _require_reviewer(self, user_id: str, action: str) -> None:
         if not self.is_reviewer(user_id):
             raise PermissionDeniedError(
                 f"{user_id or 'an unknown user'} may not {action} review items: "
                 "only configured reviewers decide"
+            )
+
+    def _refuse_personal_data(self, item_id: int, target: str) -> None:
+        found = self._personal_data.describe([target]) if self._personal_data else []
+        if found:
+            raise PersonalDataError(
+                f"review item {item_id}: the reply to be trained holds personal data; edit it "
+                "out, or approve keeping it (keep_personal_data; a team's own public contacts "
+                "belong on TUNELOOP_PII_ALLOW_LIST)",
+                [f"review item {item_id}: personal_data in the reply: {f}" for f in found],
             )
 
     @staticmethod
@@ -244,13 +294,22 @@ class Review:
                 "approve it with an edited reply, send it back, or reject it"
             )
         return NewExample(
-            messages=list(exchange.prompt_messages),
+            messages=[_as_context(m) for m in exchange.prompt_messages],
             target=target,
             rejected=rejected,
             source=source,
             thread_key=exchange.thread_key,
             exchange_id=exchange.id,
         )
+
+
+def _as_context(message: dict[str, Any]) -> dict[str, Any]:
+    """A turn of the thread before the reviewed reply. The bot's earlier answers there were
+    never approved by this decision (one may be the very reply someone flagged): they are
+    context, `"weight": 0`, and only the approved reply is trained."""
+    if message.get("role") == "assistant":
+        return {**message, "weight": 0}
+    return dict(message)
 
 
 def _require_reason(reason: str | None, item_id: int) -> None:
@@ -265,9 +324,13 @@ def _get_item(session: Session, item_id: int) -> ReviewItem:
     return item
 
 
-def _view(session: Session, item: ReviewItem) -> ReviewView:
+def _view(
+    session: Session, item: ReviewItem, personal_data: PersonalDataPolicy | None
+) -> ReviewView:
     exchange = item.exchange
     correction = session.get(Correction, item.correction_id) if item.correction_id else None
+    reply = correction.text if correction else exchange.reply
+    found = personal_data.describe([reply]) if personal_data and reply else []
     return ReviewView(
         id=item.id,
         exchange_id=item.exchange_id,
@@ -285,7 +348,8 @@ def _view(session: Session, item: ReviewItem) -> ReviewView:
         decision_reason=item.decision_reason,
         example_id=item.example_id,
         thread_key=exchange.thread_key,
+        personal_data=tuple(found),
     )
 
 
-__all__ = ["Approval", "Review", "ReviewView", "reviewer_set"]
+__all__ = ["Approval", "PersonalDataError", "Review", "ReviewView", "reviewer_set"]

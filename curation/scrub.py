@@ -1,4 +1,5 @@
-"""Redaction of secrets (always, before storing) and personal data (in exports, by default).
+"""Redaction of secrets, always, before anything is stored (personal data: see
+`curation.personal_data`).
 
 A secret pasted into Slack must never reach the database, a training file or a model provider.
 The patterns are deliberately specific (known token prefixes and shapes) so that ordinary prose
@@ -89,22 +90,6 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
 SECRET_KINDS: tuple[str, ...] = tuple(rule.kind for rule in _SECRET_RULES)
 
 
-_PII_PATTERNS: dict[str, str] = {
-    "email": r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b",
-    # International or national numbers with at least 9 digits, allowing spaces, dots, dashes
-    # and one parenthesised area code; short numbers (dates, amounts, ticket ids) are left be.
-    "phone": (
-        r"(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
-        r"\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\w|\.\d)"
-    ),
-}
-_PII = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _PII_PATTERNS.items()))
-_MIN_PHONE_DIGITS = 9
-# A superset of the phone pattern (a digit, then digits and separators, then a digit), cheap
-# enough to decide whether the full PII pattern needs to run at all.
-_PHONE_HINT = re.compile(r"\d[\d ().-]{7,}\d")
-
-
 @dataclass(frozen=True, slots=True)
 class SecretFinding:
     kind: str
@@ -173,34 +158,33 @@ def redact_secrets(text: str) -> str:
     return text
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_for_storage(text: str) -> str:
     """What every door into the store applies: secrets redacted, NUL characters dropped
-    (PostgreSQL text cannot hold them, and they carry no meaning in a chat message)."""
+    (PostgreSQL text cannot hold them, and they carry no meaning in a chat message), and an
+    unpaired UTF-16 surrogate (which UTF-8 cannot encode) replaced by U+FFFD. Files refuse such
+    a surrogate at the door instead (`curation.chat_format.check_text`); a Slack message has
+    no one to refuse it to."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = _LONE_SURROGATE.sub("\ufffd", text)
     return redact_secrets(text.replace("\x00", ""))
 
 
-def _pii_marker(match: re.Match[str]) -> str:
-    kind = match.lastgroup
-    if kind == "phone" and sum(c.isdigit() for c in match.group()) < _MIN_PHONE_DIGITS:
-        return match.group()
-    return f"[{(kind or 'pii').upper()}]"
-
-
-def _might_hold_phone(text: str) -> bool:
-    # A phone number has at least _MIN_PHONE_DIGITS digits; in ASCII text counting them is
-    # cheap (other scripts have other digits, so they go straight to the pattern).
-    if text.isascii():
-        raw = text.encode("ascii")
-        if len(raw) - len(raw.translate(None, b"0123456789")) < _MIN_PHONE_DIGITS:
-            return False
-    return _PHONE_HINT.search(text) is not None
-
-
-def redact_pii(text: str) -> str:
-    """Replace email addresses with `[EMAIL]` and phone numbers with `[PHONE]`."""
-    if "@" not in text and not _might_hold_phone(text):
-        return text
-    return _PII.sub(_pii_marker, text)
+def scrub_value(value: Any, clean: Callable[[str], str] = clean_for_storage) -> Any:
+    """A copy of a JSON value with `clean` applied to every string in it (message text, text
+    parts, tool-call arguments, tool descriptions); keys are left as they are."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {key: scrub_value(item, clean) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(item, clean) for item in value]
+    return value
 
 
 def scrub_messages(

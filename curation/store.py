@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from curation.capture import Capture
 from curation.db import Database
+from curation.personal_data import PersonalDataPolicy
 from curation.review import IsReviewer, Review, reviewer_set
+from curation.token_limit import TokenLimit
 
 
 @dataclass(frozen=True)
@@ -24,11 +26,22 @@ class Store:
         *,
         reviewers: Collection[str] | IsReviewer,
         eval_fraction: float = 0.2,
+        limit: TokenLimit | None = None,
+        personal_data: PersonalDataPolicy | None = None,
     ) -> Store:
+        """`limit`: the target model's per-example token limit, checked at approval;
+        `personal_data`: what a reviewer must decide on in a reply before it is trained."""
         is_reviewer = reviewers if callable(reviewers) else reviewer_set(reviewers)
+        review = Review(
+            db,
+            is_reviewer=is_reviewer,
+            eval_fraction=eval_fraction,
+            limit=limit,
+            personal_data=personal_data,
+        )
         return cls(
             db=db,
             capture=Capture(db),
-            review=Review(db, is_reviewer=is_reviewer, eval_fraction=eval_fraction),
+            review=review,
             eval_fraction=eval_fraction,
         )

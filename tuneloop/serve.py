@@ -34,8 +34,10 @@ from tuneloop.wiring import (
     active_model_lookup,
     build_cycle_runner,
     build_retrain_scheduler,
+    example_limit,
     model_reloader,
     open_database,
+    personal_data_policy,
     retraining_control,
     slack_decision_notifier,
     slack_web_client,
@@ -86,6 +88,8 @@ def bot_store(settings: Settings, client: WebClient) -> Store:
         open_database(settings),
         reviewers=any_of(settings.reviewers, *groups),
         eval_fraction=settings.eval_fraction,
+        limit=example_limit(settings),
+        personal_data=personal_data_policy(settings),
     )
 
 

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     redact_pii_in_export: bool = Field(
         default=True, validation_alias=_env("TUNELOOP_REDACT_PII_IN_EXPORT")
     )
+    pii_allow_list: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("TUNELOOP_PII_ALLOW_LIST")
+    )
+    pii_phone_regions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["US", "GB"], validation_alias=_env("TUNELOOP_PII_PHONE_REGIONS")
+    )
     export_epochs: int = Field(default=3, ge=1, le=50, validation_alias=_env("TUNELOOP_EPOCHS"))
     model_specs: dict[str, ModelSpec] = Field(
         default_factory=lambda: dict(DEFAULT_MODEL_SPECS),
@@ -113,7 +119,7 @@ class Settings(BaseSettings):
     lora_batch_size: int = Field(
         default=4, ge=1, le=1024, validation_alias=_env("TUNELOOP_LORA_BATCH_SIZE")
     )
-    lora_launcher: Literal["python", "accelerate"] = Field(
+    lora_launcher: Literal["python", "accelerate", "external"] = Field(
         default="python", validation_alias=_env("TUNELOOP_LORA_LAUNCHER")
     )
     lora_accelerate_args: str = Field(
@@ -122,6 +128,7 @@ class Settings(BaseSettings):
     lora_jobs_dir: Path | None = Field(
         default=None, validation_alias=_env("TUNELOOP_LORA_JOBS_DIR")
     )
+    models_dir: Path | None = Field(default=None, validation_alias=_env("TUNELOOP_MODELS_DIR"))
     adapter_store_dir: Path | None = Field(
         default=None, validation_alias=_env("TUNELOOP_ADAPTER_STORE")
     )
@@ -182,6 +189,9 @@ class Settings(BaseSettings):
     )
     gate_min_eval_items: int = Field(
         default=30, ge=1, validation_alias=_env("TUNELOOP_GATE_MIN_EVAL_ITEMS")
+    )
+    gate_min_differing_items: int = Field(
+        default=10, ge=1, validation_alias=_env("TUNELOOP_GATE_MIN_DIFFERING_ITEMS")
     )
     gate_golden_tolerance: float = Field(
         default=0.02, ge=0, le=1, validation_alias=_env("TUNELOOP_GATE_GOLDEN_TOLERANCE")
@@ -278,7 +288,15 @@ class Settings(BaseSettings):
     @property
     def base_models_dir(self) -> Path:
         """Where embedded base models (SmolLM2, the tiny test model) are converted to."""
-        return self.data_dir / "models"
+        return self.models_dir or self.data_dir / "models"
+
+    @field_validator("pii_allow_list", "pii_phone_regions", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        """`it-help@x.example, +44 113 496 0018` (a phone number has spaces: commas split)."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from curation.db import Database
 from curation.importing import read_system_prompt
+from curation.model_specs import UnknownModelError
+from curation.personal_data import PersonalDataPolicy
 from curation.store import Store
+from curation.token_limit import TokenLimit
 from tuneloop.settings import Settings
 
 
@@ -18,7 +21,25 @@ def open_store(settings: Settings, db: Database | None = None) -> Store:
         db or open_database(settings),
         reviewers=settings.reviewers,
         eval_fraction=settings.eval_fraction,
+        limit=example_limit(settings),
+        personal_data=personal_data_policy(settings),
     )
+
+
+def personal_data_policy(settings: Settings) -> PersonalDataPolicy:
+    """What counts as personal data, and the team's public contacts that are kept."""
+    return PersonalDataPolicy(
+        allow_list=tuple(settings.pii_allow_list), phone_regions=tuple(settings.pii_phone_regions)
+    )
+
+
+def example_limit(settings: Settings) -> TokenLimit | None:
+    """The base model's per-example token limit, which the doors into the store check; None
+    for a model the table does not list (export names that problem)."""
+    try:
+        return TokenLimit.for_model(settings.models, settings.base_model)
+    except UnknownModelError:
+        return None
 
 
 def system_prompt(settings: Settings) -> str | None:
@@ -40,7 +61,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import openai
-    from scheduler.training.lora import AdapterStore
 
     from scheduler.control import RetrainingService
     from scheduler.cycle import CycleConfig, CycleRunner
@@ -51,6 +71,7 @@ if TYPE_CHECKING:
     from scheduler.registry import ActiveModelLookup, Registry
     from scheduler.service import Lease, RetrainScheduler
     from scheduler.training import Trainer
+    from scheduler.training.lora import AdapterStore
 
 
 def model_registry(db: Database) -> Registry:
@@ -84,6 +105,7 @@ def gate_policy(settings: Settings) -> GatePolicy:
         golden_tolerance=settings.gate_golden_tolerance,
         golden_floor=settings.gate_golden_floor,
         min_items=settings.gate_min_eval_items,
+        min_differing_items=settings.gate_min_differing_items,
         shutdown_days=settings.gate_shutdown_days,
     )
 
@@ -98,6 +120,7 @@ def cycle_config(settings: Settings) -> CycleConfig:
         strategy=settings.training_strategy,
         epochs=settings.export_epochs,
         redact_pii=settings.redact_pii_in_export,
+        personal_data=personal_data_policy(settings),
         suffix=settings.training_suffix,
         seed=settings.training_seed,
         incremental_learning_rate_multiplier=settings.incremental_learning_rate_multiplier,
@@ -164,7 +187,6 @@ def build_trainer(settings: Settings, client: openai.OpenAI) -> Trainer:
 
         return OpenAITrainer(client)
     from scheduler.training.lora import LoraTrainer, LoraTrainerConfig
-
     from tuneloop.base_models import base_model_folder
 
     def base_models(name: str) -> Path:
@@ -174,6 +196,7 @@ def build_trainer(settings: Settings, client: openai.OpenAI) -> Trainer:
 
     config = LoraTrainerConfig(
         base_models=base_models,
+        base_model=settings.base_model,
         lora_r=settings.lora_rank,
         lora_alpha=settings.lora_alpha,
         lora_dropout=settings.lora_dropout,
@@ -211,9 +234,11 @@ def build_cycle_runner(
     client: openai.OpenAI | None = None,
     notifier: Notifier | None = None,
 ) -> CycleRunner:
-    """The retraining cycle over the configured database, trainer and model provider. With a
-    serving side that loads adapters, every registry change (a promotion, a rollback by hand)
-    updates what is loaded at once: no restart."""
+    """The retraining cycle over the configured database, trainer and model provider. Each
+    cycle that ends (a decision, a failed job) is posted to TUNELOOP_REVIEW_CHANNEL when one is
+    set, else logged, unless `notifier` is given. With a serving side that loads adapters,
+    every registry change (a promotion, a rollback by hand) updates what is loaded at once: no
+    restart."""
     from scheduler.cycle import CycleRunner
     from scheduler.notify import log_notifier
     from tuneloop.provider import build_openai_client
@@ -229,11 +254,24 @@ def build_cycle_runner(
         registry=registry,
         models=settings.models,
         config=cycle_config(settings),
-        notifier=notifier or log_notifier,
+        notifier=notifier or slack_decision_notifier(settings) or log_notifier,
         serving=build_serving(settings, client),
     )
     registry.on_change(runner.sync_serving)
     return runner
+
+
+def registry_for_changes(
+    settings: Settings, db: Database, client: openai.OpenAI
+) -> tuple[Registry, ModelServing | None]:
+    """The registry for promotions and rollbacks by hand, and the serving side (None when the
+    provider serves its own models). Each committed change updates what the serving side has
+    loaded before the command returns: no restart anywhere."""
+    registry = model_registry(db)
+    serving = build_serving(settings, client)
+    if serving is not None:
+        registry.on_change(lambda: serving.keep(registry.served_models()))
+    return registry, serving
 
 
 def model_reloader(runner: CycleRunner) -> Callable[[str], bool] | None:

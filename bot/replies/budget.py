@@ -32,8 +32,13 @@ class TokenBudget:
             raise ValueError("token budgets must be positive")
 
 
-def _cost(text: str, encoding: tiktoken.Encoding) -> int:
-    return TOKENS_PER_MESSAGE + count_text(text, encoding)
+def _framing(role: str, encoding: tiktoken.Encoding) -> int:
+    """A message's tokens besides its text: the framing and its role (OpenAI's cookbook)."""
+    return TOKENS_PER_MESSAGE + count_text(role, encoding)
+
+
+def _cost(role: str, text: str, encoding: tiktoken.Encoding) -> int:
+    return _framing(role, encoding) + count_text(text, encoding)
 
 
 def _cut(text: str, tokens: int, encoding: tiktoken.Encoding) -> str:
@@ -63,16 +68,16 @@ def fit_messages(
         head.append({"role": "system", "content": system_prompt})
         if system_tokens is None:
             system_tokens = count_text(system_prompt, encoding)
-        used += TOKENS_PER_MESSAGE + system_tokens
+        used += _framing("system", encoding) + system_tokens
     question = turns[-1]
-    question_cost = _cost(question.content, encoding)
+    question_cost = _cost(question.role, question.content, encoding)
     if used + question_cost > budget_tokens:
-        room = max(1, budget_tokens - used - TOKENS_PER_MESSAGE)
+        room = max(1, budget_tokens - used - _framing(question.role, encoding))
         return [*head, {"role": question.role, "content": _cut(question.content, room, encoding)}]
     used += question_cost
     kept = [question]
     for turn in reversed(turns[:-1]):
-        cost = _cost(turn.content, encoding)
+        cost = _cost(turn.role, turn.content, encoding)
         if used + cost > budget_tokens:
             break
         used += cost

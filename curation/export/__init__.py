@@ -7,6 +7,7 @@ from curation.export.writer import (
     ExportResult,
     export_dataset,
     exportable,
+    left_out_summary,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "Method",
     "export_dataset",
     "exportable",
+    "left_out_summary",
 ]

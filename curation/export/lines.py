@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from curation.chat_format import Problem, check_dpo_line, check_sft_line
+from curation.training_line import TrainingLine
 
 
 class Method(StrEnum):
@@ -14,31 +15,30 @@ class Method(StrEnum):
     DPO = "dpo"  # preference: {"input": ..., "preferred_output": ..., "non_preferred_output": ...}
 
 
-def sft_line(messages: list[dict[str, Any]], target: str, rejected: str | None) -> dict[str, Any]:
-    return {"messages": [*messages, {"role": "assistant", "content": target}]}
-
-
-def dpo_line(messages: list[dict[str, Any]], target: str, rejected: str | None) -> dict[str, Any]:
-    return {
-        "input": {"messages": messages},
-        "preferred_output": [{"role": "assistant", "content": target}],
-        "non_preferred_output": [{"role": "assistant", "content": rejected}],
-    }
-
-
-LineBuilder = Callable[[list[dict[str, Any]], str, str | None], dict[str, Any]]
+LineBuilder = Callable[[TrainingLine], dict[str, Any]]
 LineChecker = Callable[[Any], list[Problem]]
 
-BUILDERS: dict[Method, LineBuilder] = {Method.SFT: sft_line, Method.DPO: dpo_line}
+BUILDERS: dict[Method, LineBuilder] = {
+    Method.SFT: TrainingLine.sft_line,
+    Method.DPO: TrainingLine.dpo_line,
+}
 CHECKERS: dict[Method, LineChecker] = {Method.SFT: check_sft_line, Method.DPO: check_dpo_line}
 
 
-def line_messages(line: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every message in a line, in order: what is counted and scanned."""
+def line_messages(line: dict[str, Any]) -> list[tuple[dict[str, Any], bool]]:
+    """Every message in a line, in order, each with whether it is trained: a supervised
+    line's assistant messages of weight 1, and both outputs of a preference line (the model is
+    trained towards one and away from the other)."""
     if "messages" in line:
-        return list(line["messages"])
+        return [(m, m["role"] == "assistant" and m.get("weight", 1) == 1) for m in line["messages"]]
     return [
-        *line["input"]["messages"],
-        *line["preferred_output"],
-        *line["non_preferred_output"],
+        *((m, False) for m in line["input"]["messages"]),
+        *((m, True) for m in line["preferred_output"]),
+        *((m, True) for m in line["non_preferred_output"]),
     ]
+
+
+def line_tools(line: dict[str, Any]) -> list[Any]:
+    """The tool (and legacy function) definitions of a line, which count as tokens too."""
+    holder = line if "messages" in line else line["input"]
+    return [*holder.get("tools", ()), *holder.get("functions", ())]

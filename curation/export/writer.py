@@ -2,9 +2,12 @@
 
 The export streams: rows come from the database in batches and go straight to the files, and
 everything it keeps (hashes, statistics, the first problems found) has a fixed size, so memory
-does not grow with the number of examples. Files are written in a hidden folder and moved into
-place only when every line passed validation; the manifest goes last, so a folder with a
-manifest is a complete export. The same data gives byte-identical files.
+does not grow with the number of examples. Every line is checked by the rules of every other
+door (`curation.chat_format`) and against the model's token limit; an example that fails (say,
+one that a later change of model made too long) is left out with its rule, counted in the
+manifest (`left_out`), and never blocks the export of the others. Files are written in a hidden
+folder and moved into place when complete; the manifest goes last, so a folder with a manifest
+is a complete export. The same data gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -35,14 +38,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from curation.chat_format import identical_outputs
 from curation.db import Database
 from curation.errors import ValidationError
-from curation.export.lines import BUILDERS, CHECKERS, Method, line_messages
+from curation.export.lines import BUILDERS, CHECKERS, Method, line_messages, line_tools
 from curation.export.token_stats import TokenStats
 from curation.model_specs import ModelSpec, ModelTable
 from curation.models import DatasetItem, DatasetVersion, Example, Split
-from curation.scrub import find_secrets, redact_pii
-from curation.tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, get_encoding
+from curation.personal_data import PersonalDataPolicy
+from curation.scrub import find_secrets
+from curation.tokens import (
+    REPLY_PRIMING_TOKENS,
+    TOKENS_PER_MESSAGE,
+    counter,
+    get_encoding,
+    tools_tokens,
+    value_tokens,
+)
+from curation.training_line import TrainingLine
 
 #: OpenAI refuses a fine-tuning job with fewer training examples than this.
 MIN_TRAINING_EXAMPLES = 10
@@ -55,6 +68,7 @@ _LINE_BREAKERS = re.compile("[\x85\u2028\u2029]")
 #: One encoder for every line, with json.dumps's options (json.dumps would build one per line).
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _MAX_REPORTED_PROBLEMS = 50
+_PLAIN_KEYS = frozenset({"role", "content", "weight"})
 #: Write buffer of a data file: a line is about 2 KB, and the default 8 KB buffer made
 #: nearly every fourth line a system call.
 _WRITE_BUFFER = 1 << 18
@@ -66,7 +80,10 @@ class ExportOptions:
     model: str
     method: Method = Method.SFT
     epochs: int = 3
+    #: Redact personal data in the messages a line does not train (prompts, context turns).
     redact_pii: bool = True
+    #: What counts as personal data, and the team's own contacts that are kept.
+    personal_data: PersonalDataPolicy = field(default_factory=PersonalDataPolicy)
 
 
 @dataclass
@@ -83,6 +100,8 @@ class ExportResult:
     files: dict[str, str]
     fingerprint: str
     summary: dict[str, Any] = field(default_factory=dict)
+    #: Examples left out of this version, by rule (`too_many_tokens`: 2, ...).
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +116,7 @@ class ExportResult:
             "estimated_cost_usd": self.estimated_cost_usd,
             "sha256": self.files,
             "fingerprint": self.fingerprint,
+            "left_out": self.left_out,
         }
 
 
@@ -129,8 +149,11 @@ def exportable(split: Split, method: Method) -> Select[Any]:
 
 
 @lru_cache(maxsize=4096)
-def _checked_content(encoding_name: str, text: str, redact: bool) -> tuple[str, int, str | None]:
-    """(text as written, its token count, the kind of secret it holds or None).
+def _checked_content(
+    encoding_name: str, text: str, redact: PersonalDataPolicy | None
+) -> tuple[str, int, str | None]:
+    """(text as written, its token count, the kind of secret it holds or None), with personal
+    data redacted by `redact` when given.
 
     Cached, with a bound: the system prompt repeats in nearly every example, and is checked and
     counted once instead of once per line. Secrets are looked for before PII redaction, which
@@ -139,9 +162,26 @@ def _checked_content(encoding_name: str, text: str, redact: bool) -> tuple[str, 
     findings = find_secrets(text)
     if findings:
         return text, 0, findings[0].kind
-    written = redact_pii(text) if redact else text
+    written = redact.redact(text) if redact is not None else text
     tokens = len(get_encoding(encoding_name).encode(written, disallowed_special=()))
     return written, tokens, None
+
+
+def left_out_summary(by_rule: dict[str, int]) -> str:
+    """ "2 examples left out of the export (too_many_tokens: 2)", or '' when none were."""
+    total = sum(by_rule.values())
+    if not total:
+        return ""
+    reasons = ", ".join(f"{rule}: {n}" for rule, n in sorted(by_rule.items()))
+    return f"{total} example{'s' if total != 1 else ''} left out of the export ({reasons})"
+
+
+class _LeftOut(Exception):
+    """An example that this export leaves out, with the rule it breaks."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(f"{rule}: {detail}")
+        self.rule = rule
 
 
 class _SplitWriter:
@@ -179,16 +219,18 @@ class _Export:
         self.spec = spec
         self.build = BUILDERS[options.method]
         self.check = CHECKERS[options.method]
-        self.problems: list[str] = []
-        self.problem_count = 0
+        self.count = counter(spec.encoding)
+        #: The first examples left out, with why; `left_out` counts them all by rule.
+        self.left_out_examples: list[dict[str, Any]] = []
+        self.left_out: dict[str, int] = {}
         self.stats = {Split.TRAIN: TokenStats(), Split.EVAL: TokenStats()}
         self.fingerprint = hashlib.sha256()
         self.manifest_entries = 0
 
-    def problem(self, example_id: int, text: str) -> None:
-        self.problem_count += 1
-        if len(self.problems) < _MAX_REPORTED_PROBLEMS:
-            self.problems.append(f"example {example_id}: {text}")
+    def leave_out(self, example_id: int, error: _LeftOut) -> None:
+        self.left_out[error.rule] = self.left_out.get(error.rule, 0) + 1
+        if len(self.left_out_examples) < _MAX_REPORTED_PROBLEMS:
+            self.left_out_examples.append({"id": example_id, "reason": str(error)})
 
     def rows(self, split: Split) -> Iterator[Any]:
         # The conditions go straight into this query: joining a subquery of ids made SQLite
@@ -199,6 +241,7 @@ class _Export:
                 Example.messages,
                 Example.target,
                 Example.rejected,
+                Example.line_fields,
                 Example.content_hash,
             )
             .where(*exportable_conditions(split, self.options.method))
@@ -208,32 +251,93 @@ class _Export:
         # (yield_per on the statement: on the connection it would stay set for the inserts too.)
         yield from self.session.connection().execute(query.execution_options(yield_per=_BATCH))
 
-    def line_for(self, row: Any) -> tuple[dict[str, Any], int] | None:
-        """The validated line for one example and its token count, or None (problem noted)."""
-        line = self.build(row.messages, row.target, row.rejected)
+    def line_for(self, row: Any) -> tuple[dict[str, Any], int]:
+        """The validated line for one example and its token count, or _LeftOut."""
+        try:
+            parts = TrainingLine.from_stored(
+                row.messages, row.target, row.rejected, row.line_fields
+            )
+            line = self.build(parts)
+        except (AttributeError, TypeError, ValueError):  # a row written past every door
+            raise _LeftOut(
+                "data_type", "the stored example is not prompt messages and a reply"
+            ) from None
         problems = self.check(line)
         if problems:
-            for p in problems:
-                self.problem(row.id, str(p))
-            return None
+            raise _LeftOut(problems[0].rule, f"{problems[0].where}: {problems[0].detail}")
         tokens = REPLY_PRIMING_TOKENS
-        for message in line_messages(line):
-            written, count, secret = _checked_content(
-                self.spec.encoding, message["content"], self.options.redact_pii
+        policy = self.options.personal_data if self.options.redact_pii else None
+        for message, trained in line_messages(line):
+            # A trained reply is never rewritten (a model would learn to say "[EMAIL]"): one
+            # with personal data was kept by a person's decision at the door.
+            tokens += self._written(message, redact=None if trained else policy)
+        tools = line_tools(line)
+        if tools:
+            self._refuse_secrets(json.dumps(tools, ensure_ascii=False), "tool definitions")
+            tokens += tools_tokens(tools, self.count, self.spec.encoding)
+        if "preferred_output" in line and identical_outputs(
+            line["preferred_output"][0], line["non_preferred_output"][0]
+        ):
+            raise _LeftOut(
+                "identical_outputs",
+                "preferred and non-preferred replies are equal as written (nothing to prefer)",
             )
-            if secret is not None:
-                self.problem(row.id, f"contains_secret: {secret} in a {message['role']} message")
-                return None
-            message["content"] = written
-            tokens += TOKENS_PER_MESSAGE + count
         if tokens > self.spec.max_example_tokens:
-            self.problem(
-                row.id,
-                f"too_many_tokens: {tokens} tokens, over the limit of "
-                f"{self.spec.max_example_tokens} for {self.options.model}",
+            raise _LeftOut(
+                "too_many_tokens",
+                f"{tokens} tokens, over the limit of {self.spec.max_example_tokens} for "
+                f"{self.options.model}",
             )
-            return None
         return line, tokens
+
+    def _written(self, message: dict[str, Any], *, redact: PersonalDataPolicy | None) -> int:
+        """Check one message of a line for secrets and write its text as exported (personal
+        data redacted by `redact`, when given); returns its tokens, framing included."""
+        tokens = TOKENS_PER_MESSAGE
+        content = message.get("content")
+        if type(content) is str and (len(message) == 2 or message.keys() <= _PLAIN_KEYS):
+            # The usual message ({role, content} and maybe weight): no loop over its keys.
+            written, count, secret = _checked_content(self.spec.encoding, content, redact)
+            if secret is not None:
+                raise _LeftOut("contains_secret", f"{secret} in a {message['role']} message")
+            message["content"] = written
+            return tokens + count + self.count(message["role"])
+        for key, value in message.items():
+            if key == "content" and isinstance(value, str):
+                written, count, secret = _checked_content(self.spec.encoding, value, redact)
+                if secret is not None:
+                    raise _LeftOut("contains_secret", f"{secret} in a {message['role']} message")
+                message["content"] = written
+                tokens += count
+            elif key == "content" and isinstance(value, list):
+                parts = []
+                for part in value:
+                    written, count, secret = _checked_content(
+                        self.spec.encoding, part["text"], redact
+                    )
+                    if secret is not None:
+                        raise _LeftOut(
+                            "contains_secret", f"{secret} in a {message['role']} message"
+                        )
+                    parts.append({**part, "text": written})
+                    tokens += count
+                message["content"] = parts
+            elif key == "role":
+                tokens += self.count(value)
+            else:
+                if key != "weight" and value is not None:
+                    text = (
+                        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                    )
+                    self._refuse_secrets(text, f"{key} of a {message['role']} message")
+                tokens += value_tokens(key, value, self.count)
+        return tokens
+
+    @staticmethod
+    def _refuse_secrets(text: str, where: str) -> None:
+        findings = find_secrets(text)
+        if findings:
+            raise _LeftOut("contains_secret", f"{findings[0].kind} in the {where}")
 
     def write_split(
         self, split: Split, writer: _SplitWriter, manifest_items: IO[str], version_id: int
@@ -242,10 +346,11 @@ class _Export:
         stats = self.stats[split]
         written: list[int] = []  # ids of written lines not yet recorded
         for row in self.rows(split):
-            built = self.line_for(row)
-            if built is None:
+            try:
+                line, tokens = self.line_for(row)
+            except _LeftOut as error:
+                self.leave_out(row.id, error)
                 continue
-            line, tokens = built
             writer.write(line)
             stats.add(tokens)
             self.fingerprint.update(f"{name}:{row.content_hash}\n".encode())
@@ -296,8 +401,8 @@ def _count_up_to(session: Session, split: Split, method: Method, limit: int) -> 
 
 
 def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> ExportResult:
-    """Write and record one dataset version, or raise ValidationError naming every problem
-    (and write nothing)."""
+    """Write and record one dataset version, or raise ValidationError (and write nothing) when
+    fewer than OpenAI's minimum of training examples remain."""
     spec = models.spec(options.model)  # an unknown model fails before any work
     options.out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=options.out_dir))
@@ -337,18 +442,14 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
                         run.write_split(split, writer, items, version.id)
                     finally:
                         files[name] = writer.close()
-                if run.problem_count:
-                    more = run.problem_count - len(run.problems)
-                    raise ValidationError(
-                        f"export refused: {run.problem_count} example(s) break the rules"
-                        + (f" ({more} not listed)" if more else ""),
-                        run.problems,
-                    )
                 train, evaluation = run.stats[Split.TRAIN], run.stats[Split.EVAL]
                 if train.count < MIN_TRAINING_EXAMPLES:
+                    left = sum(run.left_out.values())
                     raise ValidationError(
                         f"not enough training examples: {train.count}, OpenAI needs "
                         f"at least {MIN_TRAINING_EXAMPLES}"
+                        + (f" ({left} left out, the first listed)" if left else ""),
+                        [f"example {e['id']}: {e['reason']}" for e in run.left_out_examples],
                     )
                 trained_tokens = train.total * options.epochs
                 cost = round(trained_tokens / 1_000_000 * spec.training_price_per_million, 4)
@@ -370,6 +471,11 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
                     },
                     "sha256": files,
                     "fingerprint": fingerprint,
+                    "left_out": {
+                        "count": sum(run.left_out.values()),
+                        "by_rule": dict(sorted(run.left_out.items())),
+                        "first": run.left_out_examples,
+                    },
                 }
                 manifest_sha = _write_manifest(staging / "manifest.json", summary, items)
             version.train_count, version.eval_count = train.count, evaluation.count
@@ -398,6 +504,7 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
                 files={**files, "manifest.json": manifest_sha},
                 fingerprint=fingerprint,
                 summary=summary,
+                left_out=dict(sorted(run.left_out.items())),
             )
     finally:
         shutil.rmtree(staging, ignore_errors=True)

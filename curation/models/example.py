@@ -36,8 +36,11 @@ class Split(enum.StrEnum):
 class Example(Base):
     """Prompt messages (system prompt, history, user turn), the target reply, and where it came
     from. `rejected` keeps the original bad reply of a corrected exchange, for preference (DPO)
-    training. `content_hash` refuses exact duplicates; `prompt_hash` lets export keep only the
-    newest target for one prompt, so a correction supersedes an older answer.
+    training. `line_fields` keeps whatever else a line of OpenAI's training format carried
+    (tools, a reply with tool calls or text parts, messages after the reply; see
+    `curation.training_line`), and is NULL for the usual prompt-and-reply example.
+    `content_hash` refuses exact duplicates; `prompt_hash` lets export keep only the newest
+    target for one prompt, so a correction supersedes an older answer.
     """
 
     __tablename__ = "examples"
@@ -54,6 +57,7 @@ class Example(Base):
     messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     target: Mapped[str] = mapped_column(Text)
     rejected: Mapped[str | None] = mapped_column(Text)
+    line_fields: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     source: Mapped[ExampleSource] = mapped_column(StrEnumType(ExampleSource))
     split: Mapped[Split] = mapped_column(StrEnumType(Split))
     golden: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from curation.personal_data import PersonalDataPolicy
 from scheduler.gate import GatePolicy
 from scheduler.training.protocol import TrainingMethod
 
@@ -21,6 +22,8 @@ class CycleConfig:
     strategy: Literal["full", "incremental"] = "full"
     epochs: int = 3
     redact_pii: bool = True
+    #: What counts as personal data in prompts, and the team's public contacts that are kept.
+    personal_data: PersonalDataPolicy = field(default_factory=PersonalDataPolicy)
     suffix: str = "tuneloop"
     seed: int | None = None
     incremental_learning_rate_multiplier: float = 0.5

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from curation.errors import CurationError, ValidationError
-from curation.export import ExportOptions, Method, export_dataset
+from curation.export import ExportOptions, Method, export_dataset, left_out_summary
 from curation.models import DatasetItem, DatasetVersion, Split
 from scheduler.cycle.budget import check_budget, spent_this_month
 from scheduler.cycle.context import CycleContext, Progress, close_cycle
@@ -43,6 +43,7 @@ def export_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
             method=export_method(ctx),
             epochs=ctx.config.epochs,
             redact_pii=ctx.config.redact_pii,
+            personal_data=ctx.config.personal_data,
         )
         try:
             result = export_dataset(ctx.db, ctx.models, options)
@@ -98,8 +99,15 @@ def export_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
         stored = session.get_one(RetrainCycle, cycle.id)
         stored.dataset_version_id = version.id
         stored.stage = CycleStage.TRAIN
-        stored.note = f"{plan.note}; {budget.message}"
+        stored.note = "; ".join(
+            part for part in (plan.note, _left_out(version), budget.message) if part
+        )
     return Progress.CONTINUE
+
+
+def _left_out(version: DatasetVersion) -> str:
+    """What the export left out and why, from its manifest summary; '' when nothing was."""
+    return left_out_summary(((version.summary or {}).get("left_out") or {}).get("by_rule", {}))
 
 
 def _close(ctx: CycleContext, cycle: RetrainCycle, outcome: CycleOutcome, note: str) -> Progress:

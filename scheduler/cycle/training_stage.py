@@ -122,6 +122,7 @@ def _apply(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun, report: Job
             stored.status = TrainingStatus.LOADING
             stored.fine_tuned_model = report.fine_tuned_model
             stored.trained_tokens = report.trained_tokens
+            stored.artifact_sha256 = report.artifact_sha256
             stored.succeeded_at = ctx.now()
             ctx.registry.record_candidate(
                 session,
@@ -141,7 +142,9 @@ def _apply(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun, report: Job
         else:
             stored.status = TrainingStatus(report.status.value)
         cycle_row = session.get_one(RetrainCycle, cycle.id)
-        cycle_row.note = f"fine-tuning job {stored.job_id or '(files processing)'}: {stored.status}"
+        progress = f" ({report.progress})" if report.progress else ""
+        job = stored.job_id or "(files processing)"
+        cycle_row.note = f"fine-tuning job {job}: {stored.status}{progress}"
         cycle_row.not_before = None
         changed = stored.status is not before
     # A change (job created, started, succeeded) is worth another look at once; no change

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from curation.export import Method, exportable
 from curation.models import DatasetItem, Example, Split
+from curation.training_line import request_messages
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def eval_cases(session: Session, dataset_version_id: int | None = None) -> list[
                     example_id=example.id,
                     golden=example.golden,
                     thread_key=example.thread_key,
-                    messages=list(example.messages),
+                    messages=request_messages(example.messages),
                     reference=example.target,
                 )
             )

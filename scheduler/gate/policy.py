@@ -1,10 +1,16 @@
 """The promotion rules, applied to graded eval items, with every figure and reason kept.
 
 A candidate is promoted only if all hold:
-- enough items were answered by both models (else: insufficient evidence, not a rejection);
+- enough items were answered by both models, and the two differ (one wins) on at least
+  `min_differing_items` of them (else: insufficient evidence, not a rejection, unless the
+  candidate fails one of the checks below that need no win count: shutdown, golden set);
 - its announced shutdown date, if any, is more than `shutdown_days` away;
-- the 95% paired-bootstrap lower bound of its win rate (ties count half, resampled by thread)
-  is above 0.5 + `margin`;
+- it is better beyond chance: an exact one-sided sign test over the conversation threads on
+  which the models differ (ties dropped, each thread counted once by its net outcome) rejects a
+  win rate of 0.5 + `margin` at 1 - `confidence` (`scheduler.gate.sign_test`). The test is exact
+  at any count; the paired bootstrap's lower bound of the win rate is kept in the numbers, as a
+  description, but decides nothing (with 4 wins, 0 losses and 40 ties it read 0.511 where the
+  sign test gives p = 0.0625);
 - on the golden set it scores no worse than the incumbent, within `golden_tolerance`;
 - and its golden mean score reaches `golden_floor`.
 """
@@ -17,6 +23,7 @@ from datetime import date
 from typing import Any
 
 from scheduler.gate.bootstrap import clustered_bootstrap_lower_bound
+from scheduler.gate.sign_test import TEST_NAME, thread_sign_test
 from scheduler.records import ItemOutcome, Verdict
 
 
@@ -30,11 +37,18 @@ class GatePolicy:
     #: Under the similarity grader an off-topic answer scores about 0.3-0.4 against a reference.
     golden_floor: float = 0.4
     min_items: int = 30
+    #: Items on which one model won (wins + losses) below which nothing is decided.
+    min_differing_items: int = 10
     max_error_fraction: float = 0.1
     shutdown_days: int = 30
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "required_lower_bound": round(0.5 + self.margin, 4)}
+        return {
+            **asdict(self),
+            "null_win_rate": round(0.5 + self.margin, 4),
+            "significance": round(1 - self.confidence, 4),
+            "test": TEST_NAME,
+        }
 
 
 @dataclass(frozen=True)
@@ -78,7 +92,10 @@ def judge_candidate(
         "days_to_shutdown": (shutdown_date - today).days if shutdown_date else None,
     }
     insufficient: list[str] = []
+    #: A candidate that is worse where it matters is rejected however thin the evidence.
     rejected: list[str] = []
+    #: Not shown to be better: a rejection when the evidence is enough, else part of its story.
+    not_better: list[str] = []
 
     if len(answered) < policy.min_items:
         insufficient.append(
@@ -97,6 +114,14 @@ def judge_candidate(
             f"{policy.shutdown_days} days)"
         )
 
+    differing = numbers["wins"] + numbers["losses"]
+    numbers["differing"] = differing
+    if differing < policy.min_differing_items:
+        insufficient.append(
+            f"the models differ on {differing} items ({numbers['wins']} wins, "
+            f"{numbers['losses']} losses, {numbers['ties']} ties), at least "
+            f"{policy.min_differing_items} are needed"
+        )
     if answered:
         values = [(i.thread_key, i.outcome.value_for_win_rate) for i in answered]
         win_rate = sum(v for _, v in values) / len(values)
@@ -108,11 +133,16 @@ def judge_candidate(
         )
         numbers["win_rate"] = round(win_rate, 4)
         numbers["win_rate_lower_bound"] = round(lower, 4)
-        required = 0.5 + policy.margin
-        if not lower > required:
-            rejected.append(
-                f"not clearly better: win rate {win_rate:.3f}, its {policy.confidence:.0%} lower "
-                f"bound {lower:.3f} is not above {required:.3f}"
+        sign = thread_sign_test(values, null_win_rate=0.5 + policy.margin)
+        numbers["test"] = TEST_NAME
+        numbers["threads_won"], numbers["threads_lost"] = sign.wins, sign.losses
+        numbers["p_value"] = sign.p_value
+        significance = 1 - policy.confidence
+        if not sign.p_value < significance:
+            not_better.append(
+                f"not clearly better: {TEST_NAME}: {sign.wins} of {sign.decided} threads prefer "
+                f"the candidate, p = {sign.p_value:.4g} against a win rate of "
+                f"{sign.null_win_rate:.3f}, not below {significance:.3g}"
             )
 
     golden = [
@@ -140,10 +170,12 @@ def judge_candidate(
                 f"{policy.golden_floor:.3f}"
             )
 
-    if insufficient:
-        verdict, failed = Verdict.INSUFFICIENT_EVIDENCE, insufficient + rejected
-    elif rejected:
-        verdict, failed = Verdict.REJECT, rejected
+    if rejected:
+        verdict, failed = Verdict.REJECT, rejected + insufficient + not_better
+    elif insufficient:
+        verdict, failed = Verdict.INSUFFICIENT_EVIDENCE, insufficient + not_better
+    elif not_better:
+        verdict, failed = Verdict.REJECT, not_better
     else:
         verdict, failed = Verdict.PROMOTE, []
     return GateResult(
@@ -158,10 +190,12 @@ def judge_candidate(
 def _reason(verdict: Verdict, failed: list[str], numbers: dict[str, Any]) -> str:
     if verdict is Verdict.PROMOTE:
         return (
-            f"promote: win rate {numbers['win_rate']:.3f} (lower bound "
-            f"{numbers['win_rate_lower_bound']:.3f}) over {numbers['answered']} items in "
-            f"{numbers['threads']} threads; golden mean {numbers['golden_mean_candidate']:.3f} "
-            f"against {numbers['golden_mean_incumbent']:.3f}"
+            f"promote: {numbers['test']}: {numbers['threads_won']} of "
+            f"{numbers['threads_won'] + numbers['threads_lost']} threads prefer the candidate, "
+            f"p = {numbers['p_value']:.4g}; win rate {numbers['win_rate']:.3f} over "
+            f"{numbers['answered']} items in {numbers['threads']} threads ({numbers['wins']} "
+            f"wins, {numbers['losses']} losses, {numbers['ties']} ties); golden mean "
+            f"{numbers['golden_mean_candidate']:.3f} against {numbers['golden_mean_incumbent']:.3f}"
         )
     headline = "insufficient evidence" if verdict is Verdict.INSUFFICIENT_EVIDENCE else "reject"
     return f"{headline}: " + "; ".join(failed)

@@ -60,6 +60,8 @@ class JobReport:
     error_message: str | None = None
     #: sha256 of the trained artifact where the backend produces one (a LoRA adapter).
     artifact_sha256: str | None = None
+    #: How far a running job has got, in words ("step 12 of 54, loss 1.834"), when known.
+    progress: str | None = None
 
 
 #: Called with ("train" | "eval", file id) as soon as a file is uploaded, so it is recorded.

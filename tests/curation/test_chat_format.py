@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from curation.chat_format import (
     KNOWN_MESSAGE_KEYS,
-    KNOWN_ROLES,
+    TRAINING_ROLES,
     _check_message,
     _plainly_valid,
     check_messages,
@@ -18,7 +18,7 @@ from curation.chat_format import (
 
 # Values at each rule's edges; nothing unhashable (a role may not be).
 _other = st.one_of(st.none(), st.booleans(), st.integers(-1, 2), st.text(max_size=4))
-_role = st.one_of(st.sampled_from([*sorted(KNOWN_ROLES), "robot", "", "User"]), _other)
+_role = st.one_of(st.sampled_from([*sorted(TRAINING_ROLES), "robot", "", "User"]), _other)
 _content = st.one_of(
     st.sampled_from(["", " ", "\n\t", "\u3000", "\x1c", " hi ", "\u2028", "ok"]), _other
 )

@@ -26,15 +26,37 @@ def _new(question: str = "How do I get a laptop?", target: str = "Ask in Self Se
 
 
 def test_exact_duplicates_are_refused_after_normalisation(db) -> None:
+    """Trimmed ends, Windows line ends and composed accents are the same text."""
     with db.session() as s:
-        first, created = insert_example(s, _new(), approved_by="U", eval_fraction=0.2)
+        first, created = insert_example(
+            s, _new(target="Ask in Self Service,\ncaf\u00e9."), approved_by="U", eval_fraction=0.2
+        )
         same, created_again = insert_example(
             s,
-            _new("  How do I get a\u00a0laptop?\n", "Ask in  Self Service. "),
+            _new("  How do I get a laptop?\n", "Ask in Self Service,\r\ncafe\u0301. "),
             approved_by="U",
             eval_fraction=0.2,
         )
     assert created and not created_again and same.id == first.id
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("gateway:\nhost: vpn\nport: 443", "gateway:\n  host: vpn\n  port: 443"),
+        ("```py\nif x:\nreturn 1\n```", "```py\nif x:\n    return 1\n```"),
+        ("Run `make  all`", "Run `make all`"),
+        ("a\tb", "a    b"),
+    ],
+)
+def test_a_correction_that_only_changes_whitespace_is_a_new_answer(
+    db, before: str, after: str
+) -> None:
+    """Whitespace is content: the indentation of YAML or Python, the spaces in code."""
+    with db.session() as s:
+        first, _ = insert_example(s, _new(target=before), approved_by="U", eval_fraction=0.2)
+        fixed, created = insert_example(s, _new(target=after), approved_by="U", eval_fraction=0.2)
+    assert created and fixed.id != first.id and fixed.prompt_hash == first.prompt_hash
 
 
 def test_invalid_examples_are_refused_with_where_and_why(db) -> None:

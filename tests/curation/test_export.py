@@ -16,6 +16,7 @@ from curation.errors import ValidationError
 from curation.examples import NewExample, insert_example
 from curation.export import ExportOptions, Method, export_dataset, writer
 from curation.export.writer import _Export
+from curation.importing import import_chat_file
 from curation.model_specs import DEFAULT_MODEL_SPECS, ModelSpec, ModelTable, UnknownModelError
 from curation.models import DatasetItem, DatasetVersion, Example, ExampleSource, Split
 from curation.scrub import has_secret
@@ -202,36 +203,54 @@ def test_dpo_export_uses_corrected_exchanges_only(db, tmp_path: Path) -> None:
     assert lines[0]["input"]["messages"][-1]["role"] == "user"
 
 
-def test_token_limit_of_the_target_model_is_enforced(db, tmp_path: Path) -> None:
+def test_examples_over_the_token_limit_are_left_out_and_counted(db, tmp_path: Path) -> None:
+    """A model whose limit is lower than some examples (a later change of model): those are
+    left out with a count in the manifest, and the others are exported."""
+    _add(db, 12)
+    with db.session() as s:
+        _one(s, "long " * 40 + "question?", "A long answer.", thread_key="long")
+    small = ModelTable(
+        {"small-model": ModelSpec(max_example_tokens=60, training_price_per_million=1)}
+    )
+    result = export_dataset(db, small, ExportOptions(out_dir=tmp_path / "v", model="small-model"))
+    assert result.train_count == 12 and result.left_out == {"too_many_tokens": 1}
+    manifest = json.loads((tmp_path / "v/manifest.json").read_text())
+    assert manifest["left_out"]["by_rule"] == {"too_many_tokens": 1}
+    (reason,) = [e["reason"] for e in manifest["left_out"]["first"]]
+    assert "over the limit of 60 for small-model" in reason
+
+
+def test_too_few_examples_within_the_limit_are_refused_with_the_reasons(db, tmp_path: Path) -> None:
     _add(db, 12)
     tiny = ModelTable(
         {"tiny-model": ModelSpec(max_example_tokens=30, training_price_per_million=1)}
     )
-    with pytest.raises(ValidationError, match="12 example") as info:
+    with pytest.raises(ValidationError, match="12 left out") as info:
         export_dataset(db, tiny, ExportOptions(out_dir=tmp_path / "v", model="tiny-model"))
     assert "too_many_tokens" in info.value.problems[0] and "tiny-model" in info.value.problems[0]
     with pytest.raises(UnknownModelError, match="TUNELOOP_MODEL_SPECS"):
         _export(db, tmp_path / "v", model="gpt-9")
 
 
-def test_a_line_that_still_holds_a_secret_is_refused(db, tmp_path: Path) -> None:
+def test_a_line_that_still_holds_a_secret_is_left_out(db, tmp_path: Path) -> None:
     _add(db, 12)
     with db.session() as s:  # bypass the scrubbing doors, as a bad migration or script might
         row = s.scalars(select(Example).limit(1)).one()
         row.target = "use token xoxb-1234567890-abcdefghijkl"
-    with pytest.raises(ValidationError) as info:
-        _export(db, tmp_path / "v")
-    assert "contains_secret: slack_token" in info.value.problems[0]
-    assert not (tmp_path / "v" / "train.jsonl").exists()
+    result = _export(db, tmp_path / "v")
+    assert result.train_count == 11 and result.left_out == {"contains_secret": 1}
+    assert "xoxb-" not in (tmp_path / "v" / "train.jsonl").read_text()
+    manifest = json.loads((tmp_path / "v/manifest.json").read_text())
+    assert "contains_secret: slack_token" in manifest["left_out"]["first"][0]["reason"]
 
 
-def test_pii_is_redacted_in_exports_unless_configured(db, tmp_path: Path) -> None:
+def test_pii_is_redacted_in_prompts_unless_configured(db, tmp_path: Path) -> None:
     _add(db, 11)
     with db.session() as s:
-        _one(s, "who runs payroll?", "Write to ana.silva@fernhill.example.", thread_key="pii")
+        _one(s, "I am ana.silva@fernhill.example, who runs payroll?", "Rita.", thread_key="pii")
     _export(db, tmp_path / "redacted")
     _export(db, tmp_path / "kept", redact_pii=False)
-    assert "[EMAIL]" in (tmp_path / "redacted/train.jsonl").read_text()
+    assert "I am [EMAIL], who" in (tmp_path / "redacted/train.jsonl").read_text()
     assert "ana.silva@fernhill.example" in (tmp_path / "kept/train.jsonl").read_text()
 
 
@@ -264,8 +283,8 @@ _message = st.fixed_dictionaries(
     )
 )
 def test_invalid_input_never_reaches_a_file(db, tmp_path_factory, rows) -> None:
-    """Rows written straight into the table (past every door) are either all valid lines or
-    the export refuses and writes nothing."""
+    """Rows written straight into the table (past every door): the export writes the valid
+    ones and leaves the others out, or refuses and writes nothing."""
     with db.session() as s:
         s.execute(delete(DatasetItem))
         s.execute(delete(DatasetVersion))
@@ -334,3 +353,61 @@ def test_every_exported_line_passes_the_validator(db, tmp_path_factory, pairs) -
     lines = _lines(out / "train.jsonl")
     assert len(lines) == result.train_count
     assert all(not check_sft_line(line) for line in lines)
+
+
+def test_a_preference_pair_equal_as_written_is_left_out_with_its_reason(db, tmp_path: Path) -> None:
+    _add(db, 10, rejected=True)
+    with db.session() as s:  # past the door, as an older version of the rules let it in
+        s.add(
+            Example(
+                messages=[SYSTEM, {"role": "user", "content": "Where is the canteen?"}],
+                target="Floor 2.",
+                rejected="  Floor 2.\n",
+                source=ExampleSource.CORRECTION,
+                split=Split.TRAIN,
+                thread_key="same",
+                content_hash="1" * 64,
+                prompt_hash="1" * 64,
+                approved_by="U",
+            )
+        )
+    result = _export(db, tmp_path / "dpo", method=Method.DPO)
+    assert result.train_count == 10 and result.left_out == {"identical_outputs": 1}
+    assert "Floor 2." not in (tmp_path / "dpo/train.jsonl").read_text()
+
+
+def test_a_correction_equal_to_the_reply_once_secrets_are_redacted_is_refused(store) -> None:
+    from tests.conftest import REVIEWERS, ask
+
+    exchange = ask(store, "What is the bot token?", "It is xoxb-1111111111-abcdefghijkl.")
+    _, item, _ = store.capture.add_correction(
+        exchange, "UFIXER", "It is xoxb-2222222222-mnopqrstuvwx."
+    )
+    with pytest.raises(ValidationError, match="identical_outputs"):
+        store.review.approve(item.id, REVIEWERS[0])
+
+
+def test_indentation_only_correction_is_imported_and_supersedes(db, tmp_path: Path) -> None:
+    question = "What should my .vpn.yaml look like for the Leeds gateway?"
+    broken = "Use this:\n```yaml\ngateway:\nhost: vpn-leeds.fernhill.example\nport: 443\n```"
+    fixed = broken.replace("\nhost", "\n  host").replace("\nport", "\n  port")
+    reports = []
+    for name, answer in (("a.jsonl", broken), ("b.jsonl", fixed)):
+        path = tmp_path / name
+        path.write_text(
+            json.dumps(
+                {
+                    "thread_id": "t1",
+                    "messages": [
+                        {"role": "user", "content": question},
+                        {"role": "assistant", "content": answer},
+                    ],
+                }
+            )
+        )
+        reports.append(import_chat_file(db, path, system_prompt=None, eval_fraction=0))
+    assert [(r.added, r.already_present) for r in reports] == [(1, 0), (1, 0)]
+    _add(db, 10)
+    _export(db, tmp_path / "v")
+    text = (tmp_path / "v/train.jsonl").read_text()
+    assert json.dumps(fixed)[1:-1] in text and json.dumps(broken)[1:-1] not in text

@@ -62,3 +62,45 @@ def test_an_out_of_date_server_database_is_refused_with_the_fix() -> None:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+def test_0005_rehashes_stored_examples_and_goes_back(database_url: str) -> None:
+    """Examples stored before 0005 get the whitespace-keeping content hash that the code
+    computes, so re-importing them is still a no-op; a downgrade restores the folded one."""
+    import hashlib
+    import json
+
+    from curation.fingerprints import content_hash, normalise_text
+
+    engine = make_engine(database_url)
+    downgrade(engine, "0003")
+    messages = [{"role": "user", "content": "What should my  .vpn.yaml look like?"}]
+    target = "Use this:\r\n```yaml\ngateway:\n  host: vpn\n```"
+    folded = [[m["role"], normalise_text(m["content"])] for m in messages]
+    old_hash = hashlib.sha256(
+        json.dumps(["example", folded, normalise_text(target)], separators=(",", ":")).encode()
+    ).hexdigest()
+    examples = Base.metadata.tables["examples"]
+    with engine.begin() as conn:  # only the columns revision 0003 has
+        conn.execute(
+            examples.insert().values(
+                messages=messages,
+                target=target,
+                source="import",
+                split="train",
+                golden=False,
+                thread_key="k",
+                content_hash=old_hash,
+                prompt_hash="0" * 64,
+                approved_by="U",
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT content_hash FROM examples")).scalar()
+    assert stored == content_hash(messages, target) != old_hash
+    downgrade(engine, "0003")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT content_hash FROM examples")).scalar() == old_hash
+    upgrade(engine)
+    engine.dispose()

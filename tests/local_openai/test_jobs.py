@@ -150,7 +150,7 @@ def test_a_bad_line_fails_with_invalid_training_file_and_its_example_number(api:
     assert failed.error is not None
     assert (failed.error.code, failed.error.param) == ("invalid_training_file", "training_file")
     assert failed.error.message.startswith("The job failed due to an invalid training file.")
-    assert "Example 3, message 2" in failed.error.message
+    assert "Example 3: unrecognized_role at messages[1].role" in failed.error.message
 
 
 def test_a_file_in_the_wrong_format_for_the_method_fails(api: Api) -> None:

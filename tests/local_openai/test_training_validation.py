@@ -73,15 +73,20 @@ def test_the_2025_spelling_of_preference_lines_is_read_too() -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ({"messages": [{"content": "hi"}]}, "Example 3, message 1 Discriminator 'role' is missing"),
-        ({"messages": [{"role": "bot", "content": "x"}]}, "Input tag 'bot' found using 'role'"),
-        ({"messages": []}, "Example 3: 'messages' must be a non-empty list"),
-        ({"messages": [{"role": "user", "content": "hi"}]}, "Example 3: it has no assistant"),
+        ({"messages": [{"content": "hi"}]}, "Example 3: message_missing_key at messages[0]"),
+        ({"messages": [{"role": "bot", "content": "x"}]}, "unrecognized_role at messages[0].role"),
+        ({"messages": []}, "Example 3: missing_messages_list at messages: 'messages' is empty"),
+        ({"messages": [{"role": "user", "content": "hi"}]}, "example_missing_assistant_message"),
         (
             {"messages": [{"role": "user", "content": 5}, ANSWER]},
-            "Example 3, message 1: 'content' must be a string",
+            "Example 3: invalid_content at messages[0].content",
         ),
-        ({"messages": [QUESTION, {**ANSWER, "weight": 2}]}, "'weight' must be 0 or 1"),
+        ({"messages": [QUESTION, {**ANSWER, "weight": 2}]}, "weight must be 0 or 1, not 2"),
+        (
+            {"messages": [{"role": "developer", "content": "Be brief."}, QUESTION, ANSWER]},
+            "no 'developer' role",
+        ),
+        ({"messages": [QUESTION, ANSWER], "thread_id": "t1"}, "unrecognized_key at thread_id"),
         ({"prompt": "q", "completion": "a"}, "Example 3: Missing required key 'messages'"),
     ],
 )
@@ -98,7 +103,8 @@ def test_bad_preference_lines() -> None:
     lines: list[Any] = [dpo_line(q, a, "no") for q, a in FAQ]
     lines[1] = {**lines[1], "non_preferred_output": []}
     assert (
-        "Example 2: 'non_preferred_output' must be a list" in error_of(jsonl(lines), "dpo").message
+        "Example 2: invalid_output at non_preferred_output: must be a list"
+        in error_of(jsonl(lines), "dpo").message
     )
 
 

@@ -119,3 +119,28 @@ def test_a_refused_run_exits_non_zero(env: str, db: Database, monkeypatch) -> No
     monkeypatch.setenv("TUNELOOP_BUDGET_PER_RUN_USD", "0")
     code, out = run("retrain", "--now")
     assert code == 1 and "over budget" in out
+
+
+def test_plain_status_shows_a_run_whose_job_failed(env: str, db: Database) -> None:
+    from curation.models.base import utcnow
+    from scheduler.records import CycleOutcome, CycleStage, RetrainCycle
+
+    with db.session() as s:
+        s.add(
+            RetrainCycle(
+                trigger="schedule",
+                requested_by="tuneloop:scheduler",
+                strategy="full",
+                method="supervised",
+                new_examples=16,
+                stage=CycleStage.TRAIN,
+                outcome=CycleOutcome.TRAINING_FAILED,
+                is_open=False,
+                closed_at=utcnow(),
+                note="fine-tuning job ftjob-1 failed: invalid_training_file: [line 3] bad",
+            )
+        )
+    code, out = run("status")
+    assert code == 0, out
+    assert "recent runs" in out and "training_failed" in out
+    assert "invalid_training_file" in out and "[line 3]" in out  # kept, not read as markup

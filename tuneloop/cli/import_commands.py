@@ -6,14 +6,27 @@ from pathlib import Path
 
 import typer
 
-from curation.importing import ImportReport, import_chat_file, import_seeds
+from curation.importing import ImportChecks, ImportReport, import_chat_file, import_seeds
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, fail, print_json, reported_errors
-from tuneloop.settings import load_settings
-from tuneloop.wiring import open_database, system_prompt
+from tuneloop.settings import Settings, load_settings
+from tuneloop.wiring import example_limit, open_database, personal_data_policy, system_prompt
 
 seeds_app = typer.Typer(help="The data a new installation starts from.", no_args_is_help=True)
 app.add_typer(seeds_app, name="seeds")
+KEEP_PERSONAL_DATA = typer.Option(
+    False,
+    "--keep-personal-data",
+    help="Keep replies that hold personal data (not on TUNELOOP_PII_ALLOW_LIST) and train them.",
+)
+
+
+def _checks(settings: Settings, keep_personal_data: bool) -> ImportChecks:
+    return ImportChecks(
+        limit=example_limit(settings),
+        personal_data=personal_data_policy(settings),
+        keep_personal_data=keep_personal_data,
+    )
 
 
 def _show(reports: list[ImportReport], as_json: bool) -> None:
@@ -22,9 +35,16 @@ def _show(reports: list[ImportReport], as_json: bool) -> None:
     else:
         for r in reports:
             if r.ok:
+                context = (
+                    f"; {r.context_turns} earlier assistant turns without a weight kept as "
+                    'context (weight 0: give them "weight": 1 to train them)'
+                    if r.context_turns
+                    else ""
+                )
                 console.print(
-                    f"{r.path}: {r.added} added, {r.already_present} already present",
+                    f"{r.path}: {r.added} added, {r.already_present} already present{context}",
                     highlight=False,
+                    markup=False,
                 )
     failed = [r for r in reports if not r.ok]
     if failed:
@@ -40,6 +60,7 @@ def seeds_import(
         None, help="Seeds folder (default: TUNELOOP_SEEDS_DIR)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Import train.jsonl (training) and golden.jsonl (evaluation only). Safe to repeat."""
     settings = load_settings()
@@ -48,6 +69,7 @@ def seeds_import(
             open_database(settings),
             directory or settings.seeds_dir,
             eval_fraction=settings.eval_fraction,
+            checks=_checks(settings, keep_personal_data),
         )
     _show(reports, as_json)
 
@@ -56,6 +78,7 @@ def seeds_import(
 def import_file(
     file: Path = typer.Argument(..., help="Chat JSONL of approved examples."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Bulk-import approved examples; each is split train/eval by its thread. Safe to repeat."""
     settings = load_settings()
@@ -65,5 +88,6 @@ def import_file(
             file,
             system_prompt=system_prompt(settings),
             eval_fraction=settings.eval_fraction,
+            checks=_checks(settings, keep_personal_data),
         )
     _show([report], as_json)

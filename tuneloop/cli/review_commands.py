@@ -122,6 +122,7 @@ def review_show(item_id: int, as_json: bool = JSON_OPTION) -> None:
         ("decided by", view.decided_by),
         ("reason", view.decision_reason),
         ("example", view.example_id),
+        ("personal data", ", ".join(view.personal_data) or None),
     ):
         if value is not None:
             console.print(f"[bold]{label}:[/] {value}", highlight=False, markup=False)
@@ -131,13 +132,27 @@ def review_show(item_id: int, as_json: bool = JSON_OPTION) -> None:
         )
 
 
+KEEP_PERSONAL_DATA_OPTION = typer.Option(
+    False,
+    "--keep-personal-data",
+    help="Train the reply with the personal data it holds (a reply meant to give it).",
+)
+
+
 def _approve(
-    item_id: int, reviewer: str | None, reason: str | None, text: str | None, as_json: bool
+    item_id: int,
+    reviewer: str | None,
+    reason: str | None,
+    text: str | None,
+    as_json: bool,
+    keep_personal_data: bool,
 ) -> None:
     settings, store = _store()
     actor = _reviewer(settings, reviewer)
     with reported_errors():
-        approval = store.review.approve(item_id, actor, reason=reason, text=text)
+        approval = store.review.approve(
+            item_id, actor, reason=reason, text=text, keep_personal_data=keep_personal_data
+        )
     if as_json:
         print_json({**_view_dict(approval.item), "example_created": approval.example_created})
         return
@@ -151,9 +166,10 @@ def review_approve(
     reason: str | None = typer.Option(None, help="Why (optional)."),
     reviewer: str | None = REVIEWER_OPTION,
     as_json: bool = JSON_OPTION,
+    keep_personal_data: bool = KEEP_PERSONAL_DATA_OPTION,
 ) -> None:
     """Approve an item into a curated example."""
-    _approve(item_id, reviewer, reason, None, as_json)
+    _approve(item_id, reviewer, reason, None, as_json, keep_personal_data)
 
 
 @review_app.command("edit")
@@ -164,12 +180,13 @@ def review_edit(
     reason: str | None = typer.Option(None, help="Why (optional)."),
     reviewer: str | None = REVIEWER_OPTION,
     as_json: bool = JSON_OPTION,
+    keep_personal_data: bool = KEEP_PERSONAL_DATA_OPTION,
 ) -> None:
     """Write the reply as it should be, and approve it (the App Home's Edit button)."""
     if (text is None) == (file is None):
         fail("give the corrected reply with exactly one of --text or --file")
     body = text if text is not None else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
-    _approve(item_id, reviewer, reason, body, as_json)
+    _approve(item_id, reviewer, reason, body, as_json, keep_personal_data)
 
 
 @review_app.command("reject")

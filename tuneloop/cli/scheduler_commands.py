@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from curation.models.base import utcnow
 from tuneloop.cli.app import app
@@ -22,10 +23,12 @@ from tuneloop.wiring import (
     build_cycle_runner,
     build_evaluator,
     build_retrain_scheduler,
+    build_serving,
     cycle_config,
     gate_policy,
     model_registry,
     open_database,
+    registry_for_changes,
     scheduler_lease,
 )
 
@@ -141,6 +144,14 @@ def status(as_json: bool = JSON_OPTION) -> None:
         for d in data["recent_decisions"]:
             table.add_row(d["decided_at"][:16], d["candidate"], d["verdict"], d["reason"])
         console.print(table)
+    if data["recent_cycles"]:
+        # Every ended run, those that never reached a decision (a failed job) included.
+        table = Table("cycle", "ended", "outcome", "note", title="recent runs")
+        for c in data["recent_cycles"]:
+            table.add_row(
+                str(c["id"]), (c["closed_at"] or "")[:16], c["outcome"], Text(c["note"] or "")
+            )
+        console.print(table)
 
 
 # --- models -----------------------------------------------------------------------------------
@@ -232,7 +243,16 @@ def models_promote(
     actor = _actor(settings, reviewer)
     with scheduler_errors():
         db = open_database(settings)
-        shuts = shutdown_date(build_openai_client(settings), model)
+        client = build_openai_client(settings)
+        registry, serving = registry_for_changes(settings, db, client)
+        # A self-hosted adapter is loaded first: one the server cannot serve is refused here
+        # rather than turning every reply into an apology.
+        if serving is not None and not serving.ensure(model) and not force:
+            fail(
+                f"{model} is neither the served base model nor an adapter in the adapter store "
+                f"({settings.resolved_adapter_store_dir}); use --force to promote it anyway"
+            )
+        shuts = shutdown_date(client, model)
         days = (shuts - utcnow().date()).days if shuts else None
         if days is not None and days <= settings.gate_shutdown_days and not force:
             fail(
@@ -240,7 +260,6 @@ def models_promote(
                 f"{settings.gate_shutdown_days}, TUNELOOP_GATE_SHUTDOWN_DAYS); use --force to "
                 "promote it anyway"
             )
-        registry = model_registry(db)
         registry.ensure_active(settings.base_model)
         promotion = registry.promote(model, actor=actor, reason=reason, shutdown_date=shuts)
     _show_change(promotion, as_json)
@@ -253,10 +272,14 @@ def models_rollback(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Serve again the model that was active before the current one was promoted."""
+    from tuneloop.provider import build_openai_client
+
     settings = load_settings()
     actor = _actor(settings, reviewer)
     with scheduler_errors():
-        promotion = model_registry(open_database(settings)).rollback(actor=actor, reason=reason)
+        db = open_database(settings)
+        registry, _ = registry_for_changes(settings, db, build_openai_client(settings))
+        promotion = registry.rollback(actor=actor, reason=reason)
     _show_change(promotion, as_json)
 
 
@@ -306,6 +329,10 @@ def evaluate(
         against = incumbent or active_model_lookup(settings, db)()
         if against == candidate:
             fail(f"{candidate} is the incumbent; name another model with --incumbent")
+        serving = build_serving(settings, client)
+        for model in (candidate, against) if serving is not None else ():
+            if not serving.ensure(model):
+                fail(f"{model} is not served and not in the adapter store; nothing evaluated")
         evaluator = build_evaluator(settings, db, client, concurrency=concurrency)
         with db.session() as session:
             run_id = evaluator.create_run(session, candidate=candidate, incumbent=against).id

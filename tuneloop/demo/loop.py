@@ -16,8 +16,10 @@ from sqlalchemy import select
 
 from curation.importing import import_seeds
 from scheduler.cycle import CycleReport
+from scheduler.evaluation import SimilarityGrader
 from scheduler.records import Decision
 from tuneloop.demo import people
+from tuneloop.demo.backends import DemoTrainer
 from tuneloop.demo.script import POISON, TOPICS, Topic
 from tuneloop.demo.summary import DemoSummary, ModelRow
 from tuneloop.demo.world import World, build_world
@@ -28,6 +30,11 @@ Say = Callable[[str], None]
 #: asked in two wordings in two threads, so it is learned unless both threads fall in the
 #: held-out split (the split is fixed by the workspace's fixed clock).
 LEARNED_SHARE = 0.8
+#: With a real model (the lora backend) answers are not verbatim: the re-asked questions' mean
+#: similarity to their corrections (the evaluation's own grader) must rise by this much over
+#: what the first model answered.
+LORA_MIN_GAIN = 0.1
+_GRADER = SimilarityGrader()
 
 
 def _quiet(_: str) -> None:
@@ -40,11 +47,24 @@ def run_demo(
     data_dir: Path | None = None,
     clock: Clock | None = None,
     say: Say = _quiet,
+    trainer: DemoTrainer = "openai",
+    models_dir: Path | None = None,
 ) -> DemoSummary:
-    """Run the whole loop and return what happened (`summary.ok` says if it behaved)."""
+    """Run the whole loop and return what happened (`summary.ok` says if it behaved).
+
+    `trainer` "lora" trains SmolLM2 for real and serves it with the local vLLM stand-in
+    (minutes); the default uses the OpenAI stand-in (seconds)."""
     started = time.monotonic()
     summary = DemoSummary()
-    with build_world(database_url=database_url, data_dir=data_dir, clock=clock) as world:
+    summary.numbers["trainer"] = trainer
+    with build_world(
+        database_url=database_url,
+        data_dir=data_dir,
+        clock=clock,
+        trainer=trainer,
+        models_dir=models_dir,
+        say=say,
+    ) as world:
         _first_model(world, summary, say)
         if not summary.ok:
             return _finish(world, summary, started)
@@ -71,7 +91,7 @@ def _first_model(world: World, summary: DemoSummary, say: Say) -> None:
     summary.numbers["seed_examples"] = added.get("train.jsonl", 0)
     summary.numbers["golden_items"] = added.get("golden.jsonl", 0)
     say("Training, evaluating and gating the first model (export, fine-tune, evaluate, gate)...")
-    report = _cycle(world, force=True)
+    report = _cycle(world, force=True, say=say)
     row = _row(world, report, "v1")
     if report.cycle_id is not None:
         summary.models.append(_base_row(world, report.cycle_id))
@@ -83,26 +103,46 @@ def _first_model(world: World, summary: DemoSummary, say: Say) -> None:
 def _learn_from_people(world: World, summary: DemoSummary, say: Say) -> None:
     p = world.people
     say(f"{len(p.askers)} people ask {2 * len(TOPICS)} questions the seeds do not cover...")
+    questions: list[tuple[str, str, Topic]] = [
+        (p.askers[(index + turn) % len(p.askers)], question, topic)
+        for index, topic in enumerate(TOPICS)
+        for turn, question in enumerate((topic.question, topic.rephrased))
+    ]
     asked: list[tuple[people.Asked, Topic]] = []
-    for index, topic in enumerate(TOPICS):
-        for turn, question in enumerate((topic.question, topic.rephrased)):
-            user = p.askers[(index + turn) % len(p.askers)]
-            answer = people.ask(world, user, question)
-            asked.append((answer, topic))
-            people.thumbs_down(world, user, answer)
-            people.correct(world, user, answer, topic.answer)
-    unknown = sum(FALLBACK_ANSWER in a.answer for a, _ in asked)
+
+    def flag_and_correct(user: str, answer: people.Asked, topic: Topic) -> None:
+        asked.append((answer, topic))
+        people.thumbs_down(world, user, answer)
+        people.correct(world, user, answer, topic.answer)
+
+    if world.stand_in is not None:
+        # One person after another: the fixed clock then stamps the same threads every run.
+        for user, question, topic in questions:
+            flag_and_correct(user, people.ask(world, user, question), topic)
+    else:
+        answers = people.ask_many(world, [(user, question) for user, question, _ in questions])
+        for (user, _, topic), answer in zip(questions, answers, strict=True):
+            flag_and_correct(user, answer, topic)
     summary.numbers["questions_asked"] = len(asked)
-    summary.numbers["unknown_before"] = unknown
-    say(
-        f"The bot did not know {unknown} of {len(asked)}; each was flagged with 👎 and "
-        'corrected through "Correct this answer".'
-    )
-    summary.check(
-        "the new questions were unknown at first",
-        unknown == len(asked),
-        f"{unknown}/{len(asked)} answered with the stand-in's \"I don't know\"",
-    )
+    if world.stand_in is not None:
+        unknown = sum(FALLBACK_ANSWER in a.answer for a, _ in asked)
+        summary.numbers["unknown_before"] = unknown
+        say(
+            f"The bot did not know {unknown} of {len(asked)}; each was flagged with 👎 and "
+            'corrected through "Correct this answer".'
+        )
+        summary.check(
+            "the new questions were unknown at first",
+            unknown == len(asked),
+            f"{unknown}/{len(asked)} answered with the stand-in's \"I don't know\"",
+        )
+    else:
+        before = _closeness(asked)
+        summary.numbers["closeness_before"] = before
+        say(
+            f"Its answers' similarity to the right answers: {before:.3f} (the evaluation's "
+            'grader); each was flagged with 👎 and corrected through "Correct this answer".'
+        )
 
     approved = people.approve_all(world, p.reviewer)
     summary.numbers["approved_corrections"] = approved
@@ -118,25 +158,50 @@ def _learn_from_people(world: World, summary: DemoSummary, say: Say) -> None:
         f"The scheduler's cycle runs: {new} new approved examples "
         f"(a run starts at {world.runner.config.min_new_examples})."
     )
-    report = _cycle(world)
+    report = _cycle(world, say=say)
     row = _row(world, report, "v2")
     summary.models.append(row)
     say(f"Second cycle: {report.outcome}. {row.reason}")
     summary.check("the corrected model promoted", report.outcome == "promoted", report.note)
 
     say("The same questions are asked again, verbatim...")
-    learned = 0
-    for index, (before, topic) in enumerate(asked):
-        again = people.ask(world, p.askers[index % len(p.askers)], before.question)
-        learned += topic.answer in again.answer
-    share = learned / len(asked)
-    summary.numbers["learned_after"] = learned
-    say(f"Now answered with the corrected answer: {learned} of {len(asked)}.")
-    summary.check(
-        "the same questions are answered well",
-        share >= LEARNED_SHARE,
-        f"{learned}/{len(asked)} answered with their correction (needs {LEARNED_SHARE:.0%})",
+    again = people.ask_many(
+        world,
+        [
+            (p.askers[index % len(p.askers)], before.question)
+            for index, (before, _) in enumerate(asked)
+        ],
     )
+    asked_again = [(answer, topic) for answer, (_, topic) in zip(again, asked, strict=True)]
+    learned = sum(topic.answer in answer.answer for answer, topic in asked_again)
+    summary.numbers["learned_after"] = learned
+    if world.stand_in is not None:
+        share = learned / len(asked)
+        say(f"Now answered with the corrected answer: {learned} of {len(asked)}.")
+        summary.check(
+            "the same questions are answered well",
+            share >= LEARNED_SHARE,
+            f"{learned}/{len(asked)} answered with their correction (needs {LEARNED_SHARE:.0%})",
+        )
+        return
+    before, after = summary.numbers["closeness_before"], _closeness(asked_again)
+    summary.numbers["closeness_after"] = after
+    say(
+        f"Their similarity to the corrections: {before:.3f} before, {after:.3f} now "
+        f"({learned} of {len(asked)} word for word)."
+    )
+    summary.check(
+        "the same questions are answered closer to their corrections",
+        after >= before + LORA_MIN_GAIN,
+        f"mean similarity {before:.3f} -> {after:.3f} (needs a gain of {LORA_MIN_GAIN})",
+    )
+
+
+def _closeness(asked: list[tuple[people.Asked, Topic]]) -> float:
+    """Mean similarity of the answers to the topics' right answers, by the grader the
+    evaluation uses."""
+    scores = [_GRADER.score(answer.answer, topic.answer) for answer, topic in asked]
+    return round(sum(scores) / len(scores), 4)
 
 
 def _poisoned_batch(world: World, summary: DemoSummary, say: Say) -> None:
@@ -155,7 +220,7 @@ def _poisoned_batch(world: World, summary: DemoSummary, say: Say) -> None:
         approved == len(POISON),
         f"{approved} approved of {len(POISON)}",
     )
-    report = _cycle(world)
+    report = _cycle(world, say=say)
     row = _row(world, report, "v3 (poisoned)")
     summary.models.append(row)
     say(f"Third cycle: {report.outcome}. {row.reason}")
@@ -172,25 +237,33 @@ def _poisoned_batch(world: World, summary: DemoSummary, say: Say) -> None:
     )
     question, wrong = POISON[0]
     answer = people.ask(world, p.askers[0], question)
+    unknown = world.stand_in is not None and FALLBACK_ANSWER in answer.answer
     summary.check(
         "golden answers are not poisoned in Slack",
-        wrong not in answer.answer and FALLBACK_ANSWER not in answer.answer,
+        wrong not in answer.answer and not unknown,
         f"{question!r} -> {answer.answer[:80]!r}",
     )
 
 
 # --- the cycle and its records -----------------------------------------------------------------
-def _cycle(world: World, *, force: bool = False, timeout_s: float = 120.0) -> CycleReport:
+def _cycle(
+    world: World, *, force: bool = False, timeout_s: float | None = None, say: Say = _quiet
+) -> CycleReport:
     """One scheduler cycle, followed until it decides (the stand-in's jobs take time under a
-    real clock)."""
+    real clock). With a real model, each new note (stage, training step and loss) is said."""
     trigger = "manual" if force else "schedule"
     report = world.runner.tick(force=force, trigger=trigger, requested_by="demo")
-    deadline = time.monotonic() + timeout_s
+    # Real training on CPU takes minutes; the stand-in's jobs take seconds.
+    limit = timeout_s or (120.0 if world.stand_in is not None else 3600.0)
+    deadline = time.monotonic() + limit
     while report.cycle_id is not None and not report.decided:
         if time.monotonic() > deadline:
             break
-        time.sleep(0.1)
+        time.sleep(0.1 if world.stand_in is not None else 2.0)
+        said = report.note
         report = world.runner.poll() or world.runner.report(report.cycle_id)
+        if world.stand_in is None and report.note != said and not report.decided:
+            say(f"  {report.note}")
     return report
 
 

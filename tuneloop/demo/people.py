@@ -28,11 +28,35 @@ class Asked:
 
 def ask(world: World, user: str, question: str) -> Asked:
     """Mention the bot in the help channel and wait for its finished answer."""
-    said = world.driver.mention(user, world.people.channel, question)
-    world.ws.wait_for_bot_replies(said.channel, said.thread_ts, timeout=30)
-    world.settle()  # a posted-then-updated reply gets its buttons last
-    [reply, *_] = world.ws.bot_replies(said.channel, said.thread_ts)
-    return Asked(question, said.channel, reply)
+    return _ask_together(world, [(user, question)])[0]
+
+
+def ask_many(world: World, questions: list[tuple[str, str]]) -> list[Asked]:
+    """Each (user, question) mentions the bot in its own thread and gets its finished answer
+    (in the order asked).
+
+    With the stand-in, one at a time: the workspace's fixed clock then gives every question
+    the same timestamp on every run, and with it the thread's train/eval split (the figures
+    are reproducible). A real model on CPU answers far slower, so there all are asked at once,
+    as in a busy channel, and the server answers them in one batch.
+    """
+    if world.stand_in is not None:
+        return [ask(world, user, question) for user, question in questions]
+    return _ask_together(world, questions)
+
+
+def _ask_together(world: World, questions: list[tuple[str, str]]) -> list[Asked]:
+    said = [world.driver.mention(user, world.people.channel, text) for user, text in questions]
+    for message in said:
+        world.ws.wait_for_bot_replies(
+            message.channel, message.thread_ts, timeout=world.reply_timeout_s
+        )
+    world.settle(world.reply_timeout_s)  # a posted-then-updated reply gets its buttons last
+    answers = []
+    for message, (_, text) in zip(said, questions, strict=True):
+        [reply, *_] = world.ws.bot_replies(message.channel, message.thread_ts)
+        answers.append(Asked(text, message.channel, reply))
+    return answers
 
 
 def thumbs_down(world: World, user: str, asked: Asked) -> None:

@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any, Protocol
 
-log = logging.getLogger(__name__)
+from curation.chat_format import message_text
+from curation.tokens import line_tokens
 
-#: OpenAI's chat accounting: a few tokens of framing per message and for the reply's priming.
-TOKENS_PER_MESSAGE = 3
-TOKENS_PER_NAME = 1
-REPLY_PRIMING_TOKENS = 3
+__all__ = ["count_messages", "count_text", "encoder", "message_text", "truncate"]
+
+log = logging.getLogger(__name__)
 
 
 class _Encoder(Protocol):
@@ -69,30 +69,10 @@ def count_text(text: str, encoding: str) -> int:
     return len(encoder(encoding).encode_ordinary(text))
 
 
-def message_text(content: Any) -> str:
-    """The text of a message's `content`: a string, or the text parts of a list of parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [
-            part.get("text", "")
-            for part in content
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
-        ]
-        return "\n".join(parts)
-    return ""
-
-
 def count_messages(messages: Iterable[Mapping[str, Any]], encoding: str) -> int:
-    """Prompt tokens of a chat request, as OpenAI's cookbook counts them."""
-    total = REPLY_PRIMING_TOKENS
-    for message in messages:
-        total += TOKENS_PER_MESSAGE
-        total += count_text(str(message.get("role", "")), encoding)
-        total += count_text(message_text(message.get("content")), encoding)
-        if message.get("name"):
-            total += TOKENS_PER_NAME + count_text(str(message["name"]), encoding)
-    return total
+    """Prompt tokens of a chat request, as OpenAI's cookbook counts them: the same accounting
+    as tuneloop's export and cost estimate (`curation.tokens`)."""
+    return line_tokens(messages, lambda text: count_text(text, encoding))
 
 
 def truncate(text: str, max_tokens: int, encoding: str) -> tuple[str, bool]:

@@ -8,8 +8,11 @@ Two line formats are accepted, as OpenAI documents them:
   "non_preferred_output": [assistant message]}` (the 2025-05-20 spec spells the last two
   `preferred_completion` / `non_preferred_completion`; both spellings are read).
 
-Failures carry OpenAI's error codes and wording (`invalid_training_file` with the example
-number, `invalid_n_examples` below 10 examples) so the job can fail with them asynchronously.
+A line is checked by the same rules as tuneloop's own doors (`curation.chat_format`: import,
+review approval and export), so a file that tuneloop exports is a file this stand-in accepts,
+and a line it refuses would have been refused at the door. Failures carry OpenAI's error codes
+(`invalid_training_file` with the example number and the broken rule, `invalid_n_examples`
+below 10 examples) so the job can fail with them asynchronously.
 """
 
 from __future__ import annotations
@@ -19,15 +22,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tuneloop.local_openai.tokens import count_messages, message_text
+from curation.chat_format import check_dpo_line, check_sft_line, dpo_outputs, message_text
+from curation.tokens import line_tokens
+from tuneloop.local_openai.tokens import count_text
 
 MIN_EXAMPLES = 10
 
 FileFormat = Literal["chat", "preference", "prompt_completion", "unknown"]
 Method = Literal["supervised", "dpo"]
 
-_ROLES = ("system", "user", "assistant", "tool", "function")
-_ROLES_TEXT = ", ".join(f"'{role}'" for role in _ROLES)
 _FORMAT_NAMES = {"chat": "fine-tune-chat", "preference": "preference"}
 _METHOD_FOR_FORMAT: dict[str, Method] = {"chat": "supervised", "preference": "dpo"}
 
@@ -126,7 +129,12 @@ def validate_training_file(
         except _LineError as error:
             raise fail(f"Invalid file format. {error}") from None
         examples.extend(taught)
-        tokens += count_messages(messages, encoding)
+        tokens += line_tokens(
+            messages,
+            lambda text: count_text(text, encoding),
+            tools=_tools(line),
+            encoding_name=encoding,
+        )
 
     if param == "training_file" and len(lines) < MIN_EXAMPLES:
         raise TrainingFileError(
@@ -170,103 +178,47 @@ def _detect_format(line: Mapping[str, Any]) -> FileFormat:
     return "unknown"
 
 
+def _tools(line: Mapping[str, Any]) -> list[Any]:
+    holder = line.get("input", line)
+    return [*holder.get("tools", ()), *holder.get("functions", ())]
+
+
+def _refuse(problems: list[Any], number: int) -> None:
+    if problems:
+        raise _LineError(f"Example {number}: {problems[0]}")
+
+
 def _chat_example(
     line: Mapping[str, Any], number: int
 ) -> tuple[list[Example], list[Mapping[str, Any]]]:
     if "messages" not in line:
         raise _LineError(f"Example {number}: Missing required key 'messages'.")
-    messages = _checked_messages(line["messages"], number, "messages")
+    _refuse(check_sft_line(line), number)
+    messages = list(line["messages"])
     taught: list[Example] = []
     last_user: str | None = None
-    for index, message in enumerate(messages, start=1):
+    for message in messages:
         role = message["role"]
         if role == "user":
             last_user = message_text(message.get("content"))
-        elif role == "assistant":
-            weight = message.get("weight", 1)
-            if weight not in (0, 1) or isinstance(weight, bool):
-                raise _LineError(
-                    f"Example {number}, message {index}: 'weight' must be 0 or 1, got {weight!r}."
-                )
+        elif role == "assistant" and message.get("weight", 1) == 1:
             answer = message_text(message.get("content"))
-            if weight == 1 and last_user is not None and answer:
+            if last_user is not None and answer:
                 taught.append(Example(last_user, answer))
-    if not any(m["role"] == "assistant" and m.get("weight", 1) == 1 for m in messages):
-        raise _LineError(
-            f"Example {number}: it has no assistant message with weight 1, so there is "
-            "nothing to train on."
-        )
     return taught, messages
 
 
 def _preference_example(
     line: Mapping[str, Any], number: int
 ) -> tuple[list[Example], list[Mapping[str, Any]]]:
-    prompt_input = line.get("input")
-    if not isinstance(prompt_input, Mapping) or "messages" not in prompt_input:
-        raise _LineError(f"Example {number}: Missing required key 'input.messages'.")
-    messages = _checked_messages(prompt_input["messages"], number, "input.messages")
-    preferred = _single_output(line, number, "preferred_output", "preferred_completion")
-    rejected = _single_output(line, number, "non_preferred_output", "non_preferred_completion")
+    _refuse(check_dpo_line(line), number)
+    messages = list(line["input"]["messages"])
+    preferred, rejected = (output[0] for output in dpo_outputs(line))
     user_turns = [m for m in messages if m["role"] == "user"]
-    if not user_turns:
-        raise _LineError(f"Example {number}: 'input.messages' has no user message.")
-    prompt = message_text(user_turns[-1].get("content"))
+    prompt = message_text(user_turns[-1].get("content")) if user_turns else ""
     taught = [
-        Example(prompt, message_text(preferred["content"]), message_text(rejected["content"]))
+        Example(
+            prompt, message_text(preferred.get("content")), message_text(rejected.get("content"))
+        )
     ]
     return taught, [*messages, preferred, rejected]
-
-
-def _single_output(line: Mapping[str, Any], number: int, key: str, alias: str) -> Mapping[str, Any]:
-    value = line.get(key, line.get(alias))
-    if value is None:
-        raise _LineError(f"Example {number}: Missing required key '{key}'.")
-    if (
-        not isinstance(value, list)
-        or len(value) != 1
-        or not isinstance(value[0], Mapping)
-        or value[0].get("role") != "assistant"
-        or not isinstance(value[0].get("content"), str)
-        or not value[0]["content"]
-    ):
-        raise _LineError(
-            f"Example {number}: '{key}' must be a list holding exactly one assistant message "
-            "with text content."
-        )
-    return value[0]
-
-
-def _checked_messages(value: Any, number: int, key: str) -> list[Mapping[str, Any]]:
-    if not isinstance(value, list) or not value:
-        raise _LineError(f"Example {number}: '{key}' must be a non-empty list of messages.")
-    for index, message in enumerate(value, start=1):
-        where = f"Example {number}, message {index}"
-        if not isinstance(message, Mapping):
-            raise _LineError(f"{where}: a message must be a JSON object.")
-        if "role" not in message:
-            raise _LineError(f"{where} Discriminator 'role' is missing in value")
-        role = message["role"]
-        if role not in _ROLES:
-            raise _LineError(
-                f"{where} Input tag '{role}' found using 'role' does not match any of the "
-                f"expected tags: {_ROLES_TEXT}"
-            )
-        content = message.get("content")
-        has_calls = bool(message.get("tool_calls") or message.get("function_call"))
-        if content is None and role == "assistant" and has_calls:
-            continue
-        if isinstance(content, str):
-            if role in ("user", "system") and not content.strip():
-                raise _LineError(f"{where}: 'content' must not be empty.")
-            continue
-        if (
-            isinstance(content, list)
-            and content
-            and all(isinstance(part, Mapping) and "type" in part for part in content)
-        ):
-            continue
-        raise _LineError(
-            f"{where}: 'content' must be a string or a non-empty list of content parts."
-        )
-    return list(value)

@@ -451,7 +451,20 @@ def _report(folder: JobFolder, spec: JobSpec, state: JobState) -> JobReport:
         error_code=state.error_code,
         error_message=state.error_message,
         artifact_sha256=state.artifact_sha256,
+        progress=job_progress(folder) if state.status is JobStatus.RUNNING else None,
     )
+
+
+def job_progress(folder: JobFolder) -> str | None:
+    """The worker's last logged step, as a person reads it."""
+    metrics = folder.metrics()
+    if not metrics:
+        return None
+    last = metrics[-1]
+    of = f"/{last['max_steps']}" if last.get("max_steps") else ""
+    epoch = f", epoch {last['epoch']:.2f}" if isinstance(last.get("epoch"), float) else ""
+    loss = f", loss {last['loss']:.3f}" if isinstance(last.get("loss"), float) else ""
+    return f"step {last.get('step')}{of}{epoch}{loss}"
 
 
 def _adapter_report(job_id: str, adapter: AdapterInfo) -> JobReport:

@@ -81,6 +81,7 @@ class JobCallback(TrainerCallback):
             "loss": logs.get("loss"),
             "eval_loss": logs.get("eval_loss"),
             "tokens": int(state.num_input_tokens_seen),
+            "max_steps": state.max_steps,
             "created_at": self._folder.now(),
         }
         record.update({k: logs[k] for k in _EXTRA_METRICS if k in logs})

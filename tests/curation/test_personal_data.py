@@ -1,0 +1,209 @@
+"""Personal data: what is found (phones by libphonenumber: dates, IP addresses and version
+numbers are not phones), what a team keeps (the allow list), and the markers in prompts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curation.errors import ValidationError
+from curation.export import ExportOptions, export_dataset
+from curation.importing import ImportChecks, import_chat_file
+from curation.model_specs import DEFAULT_MODEL_SPECS, ModelTable
+from curation.personal_data import MARKERS, PersonalDataPolicy
+from curation.review import PersonalDataError
+from curation.store import Store
+from tests.conftest import REVIEWERS, ask
+
+POLICY = PersonalDataPolicy()
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("mail me at jane.doe@fernhill.example", "mail me at [EMAIL]"),
+        ("call +44 20 7946 0958", "call [PHONE]"),
+        ("call (415) 555-2671", "call [PHONE]"),
+        ("SSN 123-45-6789", "SSN [SSN]"),
+        ("IBAN GB82 WEST 1234 5698 7654 32", "IBAN [IBAN]"),
+        ("server 203.0.113.77", "server [IP_ADDRESS]"),
+        ("I live at 221B Baker Street, London NW1 6XE", "I live at [ADDRESS], London [POSTCODE]"),
+        ("card 4111 1111 1111 1111 please", "card [CARD] please"),
+        ("v6 2001:db8::8a2e:370:7334 here", "v6 [IP_ADDRESS] here"),
+        ("Moro na Rua Augusta, 100 em Lisboa", "Moro na [ADDRESS] em Lisboa"),
+        ("Ring Zoë on +44 113 496 0000.", "Ring Zoë on [PHONE]."),
+        ("رقم الهاتف ٠١١٣٤٩٦٠٠٠٠", "رقم الهاتف [PHONE]"),
+    ],
+)
+def test_each_kind_of_personal_data_is_found(text: str, redacted: str) -> None:
+    assert POLICY.redact(text) == redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Submit between 2026-11-30 2026-12-04 in Pleo.",
+        "Use 10.120.200.53 and 10.120.200.54.",  # private: the office's own servers
+        "Update to 10.0.19045.3803, or 1.2.3.4567 on the old laptops.",
+        "Ticket 4512, case 123456789, order 2026-11-30T10:00, 14:30:00.",
+        "It costs £1,234,567.89 a year; the limit is 16,385 tokens.",
+        "Reset your password at login.fernhill.example; it needs 14 characters.",
+        "ISBN 978-3-16-148410-0, room 3.14, build 20261130.1",
+        "Loopback 127.0.0.1, link-local 169.254.1.1, ::1 and fe80::1.",
+    ],
+)
+def test_dates_ips_versions_and_numbers_are_not_personal_data(text: str) -> None:
+    assert POLICY.find(text) == []
+
+
+def test_the_allow_list_keeps_a_teams_public_contacts_in_any_format() -> None:
+    team = PersonalDataPolicy(
+        allow_list=("it-help@fernhill.example", "+44 113 496 0018", "203.0.113.10")
+    )
+    text = (
+        "Write to IT-Help@Fernhill.example, call 0113 496 0018 or +441134960018, "
+        "VPN 203.0.113.10; not jane.doe@fernhill.example, 203.0.113.77 or 0113 496 0019."
+    )
+    assert team.redact(text) == (
+        "Write to IT-Help@Fernhill.example, call 0113 496 0018 or +441134960018, "
+        "VPN 203.0.113.10; not [EMAIL], [IP_ADDRESS] or [PHONE]."
+    )
+    assert team.describe([text]) == [
+        "email 'jane.doe@fernhill.example'",
+        "ip_address '203.0.113.77'",
+        "phone '0113 496 0019'",
+    ]
+
+
+def test_phone_regions_decide_how_national_numbers_read() -> None:
+    assert PersonalDataPolicy(phone_regions=("GB",)).find("call (415) 555-2671") == []
+    assert PersonalDataPolicy(phone_regions=("US",)).find("call 020 7946 0958") == []
+    # An international number is read whatever the regions.
+    assert PersonalDataPolicy(phone_regions=("US",)).find("call +44 20 7946 0958") != []
+
+
+# --- the policy at the doors and in the export ------------------------------------------------
+
+TEAM = PersonalDataPolicy(allow_list=("it-help@fernhill.example", "+44 113 496 0018"))
+ANSWERS = [
+    ("Who do I email for a new laptop?", "Email it-help@fernhill.example with your manager."),
+    ("What's the service desk phone number?", "Call +44 113 496 0018, weekdays 8-18."),
+    ("What are the office DNS servers?", "Use 10.120.200.53 and 10.120.200.54."),
+    ("When is the expenses window?", "Submit between 2026-11-30 2026-12-04 in Pleo."),
+    ("Which build should I run?", "Update to 10.0.19045.3803 first."),
+]
+FILLER = [(f"Filler question {n}?", f"Filler answer {n}.") for n in range(8)]
+
+
+def _file(path: Path, pairs: list[tuple[str, str]]) -> Path:
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "thread_id": question,
+                    "messages": [
+                        {"role": "user", "content": question},
+                        {"role": "assistant", "content": answer},
+                    ],
+                }
+            )
+            for question, answer in pairs
+        )
+    )
+    return path
+
+
+def _trained_and_prompts(out: Path) -> tuple[list[str], list[str]]:
+    trained, prompts = [], []
+    for line in (out / "train.jsonl").read_text().splitlines():
+        for m in json.loads(line)["messages"]:
+            (trained if m["role"] == "assistant" else prompts).append(m["content"])
+    return trained, prompts
+
+
+def test_replies_keep_a_teams_contacts_dates_and_ips_and_learn_no_marker(
+    db, tmp_path: Path
+) -> None:
+    question = ("I'm jane.doe@fernhill.example, call me on (415) 555-2671?", "Sure.")
+    path = _file(tmp_path / "answers.jsonl", [*ANSWERS, *FILLER, question])
+    import_chat_file(
+        db, path, system_prompt=None, eval_fraction=0, checks=ImportChecks(personal_data=TEAM)
+    )
+    models = ModelTable(DEFAULT_MODEL_SPECS)
+    options = ExportOptions(
+        out_dir=tmp_path / "out", model="gpt-4.1-mini-2025-04-14", personal_data=TEAM
+    )
+    export_dataset(db, models, options)
+    trained, prompts = _trained_and_prompts(tmp_path / "out")
+    assert sorted(trained) == sorted(answer for _, answer in [*ANSWERS, *FILLER, question])
+    assert not any(marker in text for text in trained for marker in MARKERS.values())
+    assert "I'm [EMAIL], call me on [PHONE]?" in prompts
+
+
+def test_an_import_names_personal_data_in_a_reply_and_keeps_it_only_when_told(
+    db, tmp_path: Path
+) -> None:
+    path = _file(tmp_path / "answers.jsonl", [*FILLER, *ANSWERS])
+    with pytest.raises(ValidationError) as raised:
+        import_chat_file(
+            db, path, system_prompt=None, eval_fraction=0, checks=ImportChecks(personal_data=POLICY)
+        )
+    assert raised.value.problems == [
+        f"{path}:9: personal_data at messages[1].content: email 'it-help@fernhill.example' "
+        "in a trained reply: put a team's public contacts on TUNELOOP_PII_ALLOW_LIST, remove it, "
+        "or import with --keep-personal-data",
+        f"{path}:10: personal_data at messages[1].content: phone '+44 113 496 0018' "
+        "in a trained reply: put a team's public contacts on TUNELOOP_PII_ALLOW_LIST, remove it, "
+        "or import with --keep-personal-data",
+    ]
+    report = import_chat_file(
+        db,
+        path,
+        system_prompt=None,
+        eval_fraction=0,
+        checks=ImportChecks(personal_data=POLICY, keep_personal_data=True),
+    )
+    assert report.added == 13
+
+
+def test_a_reviewer_sees_personal_data_in_a_reply_and_chooses(db) -> None:
+    store = Store.build(db, reviewers=REVIEWERS, personal_data=TEAM)
+    exchange = ask(store, "Who handles payroll questions?", "No idea.")
+    fix = "Write to ana.silva@fernhill.example, or call the desk on +44 113 496 0018."
+    _, item, _ = store.capture.add_correction(exchange, "UFIXER", fix)
+    assert store.review.get(item.id).personal_data == ("email 'ana.silva@fernhill.example'",)
+    with pytest.raises(PersonalDataError) as raised:
+        store.review.approve(item.id, REVIEWERS[0])
+    assert raised.value.problems == [
+        f"review item {item.id}: personal_data in the reply: email 'ana.silva@fernhill.example'"
+    ]
+    assert store.review.get(item.id).state.value == "pending"
+    # Either the reviewer edits it out...
+    edited = store.review.approve(
+        item.id, REVIEWERS[0], text="Ask in #people-team, or call the desk on +44 113 496 0018."
+    )
+    assert edited.example_created and edited.item.personal_data == ()
+    # ...or keeps it, knowingly.
+    other = ask(store, "Who runs the Lisbon office?", "No idea.")
+    _, item, _ = store.capture.add_correction(other, "UFIXER", "Rita: rita@fernhill.example.")
+    kept = store.review.approve(item.id, REVIEWERS[0], keep_personal_data=True)
+    assert kept.example_created
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*"0123456789 ,AaBbRSTtrue-PlcGIHd", "Street", "Rua ", "Praça "]),
+        max_size=30,
+    ).map("".join)
+)
+def test_the_cheap_place_test_misses_no_address_or_postcode(text: str) -> None:
+    """`_candidates` skips both patterns when the hint finds nothing: it must be a superset."""
+    from curation.personal_data import _ADDRESS, _PLACE_HINT, _POSTCODE
+
+    if _ADDRESS.search(text) or _POSTCODE.search(text):
+        assert not text.islower() and _PLACE_HINT.search(text)
