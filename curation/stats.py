@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from curation.db import Database
 from curation.models import (
@@ -19,43 +20,36 @@ from curation.models import (
 
 
 def store_stats(db: Database) -> dict[str, Any]:
-    """A stable, JSON-ready summary of what the store holds."""
+    """A stable, JSON-ready summary of what the store holds.
+
+    One grouped pass per table: exchanges are counted from ix_exchanges_status alone (not
+    their rows, which hold the prompts), and examples in one pass for all five numbers.
+    """
     with db.read_session() as s:
 
-        def grouped(column: Any, *where: Any) -> dict[str, int]:
+        def grouped(column: Any) -> dict[str, int]:
             query = select(column, func.count()).group_by(column)
-            for condition in where:
-                query = query.where(condition)
             return {str(getattr(k, "value", k)): n for k, n in s.execute(query).all()}
 
-        active = Example.retired_at.is_(None)
+        by_status = grouped(Exchange.status)
+        review = {state.value: 0 for state in ReviewState}
+        review.update(grouped(ReviewItem.state))
+        retired = Example.retired_at.is_not(None)
+        example_groups = s.execute(
+            select(Example.source, Example.split, Example.golden, retired, func.count()).group_by(
+                Example.source, Example.split, Example.golden, retired
+            )
+        ).all()
         latest = s.scalars(
             select(DatasetVersion).order_by(DatasetVersion.id.desc()).limit(1)
         ).first()
-        review = {state.value: 0 for state in ReviewState}
-        review.update(grouped(ReviewItem.state))
         return {
-            "exchanges": {
-                "total": s.scalar(select(func.count(Exchange.id))) or 0,
-                "by_status": grouped(Exchange.status),
-            },
+            "exchanges": {"total": sum(by_status.values()), "by_status": by_status},
             "feedback": grouped(Feedback.kind),
-            "corrections": s.scalar(select(func.count(Correction.id))) or 0,
+            "corrections": s.scalar(select(func.count()).select_from(Correction)) or 0,
             "review": review,
-            "examples": {
-                "total": s.scalar(select(func.count(Example.id)).where(active)) or 0,
-                "by_source": grouped(Example.source, active),
-                "by_split": grouped(Example.split, active, Example.golden.is_(False)),
-                "golden": s.scalar(
-                    select(func.count(Example.id)).where(active, Example.golden.is_(True))
-                )
-                or 0,
-                "retired": s.scalar(
-                    select(func.count(Example.id)).where(Example.retired_at.is_not(None))
-                )
-                or 0,
-            },
-            "dataset_versions": s.scalar(select(func.count(DatasetVersion.id))) or 0,
+            "examples": _example_counts(example_groups),
+            "dataset_versions": s.scalar(select(func.count()).select_from(DatasetVersion)) or 0,
             "latest_dataset": None
             if latest is None
             else {
@@ -68,3 +62,28 @@ def store_stats(db: Database) -> dict[str, Any]:
                 "fingerprint": latest.fingerprint,
             },
         }
+
+
+def _example_counts(groups: Sequence[Row[Any]]) -> dict[str, Any]:
+    """Totals of active examples by source and by split (golden ones apart), golden and
+    retired counts, from rows of (source, split, golden, retired, count)."""
+    by_source: dict[str, int] = {}
+    by_split: dict[str, int] = {}
+    total = golden = retired = 0
+    for source, split, is_golden, is_retired, n in groups:
+        if is_retired:
+            retired += n
+            continue
+        total += n
+        by_source[source.value] = by_source.get(source.value, 0) + n
+        if is_golden:
+            golden += n
+        else:
+            by_split[split.value] = by_split.get(split.value, 0) + n
+    return {
+        "total": total,
+        "by_source": by_source,
+        "by_split": by_split,
+        "golden": golden,
+        "retired": retired,
+    }

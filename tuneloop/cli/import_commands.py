@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from curation.importing import ImportReport, import_chat_file, import_seeds
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, fail, print_json, reported_errors
-from tuneloop.settings import load_settings
-from tuneloop.wiring import open_database, system_prompt
+
+if TYPE_CHECKING:
+    from curation.importing import ImportReport
 
 seeds_app = typer.Typer(help="The data a new installation starts from.", no_args_is_help=True)
 app.add_typer(seeds_app, name="seeds")
@@ -42,6 +43,10 @@ def seeds_import(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Import train.jsonl (training) and golden.jsonl (evaluation only). Safe to repeat."""
+    from curation.importing import import_seeds
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_database
+
     settings = load_settings()
     with reported_errors():
         reports = import_seeds(
@@ -58,6 +63,10 @@ def import_file(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Bulk-import approved examples; each is split train/eval by its thread. Safe to repeat."""
+    from curation.importing import import_chat_file
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_database, system_prompt
+
     settings = load_settings()
     with reported_errors():
         report = import_chat_file(
