@@ -1,0 +1,207 @@
+"""Migration 0004's indexes and tally, the queries that use them, and upgrades that cost nothing
+when there is nothing to migrate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event, inspect, text
+
+from curation.db import (
+    HEAD_REVISION,
+    Database,
+    current_revision,
+    downgrade,
+    head_revision,
+    make_engine,
+    upgrade,
+)
+from curation.models import FeedbackKind, ReviewState
+from curation.stats import store_stats
+from curation.store import Store
+from tests.conftest import REPO_ROOT, ask
+
+NEW_INDEXES = {
+    "exchanges": {"ix_exchanges_status"},
+    "review_items": {"ix_review_items_exchange", "ix_review_items_state_id"},
+}
+
+
+def _indexes(engine: Engine, table: str) -> set[str]:
+    return {index["name"] for index in inspect(engine).get_indexes(table)}
+
+
+def test_head_revision_constant_is_the_head_of_the_migration_scripts() -> None:
+    assert head_revision() == HEAD_REVISION
+
+
+def test_0004_goes_down_and_up_again(database_url: str) -> None:
+    engine = make_engine(database_url)
+    downgrade(engine, "0003")
+    for table, names in NEW_INDEXES.items():
+        assert not names & _indexes(engine, table)
+    assert "ix_review_items_state" in _indexes(engine, "review_items")
+    assert "example_tallies" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    for table, names in NEW_INDEXES.items():
+        assert names <= _indexes(engine, table)
+    assert "ix_review_items_state" not in _indexes(engine, "review_items")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, valid FROM example_tallies")).all()
+    assert [(row.id, bool(row.valid)) for row in rows] == [(1, False)]
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+@contextmanager
+def _sqlite_statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement SQLite runs on connections opened meanwhile, the raw ones included
+    (the migrations run PRAGMAs on the DBAPI connection, past SQLAlchemy's events)."""
+    seen: list[str] = []
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(seen.append)
+
+    event.listen(engine, "connect", trace)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "connect", trace)
+
+
+def test_an_upgrade_with_nothing_to_do_does_not_check_every_foreign_key(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine, "0003")
+    engine.dispose()
+    with _sqlite_statements(engine) as seen:
+        upgrade(engine)
+    assert any("foreign_key_check" in statement for statement in seen)
+    engine.dispose()
+    with _sqlite_statements(engine) as seen:
+        upgrade(engine)
+    assert seen, "the trace saw nothing"
+    assert not any("foreign_key_check" in statement for statement in seen)
+    engine.dispose()
+
+
+def test_opening_an_up_to_date_store_loads_no_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    probe = (
+        "import sys; from curation.db import Database; Database.open(sys.argv[1]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, url],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": ""},
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_older_store_is_still_upgraded_on_open(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0003")
+    engine.dispose()
+    db = Database.open(url)
+    assert current_revision(db.engine) == HEAD_REVISION
+    db.dispose()
+
+
+# --- query plans -----------------------------------------------------------------------------
+@contextmanager
+def _executed(db: Database) -> Iterator[list[tuple[str, Any]]]:
+    """The statements (SQL and parameters) the code sends while the block runs."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _plans(db: Database, seen: list[tuple[str, Any]], table: str) -> list[str]:
+    """SQLite's plan for each SELECT on `table` among `seen`."""
+    plans = []
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        for statement, parameters in seen:
+            if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
+                rows = raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
+                plans.append(" / ".join(str(row[-1]) for row in rows))
+    return plans
+
+
+def _sqlite_store(tmp_path: Path) -> Store:
+    return Store.build(Database.open(f"sqlite:///{tmp_path / 'store.db'}"), reviewers=["UREV"])
+
+
+def test_a_click_finds_the_exchange_items_through_indexes(tmp_path: Path) -> None:
+    store = _sqlite_store(tmp_path)
+    first = ask(store, "How do I book leave?", "Ask HR.")
+    store.capture.add_feedback(first, "UBOB", FeedbackKind.THUMBS_DOWN)
+    with _executed(store.db) as seen:
+        store.capture.add_feedback(first, "UCAROL", FeedbackKind.THUMBS_DOWN)  # joins the item
+        store.capture.add_feedback(ask(store, "Where?", "Here."), "UBOB", FeedbackKind.THUMBS_UP)
+    plans = _plans(store.db, seen, "review_items")
+    assert plans, "no review item lookups were seen"
+    assert any("uq_review_items_open_exchange" in plan for plan in plans), plans
+    for plan in plans:
+        assert "SCAN review_items" not in plan, plan
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+    store.db.dispose()
+
+
+def test_the_queue_and_the_counts_read_indexes_not_rows(tmp_path: Path) -> None:
+    store = _sqlite_store(tmp_path)
+    store.capture.add_feedback(ask(store, "Why?", "Because."), "UBOB", FeedbackKind.THUMBS_DOWN)
+    with _executed(store.db) as seen:
+        store.review.list(ReviewState.PENDING, 10)
+        store_stats(store.db)
+    items = " ".join(_plans(store.db, seen, "review_items"))
+    assert "ix_review_items_state_id" in items, items
+    exchanges = _plans(store.db, seen, "exchanges")
+    assert any("USING COVERING INDEX ix_exchanges_status" in plan for plan in exchanges), exchanges
+    store.db.dispose()
+
+
+def test_postgresql_can_use_the_partial_index_for_the_open_item(db: Database) -> None:
+    """With sequential scans priced out, the planner picks the partial unique index for the
+    open-item lookup: its condition matches the index's (on a tiny table it would rightly
+    prefer a scan, so this shows the index is usable, not that it is chosen)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    store = Store.build(db, reviewers=["UREV"])
+    exchange_id = ask(store, "How do I book leave?", "Ask HR.")
+    with _executed(db) as seen:
+        store.capture.add_feedback(exchange_id, "UBOB", FeedbackKind.THUMBS_DOWN)
+        store.capture.add_feedback(exchange_id, "UCAROL", FeedbackKind.THUMBS_DOWN)
+    lookups = [
+        (statement, parameters)
+        for statement, parameters in seen
+        if statement.lstrip().startswith("SELECT") and "pending" in statement
+    ]
+    assert lookups
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        cursor = conn.connection.driver_connection.cursor()
+        for statement, parameters in lookups:
+            cursor.execute(f"EXPLAIN {statement}", parameters)
+            plan = " ".join(row[0] for row in cursor.fetchall())
+            assert "uq_review_items_open_exchange" in plan, plan
+        conn.rollback()
