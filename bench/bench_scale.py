@@ -61,7 +61,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import openai  # noqa: E402
 import time_machine  # noqa: E402
-from sqlalchemy import func, insert, literal, select, text, union  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.blocks.commands import stats_text, status_text  # noqa: E402
@@ -71,12 +71,10 @@ from bot.home import publish_home, retraining_summary  # noqa: E402
 from bot.listeners.commands.tuneloop import _read as slash_read  # noqa: E402
 from curation.capture import Answer, ConversationRef  # noqa: E402
 from curation.db import Database, current_revision, head_revision, make_engine, upgrade  # noqa: E402
-from curation.export import Method, exportable  # noqa: E402
+from curation.export import ExportOptions, export_dataset  # noqa: E402
 from curation.fingerprints import content_hash, prompt_hash, split_for  # noqa: E402
 from curation.models import (  # noqa: E402
     Correction,
-    DatasetItem,
-    DatasetVersion,
     Example,
     ExampleSource,
     Exchange,
@@ -87,7 +85,6 @@ from curation.models import (  # noqa: E402
     ReviewItem,
     ReviewKind,
     ReviewState,
-    Split,
 )
 from curation.stats import store_stats  # noqa: E402
 from curation.store import Store  # noqa: E402
@@ -356,38 +353,11 @@ def build_with_sql(db: Database, start: int, count: int, say: Callable[[str], No
                 )
 
 
-def record_training(db: Database) -> None:
-    """A dataset version of every exportable example and a closed cycle that trained on it."""
+def record_training(db: Database, settings: Any, folder: Path) -> None:
+    """A training: an export (a dataset version of every exportable example, written to
+    `folder`) and a closed retraining cycle that used it."""
+    exported = export_dataset(db, settings.models, ExportOptions(out_dir=folder, model=MODEL))
     with db.session() as session:
-        version = DatasetVersion(
-            method="sft",
-            model=MODEL,
-            epochs=3,
-            path="bench",
-            train_count=0,
-            eval_count=0,
-            train_tokens=0,
-            estimated_training_tokens=0,
-            estimated_cost_usd=0.0,
-            train_sha256="",
-            eval_sha256="",
-            manifest_sha256="",
-            fingerprint="bench",
-            summary={},
-        )
-        session.add(version)
-        session.flush()
-        chosen = union(
-            exportable(Split.TRAIN, Method.SFT), exportable(Split.EVAL, Method.SFT)
-        ).subquery()
-        session.execute(
-            insert(DatasetItem).from_select(
-                ["dataset_version_id", "example_id", "split"],
-                select(literal(version.id), Example.id, Example.split).where(
-                    Example.id.in_(select(chosen.c.id))
-                ),
-            )
-        )
         session.add(
             RetrainCycle(
                 trigger="bench",
@@ -398,7 +368,7 @@ def record_training(db: Database) -> None:
                 is_open=False,
                 stage=CycleStage.DONE,
                 outcome=CycleOutcome.PROMOTED,
-                dataset_version_id=version.id,
+                dataset_version_id=exported.dataset_version_id,
                 closed_at=FROZEN_AT,
             )
         )
@@ -436,12 +406,9 @@ class Backend:
 
     def create(self, label: str) -> str:
         """An empty place for store `label` (dropping any previous one); its URL."""
-        if self.base_url is None:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.workdir / label}.db{suffix}").unlink(missing_ok=True)
-        else:
+        self.drop(label)
+        if self.base_url is not None:
             with _admin(self.base_url) as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema(label)}" CASCADE'))
                 conn.execute(text(f'CREATE SCHEMA "{self.schema(label)}"'))
         return self.url(label)
 
@@ -767,7 +734,8 @@ def build(
     else:
         build_with_sql(db, 0, size, say)
         how = "bulk SQL"
-    record_training(db)
+    settings = load_settings(data_dir=backend.workdir, database_url=url)
+    record_training(db, settings, backend.workdir / f"export-{backend.name}-{label}")
     with time_machine.travel(FROZEN_AT, tick=False):
         build_with_api(
             Store.build(db, reviewers=[REVIEWER], eval_fraction=EVAL_FRACTION), size, TAIL

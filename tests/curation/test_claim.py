@@ -23,6 +23,11 @@ def _ref(ts: str, event_id: str | None = None) -> ConversationRef:
     return ConversationRef("C1", ts, ts, "UASKER", "T1", event_id)
 
 
+def _postgresql_only(store: Store) -> None:
+    if store.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite gives a new row the largest rowid plus one: it cannot lag")
+
+
 def _set_sequence_behind_the_data(store: Store, table: str) -> None:
     """What a restore that loads rows but not their sequence leaves."""
     with store.db.engine.begin() as conn:
@@ -42,8 +47,7 @@ def test_a_repeat_with_the_same_event_id_but_no_message_match_is_still_a_repeat(
 def test_a_claim_moves_a_lagging_id_sequence_and_succeeds(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if store.db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite gives a new row the largest rowid plus one: it cannot lag")
+    _postgresql_only(store)
     stored = [
         store.capture.claim_exchange(_ref(f"2.{n:04d}", f"Ev{n}"), PROMPT)[0] for n in range(3)
     ]
@@ -62,11 +66,10 @@ def test_a_claim_moves_a_lagging_id_sequence_and_succeeds(
 def test_feedback_refused_by_another_constraint_is_not_reported_as_a_repeat(
     store: Store,
 ) -> None:
-    if store.db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite gives a new row the largest rowid plus one: it cannot lag")
+    _postgresql_only(store)
     exchange_id = ask(store, "How do I book leave?", "Ask HR.")
     store.capture.add_feedback(exchange_id, "UBOB", FeedbackKind.THUMBS_DOWN)
-    _set_sequence_behind_the_data(store, Feedback.__tablename__)
+    _set_sequence_behind_the_data(store, Feedback.__tablename__)  # a restore of the feedback
     with pytest.raises(IntegrityError, match="pk_feedback"):
         store.capture.add_feedback(exchange_id, "UCAROL", FeedbackKind.THUMBS_DOWN)
     # The true repeat is still recognised.
@@ -77,8 +80,7 @@ def test_feedback_refused_by_another_constraint_is_not_reported_as_a_repeat(
 def test_a_correction_refused_by_another_constraint_is_not_reported_as_a_repeat(
     store: Store,
 ) -> None:
-    if store.db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite gives a new row the largest rowid plus one: it cannot lag")
+    _postgresql_only(store)
     exchange_id = ask(store, "How do I book leave?", "Ask HR.")
     store.capture.add_correction(exchange_id, "UBOB", "Use Workday.", idempotency_key="V1")
     _set_sequence_behind_the_data(store, Correction.__tablename__)

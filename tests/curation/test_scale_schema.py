@@ -109,16 +109,6 @@ def test_opening_an_up_to_date_store_loads_no_alembic(tmp_path: Path) -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_an_older_store_is_still_upgraded_on_open(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    engine = make_engine(url)
-    upgrade(engine, "0003")
-    engine.dispose()
-    db = Database.open(url)
-    assert current_revision(db.engine) == HEAD_REVISION
-    db.dispose()
-
-
 # --- query plans -----------------------------------------------------------------------------
 @contextmanager
 def _executed(db: Database) -> Iterator[list[tuple[str, Any]]]:
