@@ -119,9 +119,9 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def stored_revision(engine: Engine) -> str | None:
-    """The revision stored in the database's `alembic_version` table (None: no table, or an
-    empty one), read without loading Alembic. A database mid-branch holds several rows; then
-    this is one of them, and never equal to HEAD_REVISION alone unless it is the head."""
+    """The revision in the database's `alembic_version` table, read without loading Alembic:
+    None when there is no table, no row, or several rows (heads of branches, which only
+    Alembic can sort out)."""
     with engine.connect() as conn:
         conn.execution_options(**{READ_ONLY_OPTION: True})  # SQLite: no write lock to read
         if not inspect(conn).has_table("alembic_version"):
