@@ -14,8 +14,11 @@ of every row of the six tables, with the wall clock frozen for the API (time-mac
 Then it times each operation's store work (no Slack, no model): warm, the median of --repeat
 runs; cold, the median of 3 runs each on a fresh engine after the store's files were dropped
 from the operating system's page cache (posix_fadvise DONTNEED; on PostgreSQL also after its
-shared buffers were filled with another table, read by index). It prints each operation's cost
-at every size, the ratio of the largest size to the smallest, and the issue's targets:
+shared buffers were filled with another table, read by index). The sizes take turns run by
+run, so a change in the machine's load meets every size alike. Clicks land on replies among
+the newest 10,000 exchanges (people click on what they just read); a click on a reply from
+anywhere in the store is timed apart. It prints each operation's cost at every size, the
+ratio of the largest size to the smallest, and the issue's targets:
 
 - per message and per click: at most 1.5x the cost at the smallest size (warm);
 - what a person waits for (the App Home after a decision, /tuneloop stats|status|queue,
@@ -565,16 +568,24 @@ class Op:
     prepare: Callable[[World], Any] | None = None
 
 
+#: People click on replies they have just read: clicks land among the newest this many
+#: exchanges (the whole of the smallest store), so every size clicks on a working set of the
+#: same size and the figures compare the queries, not how much of the file the page cache
+#: holds. A click on a reply from anywhere in the store is timed apart ("old reply").
+RECENT = 10_000
+
+
 class Picks:
-    """Exchanges not touched before (no signal in the workload, none from an earlier run),
-    spread over the whole store, so a click lands on an old row as often as on a new one."""
+    """Exchanges not touched before (no signal in the workload, none from an earlier run)."""
 
     def __init__(self, size: int, used: set[int], seed: int) -> None:
         self._size, self._used, self._rng = size, used, random.Random(seed)
 
-    def next(self) -> int:
+    def next(self, *, anywhere: bool = False) -> int:
+        """A recent exchange, or with `anywhere` one from the whole store."""
+        low = 0 if anywhere else max(0, self._size + TAIL - RECENT)
         while True:
-            i = self._rng.randrange(self._size)
+            i = self._rng.randrange(low, self._size + TAIL)
             if i % 100 > 5 and i not in self._used:
                 self._used.add(i)
                 return i
@@ -588,8 +599,11 @@ def operations(picks: Picks, fresh: Iterator[int]) -> list[Op]:
         exchange_id, _ = w.store.capture.claim_exchange(ref(i), prompt(i))
         w.store.capture.complete_exchange(exchange_id, answer(i))
 
-    def click(kind: FeedbackKind) -> Callable[[World], Any]:
-        return lambda w: w.store.capture.add_feedback(picks.next() + 1, "UCLICK", kind)
+    def click(kind: FeedbackKind, *, anywhere: bool = False) -> Callable[[World], Any]:
+        def on(w: World) -> None:
+            w.store.capture.add_feedback(picks.next(anywhere=anywhere) + 1, "UCLICK", kind)
+
+        return on
 
     def correct(w: World) -> None:
         i = picks.next()
@@ -614,6 +628,7 @@ def operations(picks: Picks, fresh: Iterator[int]) -> list[Op]:
         Op("correction", PER_CLICK, correct),
         Op("reaction: exchange by reply", PER_CLICK, lookup),
         Op("approve (Home button)", PER_CLICK, approve, prepare=correct),
+        Op("thumbs-down on an old reply", OTHER, click(FeedbackKind.THUMBS_DOWN, anywhere=True)),
         Op("App Home (reviewer)", WAITS, lambda w: publish_home(_NoSlack(), w.deps, REVIEWER)),  # type: ignore[arg-type]
         Op("/tuneloop stats", WAITS, lambda w: stats_text(store_stats(w.store.db))),
         Op("/tuneloop status", WAITS, lambda w: status_text(retraining_summary(w.control))),
@@ -639,36 +654,50 @@ def _seconds(fn: Callable[[World], Any], world: World) -> float:
 
 
 def measure(
-    backend: Backend, label: str, size: int, world: World, ops: list[Op], repeat: int, cold: bool
-) -> dict[str, dict[str, float]]:
-    """{operation: {"warm": s, "cold": s}} for store `label`."""
-    results: dict[str, dict[str, float]] = {}
+    backend: Backend, stores: dict[str, list[Op]], repeat: int, cold: bool
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{store label: {operation: {"warm": s, "cold": s}}}. The stores take turns run by run,
+    so a change in the machine's load meets every size alike."""
+    worlds = {label: open_world(backend.url(label), backend.workdir) for label in stores}
+    results: dict[str, dict[str, dict[str, float]]] = {label: {} for label in stores}
 
     def once(op: Op, w: World) -> float:
         if op.prepare is not None:
             op.prepare(w)
         return _seconds(op.run, w)
 
-    for op in ops:
-        once(op, world)  # warm-up (and the first, lazily made, statements)
-        results[op.name] = {"warm": statistics.median(once(op, world) for _ in range(repeat))}
-    if cold:
-        url = backend.url(label)
-        for op in ops:
-            if not op.cold:
-                continue
-            runs = []
-            for _ in range(3):
-                world.dispose()
-                world = open_world(url, backend.workdir)
+    names = [op.name for op in next(iter(stores.values()))]
+    for index, name in enumerate(names):
+        runs: dict[str, list[float]] = {label: [] for label in stores}
+        for label, ops in stores.items():
+            once(ops[index], worlds[label])  # warm-up (and the first, lazily made, statements)
+        for _ in range(repeat):
+            for label, ops in stores.items():
+                runs[label].append(once(ops[index], worlds[label]))
+        for label in stores:
+            results[label][name] = {"warm": statistics.median(runs[label])}
+    for world in worlds.values():
+        world.dispose()
+    if not cold:
+        return results
+    for index, name in enumerate(names):
+        runs = {label: [] for label in stores}
+        for _ in range(3):
+            for label, ops in stores.items():
+                op = ops[index]
+                if not op.cold:
+                    continue
+                world = open_world(backend.url(label), backend.workdir)
                 if op.prepare is not None:
                     op.prepare(world)
                 world.dispose()
                 backend.evict(label)
-                world = open_world(url, backend.workdir)
-                runs.append(_seconds(op.run, world))
-            results[op.name]["cold"] = statistics.median(runs)
-    world.dispose()
+                world = open_world(backend.url(label), backend.workdir)
+                runs[label].append(_seconds(op.run, world))
+                world.dispose()
+        for label in stores:
+            if runs[label]:
+                results[label][name]["cold"] = statistics.median(runs[label])
     return results
 
 
@@ -950,6 +979,9 @@ def main() -> None:
             if not args.no_check:
                 check_bulk_equals_api(backend, say)
             results["stores"][name] = {}
+            stores: dict[str, list[Op]] = {}
+            picked: dict[str, tuple[Picks, Iterator[int]]] = {}
+            notes: dict[str, dict[str, Any]] = {}
             for size in _sizes(args.sizes):
                 label = _label(size)
                 key = f"{name}/{label}"
@@ -961,24 +993,26 @@ def main() -> None:
                 info = kept[key]
                 picks = Picks(size, set(info["used"]), seed=len(info["used"]) + size)
                 fresh = iter(range(info["next_fresh"], info["next_fresh"] + 10**6))
-                ops = operations(picks, fresh)
-                world = open_world(backend.url(label), workdir, check_revision=True)
-                figures = measure(backend, label, size, world, ops, args.repeat, not args.no_cold)
-                info["next_fresh"] = next(fresh)
-                info["used"] = sorted(picks._used)
-                results["stores"][name][label] = {
+                picked[label] = (picks, fresh)
+                stores[label] = operations(picks, fresh)
+                notes[label] = {
                     "size": size,
                     "how": info["how"],
                     "build_s": info["build_s"],
                     "upgrade_s": upgraded,
                     "open_ms": time_open(backend.url(label)) * 1000,
-                    "ops": figures,
-                    "kinds": {op.name: op.kind for op in ops},
+                    "kinds": {op.name: op.kind for op in stores[label]},
                 }
-                if keep:
-                    kept_path.write_text(json.dumps(kept))
-                else:
+            figures = measure(backend, stores, args.repeat, not args.no_cold)
+            for label, (picks, fresh) in picked.items():
+                info = kept[f"{name}/{label}"]
+                info["next_fresh"] = next(fresh)
+                info["used"] = sorted(picks._used)
+                results["stores"][name][label] = {**notes[label], "ops": figures[label]}
+                if not keep:
                     backend.drop(label)
+            if keep:
+                kept_path.write_text(json.dumps(kept))
     report(results, say)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -12,7 +12,7 @@ from curation.models import (
     Correction,
     DatasetVersion,
     Example,
-    Exchange,
+    ExchangeCount,
     Feedback,
     ReviewItem,
     ReviewState,
@@ -22,8 +22,9 @@ from curation.models import (
 def store_stats(db: Database) -> dict[str, Any]:
     """A stable, JSON-ready summary of what the store holds.
 
-    One grouped pass per table: exchanges are counted from ix_exchanges_status alone (not
-    their rows, which hold the prompts), and examples in one pass for all five numbers.
+    Exchanges by status are read from the counts the database keeps (exchange_counts, a
+    row per status); the other tables are counted in one grouped pass each over an index
+    (ix_feedback_kind, ix_review_items_state_id, ix_examples_stats), not over their rows.
     """
     with db.read_session() as s:
 
@@ -31,7 +32,11 @@ def store_stats(db: Database) -> dict[str, Any]:
             query = select(column, func.count()).group_by(column)
             return {str(getattr(k, "value", k)): n for k, n in s.execute(query).all()}
 
-        by_status = grouped(Exchange.status)
+        by_status = {
+            status.value: n
+            for status, n in s.execute(select(ExchangeCount.status, ExchangeCount.n))
+            if n
+        }
         review = {state.value: 0 for state in ReviewState}
         review.update(grouped(ReviewItem.state))
         retired = Example.retired_at.is_not(None)

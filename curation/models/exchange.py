@@ -31,9 +31,6 @@ class Exchange(Base):
         UniqueConstraint("channel_id", "message_ts"),
         Index("ix_exchanges_channel_reply", "channel_id", "reply_ts"),
         Index("ix_exchanges_thread", "thread_key"),
-        # `tuneloop stats` counts exchanges by status: with this index the count reads the
-        # index alone, not every row with its prompt.
-        Index("ix_exchanges_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, inspect, text
 
+from curation.capture import Answer, Capture, ConversationRef
 from curation.db import (
     HEAD_REVISION,
     Database,
@@ -27,9 +28,12 @@ from curation.store import Store
 from tests.conftest import REPO_ROOT, ask
 
 NEW_INDEXES = {
-    "exchanges": {"ix_exchanges_status"},
     "review_items": {"ix_review_items_exchange", "ix_review_items_state_id"},
+    "feedback": {"ix_feedback_kind"},
+    "examples": {"ix_examples_stats"},
 }
+NEW_TABLES = {"example_tallies", "exchange_counts"}
+TRIGGERS = {"exchange_counts_insert", "exchange_counts_update", "exchange_counts_delete"}
 
 
 def _indexes(engine: Engine, table: str) -> set[str]:
@@ -46,7 +50,8 @@ def test_0004_goes_down_and_up_again(database_url: str) -> None:
     for table, names in NEW_INDEXES.items():
         assert not names & _indexes(engine, table)
     assert "ix_review_items_state" in _indexes(engine, "review_items")
-    assert "example_tallies" not in inspect(engine).get_table_names()
+    assert not NEW_TABLES & set(inspect(engine).get_table_names())
+    assert _triggers(engine) == set()
     upgrade(engine)
     for table, names in NEW_INDEXES.items():
         assert names <= _indexes(engine, table)
@@ -54,8 +59,74 @@ def test_0004_goes_down_and_up_again(database_url: str) -> None:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT id, valid FROM example_tallies")).all()
     assert [(row.id, bool(row.valid)) for row in rows] == [(1, False)]
+    assert _triggers(engine) == TRIGGERS
     assert current_revision(engine) == head_revision()
     engine.dispose()
+
+
+def _triggers(engine: Engine) -> set[str]:
+    """The triggers on `exchanges` (at head: the three that keep exchange_counts)."""
+    query = (
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'exchanges'::regclass AND NOT tgisinternal"
+        if engine.dialect.name == "postgresql"
+        else "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'exchanges'"
+    )
+    with engine.connect() as conn:
+        if "exchanges" not in inspect(conn).get_table_names():
+            return set()
+        return set(conn.execute(text(query)).scalars())
+
+
+def test_0004_counts_the_exchanges_already_stored(database_url: str) -> None:
+    engine = make_engine(database_url)
+    downgrade(engine, "0003")
+    capture = Capture(Database(engine))
+    for n in range(5):
+        exchange_id, _ = capture.claim_exchange(
+            ConversationRef("C1", f"1.{n}", f"1.{n}", "U1", "T1"),
+            [{"role": "user", "content": "?"}],
+        )
+        if n < 3:
+            capture.complete_exchange(exchange_id, Answer("Yes.", "m"))
+    upgrade(engine)
+    assert _counts(engine) == {"answered": 3, "pending": 2}
+    engine.dispose()
+
+
+def _counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        kept = {s: n for s, n in conn.execute(text("SELECT status, n FROM exchange_counts"))}
+        counted = {
+            s: n
+            for s, n in conn.execute(text("SELECT status, COUNT(*) FROM exchanges GROUP BY status"))
+        }
+    kept = {status: n for status, n in kept.items() if n}
+    assert kept == counted, f"kept {kept}, counted {counted}"
+    return kept
+
+
+def test_the_triggers_keep_the_exchange_counts(db: Database) -> None:
+    capture = Capture(db)
+    ids = [
+        capture.claim_exchange(
+            ConversationRef("C1", f"2.{n}", f"2.{n}", "U1", "T1", f"Ev{n}"),
+            [{"role": "user", "content": "?"}],
+        )[0]
+        for n in range(6)
+    ]
+    capture.claim_exchange(
+        ConversationRef("C1", "2.0", "2.0", "U1", "T1", "Ev0"), [{"role": "user", "content": "?"}]
+    )  # a repeat: no row, no count
+    assert _counts(db.engine) == {"pending": 6}
+    for exchange_id in ids[:3]:
+        capture.complete_exchange(exchange_id, Answer("Yes.", "m"))
+    capture.fail_exchange(ids[3], error="timeout", model="m")
+    capture.set_reply_ts(ids[0], "2.9")  # no status change
+    assert _counts(db.engine) == {"answered": 3, "failed": 1, "pending": 2}
+    with db.engine.begin() as conn:  # behind the store's back, several rows per statement
+        conn.execute(text("UPDATE exchanges SET status = 'failed' WHERE status = 'pending'"))
+        conn.execute(text("DELETE FROM exchanges WHERE id IN (:a, :b)"), {"a": ids[0], "b": ids[4]})
+    assert _counts(db.engine) == {"answered": 2, "failed": 2}
 
 
 @contextmanager
@@ -165,8 +236,11 @@ def test_the_queue_and_the_counts_read_indexes_not_rows(tmp_path: Path) -> None:
         store_stats(store.db)
     items = " ".join(_plans(store.db, seen, "review_items"))
     assert "ix_review_items_state_id" in items, items
-    exchanges = _plans(store.db, seen, "exchanges")
-    assert any("USING COVERING INDEX ix_exchanges_status" in plan for plan in exchanges), exchanges
+    assert _plans(store.db, seen, "exchanges") == []  # kept counts: no count of exchanges
+    feedback = " ".join(_plans(store.db, seen, "feedback"))
+    assert "USING COVERING INDEX ix_feedback_kind" in feedback, feedback
+    examples = " ".join(_plans(store.db, seen, "examples"))
+    assert "USING COVERING INDEX ix_examples_stats" in examples, examples
     store.db.dispose()
 
 
