@@ -1,90 +1,86 @@
-"""Counts across the store, for `tuneloop stats` and for dashboards."""
+"""Counts across the store, for `tuneloop stats`, the review queue and dashboards.
+
+Rows per table and group come from the counts the database keeps (kept_counts, moved by
+triggers in the statement that writes the rows; see migration 0004): a few rows read,
+whatever the size of the store.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from curation.db import Database
-from curation.models import (
-    Correction,
-    DatasetVersion,
-    Example,
-    ExchangeCount,
-    Feedback,
-    ReviewItem,
-    ReviewState,
-)
+from curation.models import DatasetVersion, KeptCount, ReviewState
+
+
+def kept_counts(session: Session) -> dict[str, dict[str, int]]:
+    """{table: {bucket: rows}} (curation.models.tally.BUCKETS); empty buckets left out."""
+    counts: dict[str, dict[str, int]] = {}
+    for counted, bucket, n in session.execute(
+        select(KeptCount.counted, KeptCount.bucket, KeptCount.n)
+    ):
+        if n:
+            counts.setdefault(counted, {})[bucket] = n
+    return counts
+
+
+def review_counts(counts: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Review items by state, every state present."""
+    review = {state.value: 0 for state in ReviewState}
+    review.update(counts.get("review_items", {}))
+    return review
 
 
 def store_stats(db: Database) -> dict[str, Any]:
-    """A stable, JSON-ready summary of what the store holds.
-
-    Exchanges by status are read from the counts the database keeps (exchange_counts, a
-    row per status); the other tables are counted in one grouped pass each over an index
-    (ix_feedback_kind, ix_review_items_state_id, ix_examples_stats), not over their rows.
-    """
+    """A stable, JSON-ready summary of what the store holds."""
     with db.read_session() as s:
-
-        def grouped(column: Any) -> dict[str, int]:
-            query = select(column, func.count()).group_by(column)
-            return {str(getattr(k, "value", k)): n for k, n in s.execute(query).all()}
-
-        by_status = {
-            status.value: n
-            for status, n in s.execute(select(ExchangeCount.status, ExchangeCount.n))
-            if n
-        }
-        review = {state.value: 0 for state in ReviewState}
-        review.update(grouped(ReviewItem.state))
-        retired = Example.retired_at.is_not(None)
-        example_groups = s.execute(
-            select(Example.source, Example.split, Example.golden, retired, func.count()).group_by(
-                Example.source, Example.split, Example.golden, retired
-            )
-        ).all()
+        counts = kept_counts(s)
         latest = s.scalars(
             select(DatasetVersion).order_by(DatasetVersion.id.desc()).limit(1)
         ).first()
-        return {
-            "exchanges": {"total": sum(by_status.values()), "by_status": by_status},
-            "feedback": grouped(Feedback.kind),
-            "corrections": s.scalar(select(func.count()).select_from(Correction)) or 0,
-            "review": review,
-            "examples": _example_counts(example_groups),
-            "dataset_versions": s.scalar(select(func.count()).select_from(DatasetVersion)) or 0,
-            "latest_dataset": None
-            if latest is None
-            else {
-                "id": latest.id,
-                "created_at": latest.created_at.isoformat(),
-                "method": latest.method,
-                "model": latest.model,
-                "train": latest.train_count,
-                "eval": latest.eval_count,
-                "fingerprint": latest.fingerprint,
-            },
-        }
+        versions = s.scalar(select(func.count()).select_from(DatasetVersion)) or 0
+    by_status = counts.get("exchanges", {})
+    return {
+        "exchanges": {"total": sum(by_status.values()), "by_status": by_status},
+        "feedback": counts.get("feedback", {}),
+        "corrections": counts.get("corrections", {}).get("", 0),
+        "review": review_counts(counts),
+        "examples": _example_counts(counts.get("examples", {})),
+        "dataset_versions": versions,
+        "latest_dataset": None
+        if latest is None
+        else {
+            "id": latest.id,
+            "created_at": latest.created_at.isoformat(),
+            "method": latest.method,
+            "model": latest.model,
+            "train": latest.train_count,
+            "eval": latest.eval_count,
+            "fingerprint": latest.fingerprint,
+        },
+    }
 
 
-def _example_counts(groups: Sequence[Row[Any]]) -> dict[str, Any]:
+def _example_counts(buckets: dict[str, int]) -> dict[str, Any]:
     """Totals of active examples by source and by split (golden ones apart), golden and
-    retired counts, from rows of (source, split, golden, retired, count)."""
+    retired counts, from buckets "source/split[/golden][/retired]"."""
     by_source: dict[str, int] = {}
     by_split: dict[str, int] = {}
     total = golden = retired = 0
-    for source, split, is_golden, is_retired, n in groups:
-        if is_retired:
+    for bucket, n in buckets.items():
+        source, split, *marks = bucket.split("/")
+        if "retired" in marks:
             retired += n
             continue
         total += n
-        by_source[source.value] = by_source.get(source.value, 0) + n
-        if is_golden:
+        by_source[source] = by_source.get(source, 0) + n
+        if "golden" in marks:
             golden += n
         else:
-            by_split[split.value] = by_split.get(split.value, 0) + n
+            by_split[split] = by_split.get(split, 0) + n
     return {
         "total": total,
         "by_source": by_source,

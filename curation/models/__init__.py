@@ -6,7 +6,7 @@ from curation.models.example import Example, ExampleSource, Split
 from curation.models.exchange import Exchange, ExchangeStatus
 from curation.models.feedback import Correction, Feedback, FeedbackKind
 from curation.models.review import ReviewEvent, ReviewItem, ReviewKind, ReviewState
-from curation.models.tally import ExampleTally, ExchangeCount
+from curation.models.tally import ExampleTally, KeptCount
 
 __all__ = [
     "Base",
@@ -17,10 +17,10 @@ __all__ = [
     "ExampleSource",
     "ExampleTally",
     "Exchange",
-    "ExchangeCount",
     "ExchangeStatus",
     "Feedback",
     "FeedbackKind",
+    "KeptCount",
     "ReviewEvent",
     "ReviewItem",
     "ReviewKind",

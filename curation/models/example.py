@@ -46,9 +46,6 @@ class Example(Base):
         # Export keeps the newest example per (prompt, split); with this index that lookup is a
         # point query (a plain index on split led SQLite into a quadratic range scan).
         Index("ix_examples_prompt_split", "prompt_hash", "split"),
-        # `tuneloop stats` counts examples by these four from the index alone (the rows hold
-        # the messages).
-        Index("ix_examples_stats", "source", "split", "golden", "retired_at"),
         # The golden set is evaluation-only, forever: the database itself refuses otherwise.
         CheckConstraint("NOT golden OR split = 'eval'", name="golden_is_eval"),
     )

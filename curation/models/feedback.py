@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from curation.models.base import Base, StrEnumType, UTCDateTime, utcnow
@@ -26,11 +26,7 @@ class Feedback(Base):
     "unclick"), so a row is unique per (exchange, user, kind) and repeats change nothing."""
 
     __tablename__ = "feedback"
-    __table_args__ = (
-        UniqueConstraint("exchange_id", "user_id", "kind"),
-        # `tuneloop stats` counts feedback by kind from this index alone.
-        Index("ix_feedback_kind", "kind"),
-    )
+    __table_args__ = (UniqueConstraint("exchange_id", "user_id", "kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     exchange_id: Mapped[int] = mapped_column(ForeignKey("exchanges.id", ondelete="CASCADE"))

@@ -1,13 +1,12 @@
 """Counts the store keeps as it is written, so that reading them costs the same at any size:
-ExampleTally ("approved since the last training") and ExchangeCount (exchanges by status)."""
+ExampleTally ("approved since the last training") and KeptCount (rows per table and group)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from curation.models.base import Base, StrEnumType
-from curation.models.exchange import ExchangeStatus
+from curation.models.base import Base
 
 #: The one row of `example_tallies`.
 TALLY_ID = 1
@@ -32,12 +31,26 @@ class ExampleTally(Base):
     dpo: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class ExchangeCount(Base):
-    """How many exchanges are in each status, kept by triggers on `exchanges` (migration
-    0004), so `tuneloop stats` reads three rows instead of counting a million. Every write to
-    `exchanges`, through the store or not, moves the counts in the same statement."""
+class KeptCount(Base):
+    """How many rows of a table fall in each bucket, kept by triggers on the table (migration
+    0004) in the statement that writes the rows, so `tuneloop stats` and the review counts
+    read a few rows instead of counting a million; writes made behind the store's back are
+    counted too. `counted` names the table, `bucket` the group (see BUCKETS)."""
 
-    __tablename__ = "exchange_counts"
+    __tablename__ = "kept_counts"
 
-    status: Mapped[ExchangeStatus] = mapped_column(StrEnumType(ExchangeStatus), primary_key=True)
+    counted: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+#: What each counted table's buckets are: a column's value, or for examples
+#: "source/split", then "/golden" for golden ones and "/retired" for retired ones
+#: (`upvote/train`, `seed/eval/golden`, `import/train/retired`); corrections have one bucket, "".
+BUCKETS = {
+    "exchanges": "status",
+    "feedback": "kind",
+    "corrections": "",
+    "review_items": "state",
+    "examples": "source/split[/golden][/retired]",
+}

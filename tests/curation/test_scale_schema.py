@@ -22,18 +22,27 @@ from curation.db import (
     make_engine,
     upgrade,
 )
+from curation.examples import retire_example
 from curation.models import FeedbackKind, ReviewState
 from curation.stats import store_stats
 from curation.store import Store
-from tests.conftest import REPO_ROOT, ask
+from tests.conftest import REPO_ROOT, REVIEWERS, ask
 
-NEW_INDEXES = {
-    "review_items": {"ix_review_items_exchange", "ix_review_items_state_id"},
-    "feedback": {"ix_feedback_kind"},
-    "examples": {"ix_examples_stats"},
+NEW_INDEXES = {"review_items": {"ix_review_items_exchange", "ix_review_items_state_id"}}
+NEW_TABLES = {"example_tallies", "kept_counts"}
+#: The counted tables, and whether an UPDATE can move their rows between buckets.
+COUNTED = {
+    "exchanges": True,
+    "feedback": True,
+    "corrections": False,
+    "review_items": True,
+    "examples": True,
 }
-NEW_TABLES = {"example_tallies", "exchange_counts"}
-TRIGGERS = {"exchange_counts_insert", "exchange_counts_update", "exchange_counts_delete"}
+TRIGGERS = {
+    f"kept_counts_{table}_{event}"
+    for table, moves in COUNTED.items()
+    for event in (("insert", "delete", "update") if moves else ("insert", "delete"))
+}
 
 
 def _indexes(engine: Engine, table: str) -> set[str]:
@@ -65,19 +74,53 @@ def test_0004_goes_down_and_up_again(database_url: str) -> None:
 
 
 def _triggers(engine: Engine) -> set[str]:
-    """The triggers on `exchanges` (at head: the three that keep exchange_counts)."""
+    """The triggers in the database (at head: those that keep kept_counts)."""
     query = (
-        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'exchanges'::regclass AND NOT tgisinternal"
+        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+        "AND tgrelid::regclass::text IN ('exchanges', 'feedback', 'corrections', "
+        "'review_items', 'examples')"
         if engine.dialect.name == "postgresql"
-        else "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'exchanges'"
+        else "SELECT name FROM sqlite_master WHERE type = 'trigger'"
     )
     with engine.connect() as conn:
-        if "exchanges" not in inspect(conn).get_table_names():
-            return set()
         return set(conn.execute(text(query)).scalars())
 
 
-def test_0004_counts_the_exchanges_already_stored(database_url: str) -> None:
+def _recounted(conn: Any) -> dict[str, dict[str, int]]:
+    """Every counted table counted row by row, bucketed as curation.models.tally.BUCKETS says."""
+    counts: dict[str, dict[str, int]] = {}
+    for table, column in (("exchanges", "status"), ("feedback", "kind"), ("review_items", "state")):
+        query = f"SELECT {column}, COUNT(*) FROM {table} GROUP BY {column}"
+        counts[table] = {value: n for value, n in conn.execute(text(query))}
+    corrections = conn.execute(text("SELECT COUNT(*) FROM corrections")).scalar()
+    counts["corrections"] = {"": corrections} if corrections else {}
+    examples: dict[str, int] = {}
+    for source, split, golden, retired_at in conn.execute(
+        text("SELECT source, split, golden, retired_at FROM examples")
+    ):
+        bucket = (
+            f"{source}/{split}"
+            + ("/golden" if golden else "")
+            + ("/retired" if retired_at is not None else "")
+        )
+        examples[bucket] = examples.get(bucket, 0) + 1
+    counts["examples"] = examples
+    return {table: buckets for table, buckets in counts.items() if buckets}
+
+
+def _kept(engine: Engine) -> dict[str, dict[str, int]]:
+    """The kept counts, checked equal to a recount."""
+    with engine.connect() as conn:
+        kept: dict[str, dict[str, int]] = {}
+        for counted, bucket, n in conn.execute(text("SELECT counted, bucket, n FROM kept_counts")):
+            if n:
+                kept.setdefault(counted, {})[bucket] = n
+        recounted = _recounted(conn)
+    assert kept == recounted
+    return kept
+
+
+def test_0004_counts_the_rows_already_stored(database_url: str) -> None:
     engine = make_engine(database_url)
     downgrade(engine, "0003")
     capture = Capture(Database(engine))
@@ -88,45 +131,47 @@ def test_0004_counts_the_exchanges_already_stored(database_url: str) -> None:
         )
         if n < 3:
             capture.complete_exchange(exchange_id, Answer("Yes.", "m"))
+            capture.add_feedback(exchange_id, "UBOB", FeedbackKind.THUMBS_DOWN)
+    capture.add_correction(exchange_id, "UBOB", "No.")
     upgrade(engine)
-    assert _counts(engine) == {"answered": 3, "pending": 2}
+    kept = _kept(engine)
+    assert kept["exchanges"] == {"answered": 3, "pending": 2}
+    assert kept["review_items"] == {"pending": 4} and kept["corrections"] == {"": 1}
     engine.dispose()
 
 
-def _counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        kept = {s: n for s, n in conn.execute(text("SELECT status, n FROM exchange_counts"))}
-        counted = {
-            s: n
-            for s, n in conn.execute(text("SELECT status, COUNT(*) FROM exchanges GROUP BY status"))
-        }
-    kept = {status: n for status, n in kept.items() if n}
-    assert kept == counted, f"kept {kept}, counted {counted}"
-    return kept
-
-
-def test_the_triggers_keep_the_exchange_counts(db: Database) -> None:
-    capture = Capture(db)
+def test_the_triggers_keep_every_count(store: Store) -> None:
+    capture, engine = store.capture, store.db.engine
     ids = [
         capture.claim_exchange(
             ConversationRef("C1", f"2.{n}", f"2.{n}", "U1", "T1", f"Ev{n}"),
-            [{"role": "user", "content": "?"}],
+            [{"role": "user", "content": f"Question {n}?"}],
         )[0]
         for n in range(6)
     ]
     capture.claim_exchange(
         ConversationRef("C1", "2.0", "2.0", "U1", "T1", "Ev0"), [{"role": "user", "content": "?"}]
     )  # a repeat: no row, no count
-    assert _counts(db.engine) == {"pending": 6}
-    for exchange_id in ids[:3]:
-        capture.complete_exchange(exchange_id, Answer("Yes.", "m"))
-    capture.fail_exchange(ids[3], error="timeout", model="m")
+    assert _kept(engine)["exchanges"] == {"pending": 6}
+    for exchange_id in ids[:4]:
+        capture.complete_exchange(exchange_id, Answer(f"Reply {exchange_id}.", "m"))
+    capture.fail_exchange(ids[4], error="timeout", model="m")
     capture.set_reply_ts(ids[0], "2.9")  # no status change
-    assert _counts(db.engine) == {"answered": 3, "failed": 1, "pending": 2}
-    with db.engine.begin() as conn:  # behind the store's back, several rows per statement
-        conn.execute(text("UPDATE exchanges SET status = 'failed' WHERE status = 'pending'"))
-        conn.execute(text("DELETE FROM exchanges WHERE id IN (:a, :b)"), {"a": ids[0], "b": ids[4]})
-    assert _counts(db.engine) == {"answered": 2, "failed": 2}
+    capture.add_feedback(ids[0], "UBOB", FeedbackKind.THUMBS_UP)
+    capture.add_feedback(ids[1], "UBOB", FeedbackKind.THUMBS_DOWN)
+    _, item, _ = capture.add_correction(ids[2], "UBOB", "A better reply.")
+    assert item is not None
+    approval = store.review.approve(item.id, REVIEWERS[0])
+    store.review.reject(item.id + 1 if item.id == 1 else 1, REVIEWERS[0], reason="no")
+    with store.db.session() as session:
+        retire_example(session, approval.example_id, reason="poisoned")
+    kept = _kept(engine)
+    assert kept["exchanges"] == {"answered": 4, "failed": 1, "pending": 1}
+    assert sum(kept["review_items"].values()) == 3 and kept["corrections"] == {"": 1}
+    with engine.begin() as conn:  # behind the store's back, several rows per statement
+        conn.execute(text("UPDATE exchanges SET status = 'failed' WHERE status <> 'failed'"))
+        conn.execute(text("DELETE FROM exchanges WHERE id IN (:a, :b)"), {"a": ids[0], "b": ids[2]})
+    assert _kept(engine)["exchanges"] == {"failed": 4}
 
 
 @contextmanager
@@ -228,7 +273,7 @@ def test_a_click_finds_the_exchange_items_through_indexes(tmp_path: Path) -> Non
     store.db.dispose()
 
 
-def test_the_queue_and_the_counts_read_indexes_not_rows(tmp_path: Path) -> None:
+def test_the_queue_reads_an_index_and_the_counts_read_no_table(tmp_path: Path) -> None:
     store = _sqlite_store(tmp_path)
     store.capture.add_feedback(ask(store, "Why?", "Because."), "UBOB", FeedbackKind.THUMBS_DOWN)
     with _executed(store.db) as seen:
@@ -236,11 +281,8 @@ def test_the_queue_and_the_counts_read_indexes_not_rows(tmp_path: Path) -> None:
         store_stats(store.db)
     items = " ".join(_plans(store.db, seen, "review_items"))
     assert "ix_review_items_state_id" in items, items
-    assert _plans(store.db, seen, "exchanges") == []  # kept counts: no count of exchanges
-    feedback = " ".join(_plans(store.db, seen, "feedback"))
-    assert "USING COVERING INDEX ix_feedback_kind" in feedback, feedback
-    examples = " ".join(_plans(store.db, seen, "examples"))
-    assert "USING COVERING INDEX ix_examples_stats" in examples, examples
+    for table in ("exchanges", "feedback", "corrections", "examples"):
+        assert _plans(store.db, seen, table) == [], f"{table} was counted row by row"
     store.db.dispose()
 
 

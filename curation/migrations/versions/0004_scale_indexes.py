@@ -4,16 +4,16 @@
   its exchange (decided ones too, which the partial unique index does not hold);
 - review_items (state, id) in place of (state): the queue, a state in id order, is read from
   the index on PostgreSQL as it already was on SQLite;
-- feedback.kind and examples (source, split, golden, retired_at): `tuneloop stats` counts
-  them from the indexes alone;
-- exchange_counts: exchanges by status, kept by triggers on `exchanges` (on PostgreSQL one
-  per statement, over its transition tables, so a bulk load updates each count once per
-  statement); seeded here with one pass over the table;
+- kept_counts: rows per table and group (exchanges by status, feedback by kind, corrections,
+  review items by state, examples by source, split, golden and retired), kept by triggers on
+  those tables in the statement that writes the rows (on PostgreSQL one trigger run per
+  statement, over its transition tables, so a bulk load moves each count once per
+  statement); seeded here with one pass over each table;
 - example_tallies: "approved since the last training" as one row, kept as examples are added
   and retired (curation.new_examples). Its one row starts invalid: the first read counts.
 
-A batch migration that rebuilds `exchanges` on SQLite drops its triggers: such a migration
-must create them again (`create_exchange_count_triggers`); a test checks they exist at head.
+A batch migration that rebuilds one of the counted tables on SQLite drops its triggers: such a
+migration must create them again (`create_count_triggers`); a test checks they exist at head.
 
 On PostgreSQL, CREATE INDEX blocks writes to the table while it builds (seconds per million
 exchanges); run `tuneloop db upgrade` while the bot is stopped or quiet.
@@ -35,92 +35,91 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-STATUSES = ("pending", "answered", "failed")
+#: Each counted table, the SQL of its bucket for a row `{r}` (curation.models.tally.BUCKETS),
+#: and the columns whose change moves a row between buckets.
+COUNTED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "exchanges": ("{r}.status", ("status",)),
+    "feedback": ("{r}.kind", ("kind",)),
+    "corrections": ("''", ()),
+    "review_items": ("{r}.state", ("state",)),
+    "examples": (
+        "{r}.source || '/' || {r}.split"
+        " || CASE WHEN {r}.golden THEN '/golden' ELSE '' END"
+        " || CASE WHEN {r}.retired_at IS NULL THEN '' ELSE '/retired' END",
+        ("source", "split", "golden", "retired_at"),
+    ),
+}
 
-_SQLITE_TRIGGERS = (
-    """
-    CREATE TRIGGER exchange_counts_insert AFTER INSERT ON exchanges
-    BEGIN
-        INSERT INTO exchange_counts (status, n) VALUES (NEW.status, 1)
-        ON CONFLICT (status) DO UPDATE SET n = n + 1;
-    END
-    """,
-    """
-    CREATE TRIGGER exchange_counts_update AFTER UPDATE OF status ON exchanges
-    WHEN OLD.status IS NOT NEW.status
-    BEGIN
-        UPDATE exchange_counts SET n = n - 1 WHERE status = OLD.status;
-        INSERT INTO exchange_counts (status, n) VALUES (NEW.status, 1)
-        ON CONFLICT (status) DO UPDATE SET n = n + 1;
-    END
-    """,
-    """
-    CREATE TRIGGER exchange_counts_delete AFTER DELETE ON exchanges
-    BEGIN
-        UPDATE exchange_counts SET n = n - 1 WHERE status = OLD.status;
-    END
-    """,
+_ADD = (
+    "INSERT INTO kept_counts (counted, bucket, n) {rows} "
+    "ON CONFLICT (counted, bucket) DO UPDATE SET n = kept_counts.n + excluded.n"
 )
 
-# PostgreSQL: statement-level triggers over transition tables (a trigger with transition
-# tables cannot name columns, so the update trigger sees every UPDATE and writes only when a
-# status changed). https://www.postgresql.org/docs/current/sql-createtrigger.html
-_POSTGRESQL_FUNCTION = """
-CREATE FUNCTION exchange_counts_follow() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- PL/pgSQL plans a statement when it first runs it: each branch names only the
-    -- transition tables its trigger provides.
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO exchange_counts (status, n)
-        SELECT status, COUNT(*) FROM new_rows GROUP BY status
-        ON CONFLICT (status) DO UPDATE SET n = exchange_counts.n + EXCLUDED.n;
-    ELSIF TG_OP = 'DELETE' THEN
-        UPDATE exchange_counts SET n = exchange_counts.n - gone.n
-        FROM (SELECT status, COUNT(*) AS n FROM old_rows GROUP BY status) AS gone
-        WHERE exchange_counts.status = gone.status;
-    ELSE
-        INSERT INTO exchange_counts (status, n)
-        SELECT status, SUM(delta) FROM (
-            SELECT status, 1 AS delta FROM new_rows
-            UNION ALL
-            SELECT status, -1 AS delta FROM old_rows
-        ) AS changes
-        GROUP BY status HAVING SUM(delta) <> 0
-        ON CONFLICT (status) DO UPDATE SET n = exchange_counts.n + EXCLUDED.n;
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
-_POSTGRESQL_TRIGGERS = (
-    """
-    CREATE TRIGGER exchange_counts_insert AFTER INSERT ON exchanges
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION exchange_counts_follow()
-    """,
-    """
-    CREATE TRIGGER exchange_counts_update AFTER UPDATE ON exchanges
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION exchange_counts_follow()
-    """,
-    """
-    CREATE TRIGGER exchange_counts_delete AFTER DELETE ON exchanges
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION exchange_counts_follow()
-    """,
-)
-TRIGGERS = ("exchange_counts_insert", "exchange_counts_update", "exchange_counts_delete")
+
+def _sqlite_triggers(table: str, bucket: str, moving: tuple[str, ...]) -> list[str]:
+    new, old = bucket.format(r="NEW"), bucket.format(r="OLD")
+    add = _ADD.format(rows=f"VALUES ('{table}', {new}, 1)")
+    take = f"UPDATE kept_counts SET n = n - 1 WHERE counted = '{table}' AND bucket = {old}"
+    triggers = [
+        f"CREATE TRIGGER kept_counts_{table}_insert AFTER INSERT ON {table} BEGIN {add}; END",
+        f"CREATE TRIGGER kept_counts_{table}_delete AFTER DELETE ON {table} BEGIN {take}; END",
+    ]
+    if moving:
+        triggers.append(
+            f"CREATE TRIGGER kept_counts_{table}_update AFTER UPDATE OF {', '.join(moving)} "
+            f"ON {table} WHEN {old} IS NOT {new} BEGIN {take}; {add}; END"
+        )
+    return triggers
 
 
-def create_exchange_count_triggers() -> None:
-    """The triggers that keep exchange_counts, on the current connection's database."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_POSTGRESQL_FUNCTION)
-        for statement in _POSTGRESQL_TRIGGERS:
-            op.execute(statement)
-    else:
-        for statement in _SQLITE_TRIGGERS:
-            op.execute(statement)
+def _postgresql_triggers(table: str, bucket: str, moving: tuple[str, ...]) -> list[str]:
+    """A statement-level function over the transition tables: PL/pgSQL plans a statement when
+    it first runs it, so each branch names only the tables its trigger provides. Buckets are
+    written in order, so two transactions lock the count rows in the same order."""
+    new, old = bucket.format(r="new_rows"), bucket.format(r="old_rows")
+    changes = (
+        "SELECT '{t}', b, SUM(d) FROM ({parts}) AS changes GROUP BY b HAVING SUM(d) <> 0 ORDER BY b"
+    )
+    added = f"SELECT {new} AS b, 1 AS d FROM new_rows"
+    taken = f"SELECT {old} AS b, -1 AS d FROM old_rows"
+    function = f"""
+        CREATE FUNCTION kept_counts_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                {_ADD.format(rows=changes.format(t=table, parts=added))};
+            ELSIF TG_OP = 'DELETE' THEN
+                {_ADD.format(rows=changes.format(t=table, parts=taken))};
+            ELSE
+                {_ADD.format(rows=changes.format(t=table, parts=f"{added} UNION ALL {taken}"))};
+            END IF;
+            RETURN NULL;
+        END
+        $$
+    """
+    run = f"FOR EACH STATEMENT EXECUTE FUNCTION kept_counts_{table}()"
+    triggers = [
+        function,
+        f"CREATE TRIGGER kept_counts_{table}_insert AFTER INSERT ON {table} "
+        f"REFERENCING NEW TABLE AS new_rows {run}",
+        f"CREATE TRIGGER kept_counts_{table}_delete AFTER DELETE ON {table} "
+        f"REFERENCING OLD TABLE AS old_rows {run}",
+    ]
+    if moving:
+        # A trigger with transition tables cannot name columns: it sees every UPDATE, and
+        # writes only when a bucket changed (HAVING).
+        triggers.append(
+            f"CREATE TRIGGER kept_counts_{table}_update AFTER UPDATE ON {table} "
+            f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows {run}"
+        )
+    return triggers
+
+
+def create_count_triggers(table: str) -> None:
+    """The triggers that keep `table`'s counts, on the migrated database."""
+    bucket, moving = COUNTED[table]
+    make = _postgresql_triggers if _postgresql() else _sqlite_triggers
+    for statement in make(table, bucket, moving):
+        op.execute(statement)
 
 
 def upgrade() -> None:
@@ -128,8 +127,6 @@ def upgrade() -> None:
     op.create_index("ix_review_items_exchange", "review_items", ["exchange_id"])
     op.create_index("ix_review_items_state_id", "review_items", ["state", "id"])
     op.drop_index("ix_review_items_state", table_name="review_items")
-    op.create_index("ix_feedback_kind", "feedback", ["kind"])
-    op.create_index("ix_examples_stats", "examples", ["source", "split", "golden", "retired_at"])
     tallies = op.create_table(
         "example_tallies",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
@@ -143,43 +140,33 @@ def upgrade() -> None:
     )
     op.bulk_insert(
         tallies,
-        [
-            {
-                "id": 1,
-                "valid": False,
-                "baseline_version_id": None,
-                "max_example_id": 0,
-                "sft": 0,
-                "dpo": 0,
-            }
-        ],
-    )
+        [{"id": 1, "valid": False, "baseline_version_id": None, "max_example_id": 0,
+          "sft": 0, "dpo": 0}],
+    )  # fmt: skip
     op.create_table(
-        "exchange_counts",
-        sa.Column(
-            "status",
-            sa.Enum(*STATUSES, name="exchangestatus", native_enum=False),
-            nullable=False,
-        ),
+        "kept_counts",
+        sa.Column("counted", sa.String(length=32), nullable=False),
+        sa.Column("bucket", sa.String(length=64), nullable=False),
         sa.Column("n", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("status", name=op.f("pk_exchange_counts")),
+        sa.PrimaryKeyConstraint("counted", "bucket", name=op.f("pk_kept_counts")),
     )
-    op.execute(
-        "INSERT INTO exchange_counts (status, n) "
-        "SELECT status, COUNT(*) FROM exchanges GROUP BY status"
-    )
-    create_exchange_count_triggers()
+    for table, (bucket, _) in COUNTED.items():
+        op.execute(
+            f"INSERT INTO kept_counts (counted, bucket, n) "
+            f"SELECT '{table}', {bucket.format(r='r')}, COUNT(*) FROM {table} AS r GROUP BY 2"
+        )
+        create_count_triggers(table)
 
 
 def downgrade() -> None:
-    for name in TRIGGERS:
-        op.execute(f"DROP TRIGGER {name}" + (" ON exchanges" if _postgresql() else ""))
-    if _postgresql():
-        op.execute("DROP FUNCTION exchange_counts_follow()")
-    op.drop_table("exchange_counts")
+    for table, (_, moving) in COUNTED.items():
+        for event in ("insert", "delete", "update") if moving else ("insert", "delete"):
+            on = f" ON {table}" if _postgresql() else ""
+            op.execute(f"DROP TRIGGER kept_counts_{table}_{event}{on}")
+        if _postgresql():
+            op.execute(f"DROP FUNCTION kept_counts_{table}()")
+    op.drop_table("kept_counts")
     op.drop_table("example_tallies")
-    op.drop_index("ix_examples_stats", table_name="examples")
-    op.drop_index("ix_feedback_kind", table_name="feedback")
     op.create_index("ix_review_items_state", "review_items", ["state"])
     op.drop_index("ix_review_items_state_id", table_name="review_items")
     op.drop_index("ix_review_items_exchange", table_name="review_items")
