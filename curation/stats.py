@@ -19,11 +19,14 @@ from curation.models import DatasetVersion, KeptCount, ReviewState
 def kept_counts(session: Session) -> dict[str, dict[str, int]]:
     """{table: {bucket: rows}} (curation.models.tally.BUCKETS); empty buckets left out."""
     counts: dict[str, dict[str, int]] = {}
-    for counted, bucket, n in session.execute(
-        select(KeptCount.counted, KeptCount.bucket, KeptCount.n)
-    ):
+    rows = session.execute(
+        select(KeptCount.counted, KeptCount.bucket, func.sum(KeptCount.n)).group_by(
+            KeptCount.counted, KeptCount.bucket
+        )
+    )
+    for counted, bucket, n in rows:
         if n:
-            counts.setdefault(counted, {})[bucket] = n
+            counts.setdefault(counted, {})[bucket] = int(n)
     return counts
 
 

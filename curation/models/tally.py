@@ -3,7 +3,7 @@ ExampleTally ("approved since the last training") and KeptCount (rows per table 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from curation.models.base import Base
@@ -35,12 +35,15 @@ class KeptCount(Base):
     """How many rows of a table fall in each bucket, kept by triggers on the table (migration
     0004) in the statement that writes the rows, so `tuneloop stats` and the review counts
     read a few rows instead of counting a million; writes made behind the store's back are
-    counted too. `counted` names the table, `bucket` the group (see BUCKETS)."""
+    counted too. `counted` names the table, `bucket` the group (see BUCKETS); a count is the
+    sum of its shards."""
 
     __tablename__ = "kept_counts"
 
     counted: Mapped[str] = mapped_column(String(32), primary_key=True)
     bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: One count is spread over several rows on PostgreSQL (see migration 0004): add them up.
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=0)
     n: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,9 +113,11 @@ def _kept(engine: Engine) -> dict[str, dict[str, int]]:
     """The kept counts, checked equal to a recount."""
     with engine.connect() as conn:
         kept: dict[str, dict[str, int]] = {}
-        for counted, bucket, n in conn.execute(text("SELECT counted, bucket, n FROM kept_counts")):
+        for counted, bucket, n in conn.execute(
+            text("SELECT counted, bucket, SUM(n) FROM kept_counts GROUP BY counted, bucket")
+        ):
             if n:
-                kept.setdefault(counted, {})[bucket] = n
+                kept.setdefault(counted, {})[bucket] = int(n)
         recounted = _recounted(conn)
     assert kept == recounted
     return kept
@@ -172,6 +175,35 @@ def test_the_triggers_keep_every_count(store: Store) -> None:
         conn.execute(text("UPDATE exchanges SET status = 'failed' WHERE status <> 'failed'"))
         conn.execute(text("DELETE FROM exchanges WHERE id IN (:a, :b)"), {"a": ids[0], "b": ids[2]})
     assert _kept(engine)["exchanges"] == {"failed": 4}
+
+
+def test_concurrent_replies_and_clicks_keep_the_counts_exact(store: Store) -> None:
+    """Writers at once, each a transaction of its own (PostgreSQL spreads them over shards;
+    SQLite takes them in turn): no lost count, no deadlock."""
+    errors: list[BaseException] = []
+    together = threading.Barrier(8, timeout=30)
+
+    def reply_and_click(worker: int) -> None:
+        try:
+            for n in range(5):
+                together.wait()
+                exchange_id, _ = store.capture.claim_exchange(
+                    ConversationRef("C9", f"9.{worker}{n}", f"9.{worker}{n}", "U1", "T1"),
+                    [{"role": "user", "content": f"Question {worker} {n}?"}],
+                )
+                store.capture.complete_exchange(exchange_id, Answer("Yes.", "m"))
+                store.capture.add_feedback(exchange_id, f"U{worker}", FeedbackKind.THUMBS_DOWN)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=reply_and_click, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    kept = _kept(store.db.engine)
+    assert kept["exchanges"] == {"answered": 40} and kept["review_items"] == {"pending": 40}
 
 
 @contextmanager

@@ -8,7 +8,12 @@
   review items by state, examples by source, split, golden and retired), kept by triggers on
   those tables in the statement that writes the rows (on PostgreSQL one trigger run per
   statement, over its transition tables, so a bulk load moves each count once per
-  statement); seeded here with one pass over each table;
+  statement); seeded here with one pass over each table. On PostgreSQL each count is spread
+  over SHARDS rows, chosen by transaction id: a count row stays locked until its writer
+  commits, so with one row per count concurrent replies take turns on it (50 replies claimed
+  and completed at once: 152 ms against 80 without triggers; with 16 shards 93 ms, medians of
+  8 on PostgreSQL 15); readers add the shards up. SQLite has one writer at a time and uses
+  shard 0;
 - example_tallies: "approved since the last training" as one row, kept as examples are added
   and retired (curation.new_examples). Its one row starts invalid: the first read counts.
 
@@ -50,16 +55,17 @@ COUNTED: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
 }
 
+SHARDS = 16
 _ADD = (
-    "INSERT INTO kept_counts (counted, bucket, n) {rows} "
-    "ON CONFLICT (counted, bucket) DO UPDATE SET n = kept_counts.n + excluded.n"
+    "INSERT INTO kept_counts (counted, bucket, shard, n) {rows} "
+    "ON CONFLICT (counted, bucket, shard) DO UPDATE SET n = kept_counts.n + excluded.n"
 )
 
 
 def _sqlite_triggers(table: str, bucket: str, moving: tuple[str, ...]) -> list[str]:
     new, old = bucket.format(r="NEW"), bucket.format(r="OLD")
-    add = _ADD.format(rows=f"VALUES ('{table}', {new}, 1)")
-    take = f"UPDATE kept_counts SET n = n - 1 WHERE counted = '{table}' AND bucket = {old}"
+    add = _ADD.format(rows=f"VALUES ('{table}', {new}, 0, 1)")
+    take = _ADD.format(rows=f"VALUES ('{table}', {old}, 0, -1)")
     triggers = [
         f"CREATE TRIGGER kept_counts_{table}_insert AFTER INSERT ON {table} BEGIN {add}; END",
         f"CREATE TRIGGER kept_counts_{table}_delete AFTER DELETE ON {table} BEGIN {take}; END",
@@ -75,10 +81,12 @@ def _sqlite_triggers(table: str, bucket: str, moving: tuple[str, ...]) -> list[s
 def _postgresql_triggers(table: str, bucket: str, moving: tuple[str, ...]) -> list[str]:
     """A statement-level function over the transition tables: PL/pgSQL plans a statement when
     it first runs it, so each branch names only the tables its trigger provides. Buckets are
-    written in order, so two transactions lock the count rows in the same order."""
+    written in order, so two transactions lock the count rows in the same order; the shard is
+    the transaction's, so concurrent transactions mostly write different rows."""
     new, old = bucket.format(r="new_rows"), bucket.format(r="old_rows")
     changes = (
-        "SELECT '{t}', b, SUM(d) FROM ({parts}) AS changes GROUP BY b HAVING SUM(d) <> 0 ORDER BY b"
+        f"SELECT '{{t}}', b, (txid_current() % {SHARDS})::smallint, SUM(d) "
+        "FROM ({parts}) AS changes GROUP BY b HAVING SUM(d) <> 0 ORDER BY b"
     )
     added = f"SELECT {new} AS b, 1 AS d FROM new_rows"
     taken = f"SELECT {old} AS b, -1 AS d FROM old_rows"
@@ -147,13 +155,14 @@ def upgrade() -> None:
         "kept_counts",
         sa.Column("counted", sa.String(length=32), nullable=False),
         sa.Column("bucket", sa.String(length=64), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), nullable=False),
         sa.Column("n", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("counted", "bucket", name=op.f("pk_kept_counts")),
+        sa.PrimaryKeyConstraint("counted", "bucket", "shard", name=op.f("pk_kept_counts")),
     )
     for table, (bucket, _) in COUNTED.items():
         op.execute(
-            f"INSERT INTO kept_counts (counted, bucket, n) "
-            f"SELECT '{table}', {bucket.format(r='r')}, COUNT(*) FROM {table} AS r GROUP BY 2"
+            f"INSERT INTO kept_counts (counted, bucket, shard, n) "
+            f"SELECT '{table}', {bucket.format(r='r')}, 0, COUNT(*) FROM {table} AS r GROUP BY 2"
         )
         create_count_triggers(table)
 
