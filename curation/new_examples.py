@@ -109,14 +109,6 @@ def example_retiring(session: Session, example_id: int) -> None:
     _apply(session, tally, gained=successor, lost=example)
 
 
-def forget_counts(session: Session) -> None:
-    """Mark the tally stale: the next reading counts afresh (after bulk writes that bypass
-    `insert_example` and `retire_example`)."""
-    tally = _locked(session)
-    if tally is not None:
-        tally.valid = False
-
-
 def _current(session: Session, tally: ExampleTally, baseline_version_id: int | None) -> bool:
     return (
         tally.valid
