@@ -9,8 +9,9 @@ The writers keep the count: `example_added` and `example_retiring` run in the tr
 adds or retires an example. Each first locks the tally row, so on PostgreSQL they take turns,
 and each looks at the examples after taking the lock (READ COMMITTED: a statement sees what
 committed before it began), so the change it applies accounts for every write that took its
-turn before. A reading with another baseline, or after examples were added behind the store's
-back (the largest example id moved), counts once over all examples and keeps the result.
+turn before. A reading with another baseline, or after examples were added or retired behind
+the store's back (the largest example id, or the number of retired examples the database
+counts, moved), counts once over all examples and keeps the result.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from curation.db import Database
 from curation.models import DatasetItem, Example, ExampleTally, Split
 from curation.models.tally import TALLY_ID
+from curation.stats import retired_examples
 
 #: Training methods with a count of their own (curation.export.Method's values).
 METHODS = ("sft", "dpo")
@@ -60,6 +62,7 @@ def new_example_counts(db: Database, baseline_version_id: int | None) -> NewExam
             return NewExampleCounts(tally.sft, tally.dpo)  # another reader just counted
         tally.baseline_version_id = baseline_version_id
         tally.max_example_id = _max_example_id(session)
+        tally.retired = retired_examples(session)
         tally.sft = count_from_scratch(session, baseline_version_id, "sft")
         tally.dpo = count_from_scratch(session, baseline_version_id, "dpo")
         tally.valid = True
@@ -97,10 +100,13 @@ def example_retiring(session: Session, example_id: int) -> None:
     """Account for the retirement of example `example_id`, about to be written in
     `session`'s transaction (call it before the UPDATE)."""
     tally = _locked(session)
-    if tally is None or not tally.valid:
+    if tally is None:
         return
     example = session.get(Example, example_id)
-    if example is None or example.golden or example.retired_at is not None:
+    if example is None or example.retired_at is not None:
+        return  # nothing will change
+    tally.retired += 1
+    if not tally.valid or example.golden:
         return
     newest = _newest(session, example)
     if newest is None or newest.id != example.id:
@@ -114,6 +120,7 @@ def _current(session: Session, tally: ExampleTally, baseline_version_id: int | N
         tally.valid
         and tally.baseline_version_id == baseline_version_id
         and tally.max_example_id == _max_example_id(session)
+        and tally.retired == retired_examples(session)
     )
 
 

@@ -30,6 +30,14 @@ def kept_counts(session: Session) -> dict[str, dict[str, int]]:
     return counts
 
 
+def retired_examples(session: Session) -> int:
+    """How many examples are retired (the kept counts' "/retired" buckets)."""
+    query = select(func.coalesce(func.sum(KeptCount.n), 0)).where(
+        KeptCount.counted == "examples", KeptCount.bucket.like("%/retired")
+    )
+    return int(session.scalar(query) or 0)
+
+
 def review_counts(counts: dict[str, dict[str, int]]) -> dict[str, int]:
     """Review items by state, every state present."""
     review = {state.value: 0 for state in ReviewState}

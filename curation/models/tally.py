@@ -15,9 +15,10 @@ TALLY_ID = 1
 class ExampleTally(Base):
     """One row (id 1). `sft` and `dpo` count the examples an export would take now (for
     supervised and preference training) that are not items of dataset version
-    `baseline_version_id` (of no version: None). Valid only while `valid` is true and
-    `max_example_id` is still the largest example id: an example written behind the store's
-    back (bulk SQL) changes that, and the next read counts afresh (see curation.new_examples).
+    `baseline_version_id` (of no version: None). Valid only while `valid` is true,
+    `max_example_id` is still the largest example id and `retired` still the number of retired
+    examples (kept_counts): an example added or retired behind the store's back (bulk SQL)
+    changes one of them, and the next read counts afresh (see curation.new_examples).
     """
 
     __tablename__ = "example_tallies"
@@ -27,6 +28,7 @@ class ExampleTally(Base):
     valid: Mapped[bool] = mapped_column(Boolean, default=False)
     baseline_version_id: Mapped[int | None] = mapped_column(Integer)
     max_example_id: Mapped[int] = mapped_column(Integer, default=0)
+    retired: Mapped[int] = mapped_column(Integer, default=0)
     sft: Mapped[int] = mapped_column(Integer, default=0)
     dpo: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import threading
 
-from sqlalchemy import insert, literal, select, union
+from sqlalchemy import func, insert, literal, select, union, update
 
 from curation.db import Database
 from curation.examples import NewExample, insert_example, retire_example
@@ -100,7 +100,7 @@ def test_the_kept_count_follows_every_change_without_counting_again(db: Database
     assert new_example_counts(db, baseline).of(Method.DPO) == _from_scratch(db, baseline)[1]
 
 
-def test_examples_written_behind_the_stores_back_are_counted_at_the_next_reading(
+def test_examples_added_or_retired_behind_the_stores_back_are_counted_at_the_next_reading(
     db: Database,
 ) -> None:
     _add(db, _new(1, "First."))
@@ -115,6 +115,9 @@ def test_examples_written_behind_the_stores_back_are_counted_at_the_next_reading
             )
         )  # fmt: skip
     assert new_example_counts(db, None).sft == 2 == _from_scratch(db, None)[0]
+    with db.engine.begin() as conn:  # a retirement behind its back too
+        conn.execute(update(Example).values(retired_at=func.now()).where(Example.target == "Bulk."))
+    assert new_example_counts(db, None).sft == 1 == _from_scratch(db, None)[0]
 
 
 def test_a_new_baseline_counts_only_what_it_lacks(db: Database) -> None:

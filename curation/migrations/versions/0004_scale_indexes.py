@@ -141,6 +141,7 @@ def upgrade() -> None:
         sa.Column("valid", sa.Boolean(), nullable=False),
         sa.Column("baseline_version_id", sa.Integer(), nullable=True),
         sa.Column("max_example_id", sa.Integer(), nullable=False),
+        sa.Column("retired", sa.Integer(), nullable=False),
         sa.Column("sft", sa.Integer(), nullable=False),
         sa.Column("dpo", sa.Integer(), nullable=False),
         sa.CheckConstraint("id = 1", name=op.f("ck_example_tallies_single_row")),
@@ -148,7 +149,7 @@ def upgrade() -> None:
     )
     op.bulk_insert(
         tallies,
-        [{"id": 1, "valid": False, "baseline_version_id": None, "max_example_id": 0,
+        [{"id": 1, "valid": False, "baseline_version_id": None, "max_example_id": 0, "retired": 0,
           "sft": 0, "dpo": 0}],
     )  # fmt: skip
     op.create_table(
