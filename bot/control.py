@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
+#: The `status()` key that, when present, holds what `approved_since_last_training()` would
+#: return, so a caller that shows both asks for the count once.
+APPROVED_KEY = "new_examples"
+
 
 class ControlError(Exception):
     """Retraining refused a request; the message is fit to show the person who asked."""
@@ -19,7 +23,8 @@ class ControlError(Exception):
 class RetrainingControl(Protocol):
     def status(self) -> Mapping[str, Any]:
         """At least `active_model` and `available` (bool); anything else is listed as is
-        (`state`, `next_run`, `note`, ...)."""
+        (`state`, `next_run`, `note`, ...). May carry `new_examples` (APPROVED_KEY): the
+        count `approved_since_last_training` returns."""
 
     def request_retrain(self, actor: str) -> str:
         """Ask for a retraining cycle soon."""

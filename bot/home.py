@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.blocks.home import reviewer_home, visitor_home
 from bot.blocks.summary import RetrainingSummary
-from bot.control import RetrainingControl
+from bot.control import APPROVED_KEY, RetrainingControl
 from bot.deps import Deps
 from curation.models import ReviewState
 
@@ -17,13 +17,17 @@ log = logging.getLogger("tuneloop.bot.home")
 
 
 def retraining_summary(control: RetrainingControl) -> RetrainingSummary:
-    """Where retraining stands; a failing control is shown as such, never hidden."""
+    """Where retraining stands; a failing control is shown as such, never hidden. The count
+    of approved examples is asked for once: taken from the status when it carries it."""
     try:
         status = dict(control.status())
+        approved = status.pop(APPROVED_KEY, None)
+        if not isinstance(approved, int):
+            approved = control.approved_since_last_training()
         return RetrainingSummary(
             active_model=str(status.get("active_model", "unknown")),
             available=bool(status.get("available", True)),
-            approved_since_training=control.approved_since_last_training(),
+            approved_since_training=approved,
             last_decision=control.last_decision(),
             details=status,
         )

@@ -7,10 +7,12 @@ Secrets are redacted before anything is written.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -61,21 +63,78 @@ class Answer:
 #: The reply path's writes, built once: executed on a Core connection they skip statement
 #: construction and the ORM's unit of work, which cost several times the SQL itself.
 _EXCHANGES = Exchange.__table__
+#: A repeated delivery (Slack retrying an event, or `app_mention` and `message` for one
+#: message) always repeats the channel and the message ts, so that unique constraint is the
+#: claim's arbiter. Naming it matters: a bare ON CONFLICT DO NOTHING also swallows a primary-key
+#: collision (an id sequence behind the data, after a restore) and reports it as a duplicate.
+DELIVERY_CONSTRAINT = "uq_exchanges_channel_id_message_ts"
 _CLAIM_EXCHANGE = {
-    name: dialect.insert(_EXCHANGES).on_conflict_do_nothing().returning(_EXCHANGES.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    # PostgreSQL names the constraint; SQLite's upsert names the columns of a unique index
+    # (https://www.sqlite.org/lang_upsert.html).
+    "postgresql": postgresql.insert(_EXCHANGES)
+    .on_conflict_do_nothing(constraint=DELIVERY_CONSTRAINT)
+    .returning(_EXCHANGES.c.id),
+    "sqlite": sqlite.insert(_EXCHANGES)
+    .on_conflict_do_nothing(index_elements=["channel_id", "message_ts"])
+    .returning(_EXCHANGES.c.id),
 }
 _UPDATE_EXCHANGE = update(_EXCHANGES).where(_EXCHANGES.c.id == bindparam("exchange_id"))
+#: Attempts at a claim whose id collides with a stored row (the sequence is moved past the
+#: data between attempts; another process may be doing the same).
+_CLAIM_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
 
 
-def _insert_unique(session: Session, row: Any) -> bool:
-    """Add `row`; False (and nothing written) when a unique constraint says it exists."""
+def _violated_constraint(error: IntegrityError) -> str | None:
+    """The name of the constraint PostgreSQL reports as violated (psycopg's `diag`); None on
+    SQLite, whose messages name columns instead."""
+    diag = getattr(error.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _move_sequence_past_data(connection: Connection) -> None:
+    """Set the exchanges' id sequence after the largest stored id (PostgreSQL). A restore
+    that loads rows without their sequence leaves it behind the data; every insert then
+    collides with a stored row."""
+    moved = connection.execute(
+        sql_text(
+            "SELECT setval(pg_get_serial_sequence('exchanges', 'id'), "
+            "(SELECT COALESCE(MAX(id), 0) + 1 FROM exchanges), false)"
+        )
+    ).scalar()
+    log.warning(
+        "the exchanges' id sequence was behind the stored rows (a restore?); "
+        "it now continues at %s",
+        moved,
+    )
+
+
+def _insert_claim(connection: Connection, values: dict[str, Any]) -> int | None:
+    """Insert a claimed exchange: its id, or None when the delivery constraint finds it
+    stored. Raises IntegrityError for any other constraint."""
+    claim = _CLAIM_EXCHANGE[connection.dialect.name]
+    attempt = 1
+    while True:
+        try:
+            return connection.execute(claim, values).scalar()
+        except IntegrityError as error:
+            if _violated_constraint(error) != "pk_exchanges" or attempt == _CLAIM_ATTEMPTS:
+                raise
+        _move_sequence_past_data(connection)
+        attempt += 1
+
+
+def _insert_unique(session: Session, row: Any) -> IntegrityError | None:
+    """Add `row`; the refusal (and nothing written) when a constraint says no. The caller
+    looks the row up by its unique key and re-raises the refusal when it is not there: then
+    another constraint refused (a foreign key, an id sequence behind the data)."""
     try:
         with session.begin_nested():
             session.add(row)
-    except IntegrityError:
-        return False
-    return True
+    except IntegrityError as refusal:
+        return refusal
+    return None
 
 
 class Capture:
@@ -107,26 +166,33 @@ class Capture:
             created_at=utcnow(),
         )
         with self._db.statements() as connection:
-            # One statement on the hot path: the unique constraints decide, and a duplicate
-            # inserts nothing and returns no row.
-            claim = _CLAIM_EXCHANGE[connection.dialect.name]
-            exchange_id = connection.execute(claim, values).scalar()
+            # One statement on the hot path: the delivery constraint decides, and a repeated
+            # delivery inserts nothing and returns no row.
+            try:
+                exchange_id = _insert_claim(connection, values)
+            except IntegrityError:
+                # Not the arbiter: a stored row with this event id but another message (Slack
+                # never sends one). A repeat all the same, if that row is there.
+                existing = connection.execute(
+                    select(Exchange.id).where(Exchange.event_id == ref.event_id)
+                ).scalar()
+                if ref.event_id is None or existing is None:
+                    raise
+                return existing, False
             if exchange_id is not None:
                 return exchange_id, True
             existing = connection.execute(
-                select(Exchange.id).where(self._same_delivery(ref)).limit(1)
+                select(Exchange.id).where(
+                    Exchange.channel_id == ref.channel_id, Exchange.message_ts == ref.message_ts
+                )
             ).scalar()
-            assert existing is not None
+            if existing is None:
+                # Only a delete between the two statements gets here; nothing deletes
+                # exchanges on the reply path, so say so loudly rather than not answer.
+                raise RuntimeError(
+                    f"claim of {ref.channel_id}/{ref.message_ts} met a stored delivery that is gone"
+                )
             return existing, False
-
-    @staticmethod
-    def _same_delivery(ref: ConversationRef) -> ColumnElement[bool]:
-        same_message = (Exchange.channel_id == ref.channel_id) & (
-            Exchange.message_ts == ref.message_ts
-        )
-        if not ref.event_id:
-            return same_message
-        return or_(Exchange.event_id == ref.event_id, same_message)
 
     def complete_exchange(self, exchange_id: int, answer: Answer) -> None:
         """Store the reply of a claimed exchange."""
@@ -219,7 +285,8 @@ class Capture:
             if exchange.status is not ExchangeStatus.ANSWERED:
                 raise ValidationError(f"exchange {exchange_id} has no reply to give feedback on")
             feedback = Feedback(exchange_id=exchange_id, user_id=user_id, kind=kind)
-            if not _insert_unique(session, feedback):
+            refusal = _insert_unique(session, feedback)
+            if refusal is not None:
                 existing = session.scalar(
                     select(Feedback).where(
                         Feedback.exchange_id == exchange_id,
@@ -227,7 +294,8 @@ class Capture:
                         Feedback.kind == kind,
                     )
                 )
-                assert existing is not None
+                if existing is None:
+                    raise refusal
                 return existing, open_item_for(session, exchange_id), False
             review_kind = ReviewKind.FLAG if kind.is_negative else ReviewKind.UPVOTE
             item = queue_signal(session, exchange_id, review_kind, user_id)
@@ -268,11 +336,13 @@ class Capture:
                 text=clean_for_storage(cleaned),
                 idempotency_key=idempotency_key,
             )
-            if not _insert_unique(session, correction):
+            refusal = _insert_unique(session, correction)
+            if refusal is not None:
                 existing = session.scalar(
                     select(Correction).where(Correction.idempotency_key == idempotency_key)
                 )
-                assert existing is not None
+                if existing is None:
+                    raise refusal
                 return existing, None, False
             session.flush()
             item = queue_signal(

@@ -15,6 +15,7 @@ from curation.errors import NotFoundError, ValidationError
 from curation.fingerprints import content_hash, prompt_hash, split_for
 from curation.models import Example, ExampleSource, Split
 from curation.models.base import utcnow
+from curation.new_examples import example_added, example_retiring
 from curation.scrub import clean_for_storage, scrub_value
 from curation.token_limit import TokenLimit
 from curation.training_line import TrainingLine
@@ -131,6 +132,7 @@ def insert_example(
         if existing is None:
             raise
         return existing, False
+    example_added(session, example)
     return example, True
 
 
@@ -138,6 +140,7 @@ def retire_example(
     session: Session, example_id: int, *, reason: str, at: datetime | None = None
 ) -> None:
     """Take an example out of future exports (kept for the audit trail, never deleted)."""
+    example_retiring(session, example_id)
     result = session.execute(
         update(Example)
         .where(Example.id == example_id, Example.retired_at.is_(None))

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from curation.models import ReviewEvent, ReviewItem, ReviewKind, ReviewState
+from curation.models.review import OPEN_ITEM_SQL
 
 OPEN_STATES = (ReviewState.PENDING, ReviewState.NEEDS_EDIT)
+_OPEN_ITEM = text(OPEN_ITEM_SQL)
 
 
 def open_item_for(session: Session, exchange_id: int) -> ReviewItem | None:
+    """The exchange's open item, found through the partial unique index on both databases."""
     return session.scalar(
-        select(ReviewItem).where(
-            ReviewItem.exchange_id == exchange_id, ReviewItem.state.in_(OPEN_STATES)
-        )
+        select(ReviewItem).where(ReviewItem.exchange_id == exchange_id, _OPEN_ITEM)
     )
 
 

@@ -111,5 +111,4 @@ class RetrainingService:
             }
 
     def approved_since_last_training(self) -> int:
-        with self._db.read_session() as session:
-            return new_example_count(session, export_method(self._runner.ctx))
+        return new_example_count(self._db, export_method(self._runner.ctx))

@@ -6,6 +6,7 @@ from curation.models.example import Example, ExampleSource, Split
 from curation.models.exchange import Exchange, ExchangeStatus
 from curation.models.feedback import Correction, Feedback, FeedbackKind
 from curation.models.review import ReviewEvent, ReviewItem, ReviewKind, ReviewState
+from curation.models.tally import ExampleTally, KeptCount
 
 __all__ = [
     "Base",
@@ -14,10 +15,12 @@ __all__ = [
     "DatasetVersion",
     "Example",
     "ExampleSource",
+    "ExampleTally",
     "Exchange",
     "ExchangeStatus",
     "Feedback",
     "FeedbackKind",
+    "KeptCount",
     "ReviewEvent",
     "ReviewItem",
     "ReviewKind",

@@ -39,6 +39,10 @@ class ReviewState(enum.StrEnum):
 
 
 OPEN_STATES_SQL = "state IN ('pending', 'needs_edit')"
+#: The same condition for queries: SQLite uses a partial index only when the query's WHERE
+#: contains the index's own condition with the same literal values (bound parameters do not
+#: qualify; https://www.sqlite.org/partialindex.html, "Queries Using Partial Indexes").
+OPEN_ITEM_SQL = f"review_items.{OPEN_STATES_SQL}"
 
 
 class ReviewItem(Base):
@@ -54,7 +58,12 @@ class ReviewItem(Base):
             sqlite_where=text(OPEN_STATES_SQL),
             postgresql_where=text(OPEN_STATES_SQL),
         ),
-        Index("ix_review_items_state", "state"),
+        # Every signal looks up the items of its exchange (open or decided).
+        Index("ix_review_items_exchange", "exchange_id"),
+        # The queue is read in id order within a state: (state, id) serves
+        # `WHERE state = ? ORDER BY id LIMIT n` from the index on PostgreSQL too (SQLite's
+        # index on state alone already ends in the rowid).
+        Index("ix_review_items_state_id", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -107,8 +107,7 @@ class CycleRunner:
             return session.scalar(select(RetrainCycle).where(RetrainCycle.is_open.is_(True)))
 
     def new_examples(self) -> int:
-        with self.db.read_session() as session:
-            return new_example_count(session, export_method(self.ctx))
+        return new_example_count(self.db, export_method(self.ctx))
 
     def tick(
         self, *, force: bool = False, trigger: str = "schedule", requested_by: str | None = None

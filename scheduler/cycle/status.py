@@ -28,8 +28,7 @@ def cycle_status(
     """Reads the database only: no provider call, so it works when the provider is down."""
     active = registry.active()
     method = Method.DPO if config.method == "dpo" else Method.SFT
-    with db.read_session() as session:
-        new_examples = new_example_count(session, method)
+    new_examples = new_example_count(db, method)
     data: dict[str, Any] = {
         "active_model": {
             "model": active.model if active else config.base_model,

@@ -5,16 +5,18 @@ trained on one (or is training on it now). Counting by membership rather than by
 means an example is never lost (a late commit with a lower id still counts) and never counted
 twice (once trained on, it is in that version's items). A cycle whose job failed, was cancelled
 or was never created (over budget, fine-tuning unavailable) trained on nothing: its examples
-count as new for the next run.
+count as new for the next run. The count is curation's tally against that version: one row
+read, and one full count when the baseline version changes (curation.new_examples).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from curation.export import Method, exportable
-from curation.models import DatasetItem, Split
+from curation.db import Database
+from curation.export import Method
+from curation.new_examples import new_example_counts
 from scheduler.records import CycleOutcome, RetrainCycle
 
 #: How a cycle ends when no model was trained on its dataset version.
@@ -40,11 +42,9 @@ def last_trained_version(session: Session) -> int | None:
     )
 
 
-def new_example_count(session: Session, method: Method = Method.SFT) -> int:
-    current = union(exportable(Split.TRAIN, method), exportable(Split.EVAL, method)).subquery()
-    query = select(func.count()).select_from(current)
-    previous = last_trained_version(session)
-    if previous is not None:
-        seen = select(DatasetItem.example_id).where(DatasetItem.dataset_version_id == previous)
-        query = query.where(current.c.id.not_in(seen))
-    return session.scalar(query) or 0
+def new_example_count(db: Database, method: Method = Method.SFT) -> int:
+    """Approved examples that `method`'s next export would take and the last trained
+    version lacks."""
+    with db.read_session() as session:
+        baseline = last_trained_version(session)
+    return new_example_counts(db, baseline).of(method)

@@ -131,8 +131,9 @@ def test_the_served_bot_drives_retraining_through_the_scheduler(
     runtime, driver, _ = served
     reviewer = workspace.add_user("rita", user_id=REVIEWERS[0])
     channel = workspace.add_channel("help", members=[reviewer])
-    status = driver.command(reviewer, channel, "status").json()["text"]
-    assert BASE_MODEL in status
+    driver.command(reviewer, channel, "status")  # answered after the acknowledgement
+    [status] = workspace.wait_until(lambda: workspace.ephemerals_for(reviewer))
+    assert BASE_MODEL in status["text"]
     driver.command(reviewer, channel, "retrain")
     [_, answer] = workspace.wait_until(
         lambda: len(workspace.ephemerals_for(reviewer)) == 2 and workspace.ephemerals_for(reviewer)

@@ -73,7 +73,7 @@ def test_0005_rehashes_stored_examples_and_goes_back(database_url: str) -> None:
     from curation.fingerprints import content_hash, normalise_text
 
     engine = make_engine(database_url)
-    downgrade(engine, "0003")
+    downgrade(engine, "0004")
     messages = [{"role": "user", "content": "What should my  .vpn.yaml look like?"}]
     target = "Use this:\r\n```yaml\ngateway:\n  host: vpn\n```"
     folded = [[m["role"], normalise_text(m["content"])] for m in messages]
@@ -81,7 +81,7 @@ def test_0005_rehashes_stored_examples_and_goes_back(database_url: str) -> None:
         json.dumps(["example", folded, normalise_text(target)], separators=(",", ":")).encode()
     ).hexdigest()
     examples = Base.metadata.tables["examples"]
-    with engine.begin() as conn:  # only the columns revision 0003 has
+    with engine.begin() as conn:  # only the columns revision 0004 has
         conn.execute(
             examples.insert().values(
                 messages=messages,
@@ -99,7 +99,7 @@ def test_0005_rehashes_stored_examples_and_goes_back(database_url: str) -> None:
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT content_hash FROM examples")).scalar()
     assert stored == content_hash(messages, target) != old_hash
-    downgrade(engine, "0003")
+    downgrade(engine, "0004")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT content_hash FROM examples")).scalar() == old_hash
     upgrade(engine)

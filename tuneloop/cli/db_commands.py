@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from curation.db import current_revision, head_revision, make_engine, upgrade
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console
-from tuneloop.settings import load_settings
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -16,6 +14,9 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply migrations (PostgreSQL needs this; a SQLite file is upgraded on first use)."""
+    from curation.db import current_revision, make_engine, upgrade
+    from tuneloop.settings import load_settings
+
     settings = load_settings()
     engine = make_engine(settings.resolved_database_url)
     before = current_revision(engine)
@@ -29,6 +30,9 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's revision and the code's."""
+    from curation.db import current_revision, head_revision, make_engine
+    from tuneloop.settings import load_settings
+
     settings = load_settings()
     engine = make_engine(settings.resolved_database_url)
     console.print(f"database: {current_revision(engine) or 'empty'}  code: {head_revision()}")

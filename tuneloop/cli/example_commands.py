@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from curation.db import Database
 from curation.errors import NotFoundError, ValidationError
-from curation.examples import retire_example
-from curation.models import Example
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, print_json, reported_errors
-from tuneloop.settings import load_settings
-from tuneloop.wiring import open_database
+
+if TYPE_CHECKING:
+    from curation.db import Database
+    from curation.models import Example
 
 examples_app = typer.Typer(help="Curated examples.", no_args_is_help=True)
 app.add_typer(examples_app, name="examples")
@@ -36,6 +35,8 @@ def _as_dict(example: Example) -> dict[str, Any]:
 
 
 def _get(db: Database, example_id: int) -> Example:
+    from curation.models import Example
+
     with db.read_session() as session:
         example = session.get(Example, example_id)
     if example is None:
@@ -46,6 +47,9 @@ def _get(db: Database, example_id: int) -> Example:
 @examples_app.command("show")
 def examples_show(example_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
     """One example in full."""
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_database
+
     with reported_errors():
         data = _as_dict(_get(open_database(load_settings()), example_id))
     if as_json:
@@ -61,6 +65,10 @@ def examples_retire(
     reason: str = typer.Option(..., help="Why (required; kept for the audit)."),
 ) -> None:
     """Take examples out of every future export (a poisoned batch, say). Nothing is deleted."""
+    from curation.examples import retire_example
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_database
+
     db = open_database(load_settings())
     with reported_errors():
         if not reason.strip():

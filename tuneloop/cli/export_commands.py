@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
-from curation.export import ExportOptions, Method, export_dataset, left_out_summary
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, print_json, reported_errors
-from tuneloop.settings import load_settings
-from tuneloop.wiring import open_database, personal_data_policy
+
+
+class ExportMethod(StrEnum):
+    """curation.export.Method, written out here: importing curation.export loads tiktoken and
+    SQLAlchemy, which `tuneloop --help` must not wait for (a test holds the two equal)."""
+
+    SFT = "sft"
+    DPO = "dpo"
 
 
 @app.command("export")
@@ -18,7 +24,9 @@ def export(
     out: Path = typer.Option(
         ..., "--out", help="Folder for train.jsonl, eval.jsonl, manifest.json."
     ),
-    method: Method = typer.Option(Method.SFT, help="sft (supervised) or dpo (preference)."),
+    method: ExportMethod = typer.Option(
+        ExportMethod.SFT, help="sft (supervised) or dpo (preference)."
+    ),
     model: str | None = typer.Option(
         None, help="Model to validate and cost for (default: TUNELOOP_BASE_MODEL)."
     ),
@@ -28,11 +36,15 @@ def export(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Export approved examples as a dataset version and record it in the store."""
+    from curation.export import ExportOptions, Method, export_dataset, left_out_summary
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_database, personal_data_policy
+
     settings = load_settings()
     options = ExportOptions(
         out_dir=out,
         model=model or settings.base_model,
-        method=method,
+        method=Method(method.value),
         epochs=epochs or settings.export_epochs,
         redact_pii=settings.redact_pii_in_export,
         personal_data=personal_data_policy(settings),

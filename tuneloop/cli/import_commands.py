@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from curation.importing import ImportChecks, ImportReport, import_chat_file, import_seeds
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, fail, print_json, reported_errors
-from tuneloop.settings import Settings, load_settings
-from tuneloop.wiring import example_limit, open_database, personal_data_policy, system_prompt
+
+if TYPE_CHECKING:
+    from curation.importing import ImportChecks, ImportReport
+    from tuneloop.settings import Settings
 
 seeds_app = typer.Typer(help="The data a new installation starts from.", no_args_is_help=True)
 app.add_typer(seeds_app, name="seeds")
@@ -22,6 +24,9 @@ KEEP_PERSONAL_DATA = typer.Option(
 
 
 def _checks(settings: Settings, keep_personal_data: bool) -> ImportChecks:
+    from curation.importing import ImportChecks
+    from tuneloop.wiring import example_limit, personal_data_policy
+
     return ImportChecks(
         limit=example_limit(settings),
         personal_data=personal_data_policy(settings),
@@ -63,6 +68,10 @@ def seeds_import(
     keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Import train.jsonl (training) and golden.jsonl (evaluation only). Safe to repeat."""
+    from curation.importing import import_seeds
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_database
+
     settings = load_settings()
     with reported_errors():
         reports = import_seeds(
@@ -81,6 +90,10 @@ def import_file(
     keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Bulk-import approved examples; each is split train/eval by its thread. Safe to repeat."""
+    from curation.importing import import_chat_file
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_database, system_prompt
+
     settings = load_settings()
     with reported_errors():
         report = import_chat_file(

@@ -10,9 +10,6 @@ import typer
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import configure_logging, console, errors, fail
-from tuneloop.local_openai import http_server
-from tuneloop.provider import local_openai_data_dir, local_openai_from_settings
-from tuneloop.settings import load_settings
 
 
 @app.command("local-openai")
@@ -47,6 +44,10 @@ def local_openai(
 ) -> None:
     """Serve the OpenAI stand-in under /v1 (retrieval over training examples, not a language
     model). Point any OpenAI client at it with OPENAI_BASE_URL=http://HOST:PORT/v1."""
+    from tuneloop.local_openai import http_server
+    from tuneloop.provider import local_openai_data_dir, local_openai_from_settings
+    from tuneloop.settings import load_settings
+
     overrides: dict[str, Any] = {}
     if data is not None:
         overrides["local_openai_data_dir"] = data

@@ -13,7 +13,6 @@ import typer
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, fail
-from tuneloop.settings import load_settings
 
 
 @app.command("local-vllm")
@@ -32,6 +31,7 @@ def local_vllm(
     `vllm serve --enable-lora` does, on CPU with transformers + PEFT. For development, demos
     and tests; on a GPU machine run vLLM itself with the same flags."""
     from tuneloop.base_models import BaseModelUnavailable, base_model_folder
+    from tuneloop.settings import load_settings
 
     settings = load_settings(trainer="lora")
     if not 0 < port < 65536:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
-from curation.models import ReviewState
-from curation.review import ReviewView
-from curation.store import Store
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, fail, print_json, reported_errors
-from tuneloop.settings import Settings, load_settings
-from tuneloop.wiring import open_store
+
+if TYPE_CHECKING:
+    from curation.review import ReviewView
+    from curation.store import Store
+    from tuneloop.settings import Settings
 
 review_app = typer.Typer(
     help="Decide on flagged, corrected and upvoted replies.", no_args_is_help=True
@@ -49,6 +49,9 @@ def _view_dict(view: ReviewView) -> dict[str, Any]:
 
 
 def _store() -> tuple[Settings, Store]:
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_store
+
     settings = load_settings()
     with reported_errors():
         return settings, open_store(settings)
@@ -66,6 +69,8 @@ def review_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The queue, oldest first."""
+    from curation.models import ReviewState
+
     _, store = _store()
     if state != "all" and state not in {s.value for s in ReviewState}:
         fail(f"unknown state {state!r}: use pending, needs_edit, approved, rejected or all")

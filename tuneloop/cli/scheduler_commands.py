@@ -8,29 +8,17 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from curation.models.base import utcnow
 from tuneloop.cli.app import app
 from tuneloop.cli.output import configure_logging, console, fail, print_json, reported_errors
-from tuneloop.settings import Settings, load_settings
-from tuneloop.wiring import (
-    active_model_lookup,
-    build_cycle_runner,
-    build_evaluator,
-    build_retrain_scheduler,
-    build_serving,
-    cycle_config,
-    gate_policy,
-    model_registry,
-    open_database,
-    registry_for_changes,
-    scheduler_lease,
-)
+
+if TYPE_CHECKING:
+    from tuneloop.settings import Settings
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 #: Outcomes that mean the run did not get to a decision: the command exits non-zero.
@@ -79,6 +67,8 @@ def retrain(
     """Resume the open retraining run, or start one when enough examples arrived (--now: at
     once). If `tuneloop scheduler` is running, it does the work and this command follows it."""
     from scheduler.service import retrain_by_hand
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import build_cycle_runner, open_database, scheduler_lease
 
     settings = load_settings()
 
@@ -106,6 +96,8 @@ def retrain(
 def status(as_json: bool = JSON_OPTION) -> None:
     """The served model, the open run and its stage, and recent decisions."""
     from scheduler.cycle.status import cycle_status
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import cycle_config, model_registry, open_database
 
     settings = load_settings()
     with scheduler_errors():
@@ -177,6 +169,9 @@ REASON_OPTION = typer.Option(..., "--reason", help="Why (kept in the audit trail
 @models_app.command("list")
 def models_list(as_json: bool = JSON_OPTION) -> None:
     """Every model tuneloop has trained or served, and which one is active."""
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import model_registry, open_database
+
     settings = load_settings()
     with scheduler_errors():
         registry = model_registry(open_database(settings))
@@ -236,8 +231,11 @@ def models_promote(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Serve MODEL now, by hand (audited). Refuses a model that shuts down soon."""
+    from curation.models.base import utcnow
     from scheduler.training.model_info import shutdown_date
     from tuneloop.provider import build_openai_client
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_database, registry_for_changes
 
     settings = load_settings()
     actor = _actor(settings, reviewer)
@@ -273,6 +271,8 @@ def models_rollback(
 ) -> None:
     """Serve again the model that was active before the current one was promoted."""
     from tuneloop.provider import build_openai_client
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_database, registry_for_changes
 
     settings = load_settings()
     actor = _actor(settings, reviewer)
@@ -317,10 +317,19 @@ def evaluate(
 ) -> None:
     """Evaluate CANDIDATE against a model on the golden set and the held-out examples, and
     say what the gate would decide. Promotes nothing; every answer and score is stored."""
+    from curation.models.base import utcnow
     from scheduler.gate import judge_candidate
     from scheduler.gate.records import decision_record, scored_items
     from scheduler.training.model_info import shutdown_date
     from tuneloop.provider import build_openai_client
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import (
+        active_model_lookup,
+        build_evaluator,
+        build_serving,
+        gate_policy,
+        open_database,
+    )
 
     settings = load_settings()
     with scheduler_errors():
@@ -377,6 +386,9 @@ def evaluate(
 def run_scheduler() -> None:
     """Run the retraining schedule in the foreground until SIGTERM or Ctrl-C. Several may run:
     one leads (a lease row in the database), the others stand by to take over."""
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import build_retrain_scheduler
+
     settings = load_settings()
     configure_logging(settings.log_level)
 

@@ -8,7 +8,6 @@ import typer
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import configure_logging, console, fail, reported_errors
-from tuneloop.settings import load_settings
 
 DEFAULT_PORT = 3000
 
@@ -37,6 +36,7 @@ def serve(
         run_socket_mode,
         serving_mode,
     )
+    from tuneloop.settings import load_settings
 
     settings = load_settings()
     configure_logging(settings.log_level)

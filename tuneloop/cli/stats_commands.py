@@ -5,16 +5,17 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from curation.stats import store_stats
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, print_json, reported_errors
-from tuneloop.settings import load_settings
-from tuneloop.wiring import open_database
 
 
 @app.command("stats")
 def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Exchanges, feedback, the review queue, examples and dataset versions."""
+    from curation.stats import store_stats
+    from tuneloop.settings import load_settings
+    from tuneloop.wiring import open_database
+
     with reported_errors():
         data = store_stats(open_database(load_settings()))
     if as_json:

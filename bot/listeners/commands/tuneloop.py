@@ -1,8 +1,11 @@
 """`/tuneloop queue|stats|status|retrain|promote MODEL|rollback|help`.
 
-Reading commands answer in the acknowledgement. Commands that change something (retrain,
-promote, rollback) are reviewers' only; they are acknowledged at once and answered through
-the response URL, so a slow retraining control never makes Slack time out.
+Slack waits 3 seconds for the acknowledgement
+(https://api.slack.com/interactivity/slash-commands#responding_to_commands), so every command
+that does work is acknowledged at once and answered through the response URL: the reading
+ones (status, stats, queue) read the store, which a busy database or a cold cache can slow,
+and the changing ones (retrain, promote, rollback; reviewers only) call the retraining
+control. Help and refusals need no work and answer in the acknowledgement.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from curation.stats import store_stats
 log = logging.getLogger("tuneloop.bot.commands")
 
 REVIEWER_ONLY = frozenset({"queue", "retrain", "promote", "rollback"})
+READING = frozenset({"status", "stats", "queue"})
 QUEUE_LINES = 10
 
 
@@ -57,15 +61,14 @@ def tuneloop_command_listener(deps: Deps) -> Callable[..., None]:
         if verb in REVIEWER_ONLY and not deps.store.review.is_reviewer(user):
             ack(text=NOT_A_REVIEWER, response_type="ephemeral")
             return
-        if verb not in REVIEWER_ONLY | {"status", "stats"}:
+        if verb not in REVIEWER_ONLY | READING:
             ack(text=HELP, response_type="ephemeral")
-            return
-        if verb not in ("retrain", "promote", "rollback"):
-            ack(text=_read(deps, verb), response_type="ephemeral")
             return
         ack()
         try:
-            answer = _change(deps, verb, rest.strip(), user)
+            answer = (
+                _read(deps, verb) if verb in READING else _change(deps, verb, rest.strip(), user)
+            )
         except ControlError as refusal:
             answer = f":warning: {refusal}"
         except Exception:

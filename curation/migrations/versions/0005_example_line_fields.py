@@ -2,7 +2,7 @@
 keeps whitespace inside texts (a correction that only fixes indentation is a new answer)
 
 Revision ID: 0005
-Revises: 0003 (to become 0004 when issue 17's migration lands before it)
+Revises: 0004 (to become 0004 when issue 17's migration lands before it)
 Create Date: 2026-11-30 12:00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -95,8 +95,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Examples that differ only in whitespace would share a folded hash: keep the oldest one's.
     _rehash_down()
-    with op.batch_alter_table("examples") as batch_op:
-        batch_op.drop_column("line_fields")
+    # A plain DROP COLUMN (SQLite 3.35+), not a batch rebuild: rebuilding `examples` on SQLite
+    # would drop the triggers that keep its counts (migration 0004).
+    op.drop_column("examples", "line_fields")
 
 
 def _rehash_down() -> None:
