@@ -156,7 +156,8 @@ def build_world(
     closers.append(slack.stop)
     backend: DemoBackend
     if trainer == "lora":
-        backend = lora_backend(models_dir or default_models_dir(), say)
+        seeds = load_settings().seeds_dir
+        backend = lora_backend(models_dir or default_models_dir(), data_dir, seeds, say)
     else:
         backend = openai_backend(data_dir, clock)
     closers += backend.closers
