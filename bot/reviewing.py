@@ -13,7 +13,11 @@ from curation.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from curation.review import PersonalDataError
 from curation.store import Store
+
+#: The Home card's button that approves a reply keeping its personal data.
+KEEP_PERSONAL_DATA_LABEL = "Approve, keep personal data"
 
 NOT_A_REVIEWER = (
     "Sorry, only tuneloop reviewers can do that. If you think you should be one, "
@@ -32,12 +36,29 @@ class Reviewing:
     def is_reviewer(self, user: str) -> bool:
         return self.store.review.is_reviewer(user)
 
-    def approve(self, item_id: int, reviewer: str, *, text: str | None = None) -> str:
-        with _refusals(item_id):
-            approval = self.store.review.approve(item_id, reviewer, text=text)
+    def approve(
+        self,
+        item_id: int,
+        reviewer: str,
+        *,
+        text: str | None = None,
+        keep_personal_data: bool = False,
+    ) -> str:
+        """Approve `item_id` (with the reviewer's own `text`: Edit); `keep_personal_data` trains
+        a reply that holds personal data, knowingly. Returns the notice for the Home tab;
+        raises DecisionRefused with what to do instead."""
+        with _refusals(item_id, edited=text is not None):
+            approval = self.store.review.approve(
+                item_id, reviewer, text=text, keep_personal_data=keep_personal_data
+            )
         made = "" if approval.example_created else " (the same example already existed)"
         verb = "Edited and approved" if text is not None else "Approved"
-        return f":white_check_mark: {verb} #{item_id}: example {approval.example_id}{made}."
+        kept = (
+            ", keeping its personal data"
+            if keep_personal_data and approval.item.personal_data
+            else ""
+        )
+        return f":white_check_mark: {verb} #{item_id}{kept}: example {approval.example_id}{made}."
 
     def reject(self, item_id: int, reviewer: str, *, reason: str) -> str:
         with _refusals(item_id):
@@ -45,11 +66,29 @@ class Reviewing:
         return f":no_entry_sign: Rejected #{item_id}."
 
 
+def personal_data_refusal(item_id: int, found: tuple[str, ...], *, edited: bool) -> str:
+    """What a reviewer is told when the reply to be trained holds personal data: what was found
+    (plain text, for a mrkdwn notice: escape it) and the two ways on."""
+    what = "; ".join(found) or "personal data"
+    if edited:
+        return (
+            f"Your edit of #{item_id} still holds personal data ({what}). Take it out, or, if "
+            f"the reply is meant to give it, close this and use {KEEP_PERSONAL_DATA_LABEL} "
+            "on the Home tab (that approves the reply as proposed)."
+        )
+    return (
+        f"Not approved: the reply of #{item_id} holds personal data ({what}). If the reply is "
+        f"meant to give it, use {KEEP_PERSONAL_DATA_LABEL}; otherwise use Edit to take it out."
+    )
+
+
 @contextmanager
-def _refusals(item_id: int) -> Iterator[None]:
+def _refusals(item_id: int, *, edited: bool = False) -> Iterator[None]:
     """Turns curation's errors into `DecisionRefused` with a message fit for Slack."""
     try:
         yield
+    except PersonalDataError as error:
+        raise DecisionRefused(personal_data_refusal(item_id, error.found, edited=edited)) from error
     except PermissionDeniedError as error:
         raise DecisionRefused(NOT_A_REVIEWER) from error
     except NotFoundError as error:

@@ -73,7 +73,12 @@ class ReviewView:
 
 class PersonalDataError(ValidationError):
     """A reply to be trained holds personal data that the allow list does not keep: a reviewer
-    decides to keep it (`keep_personal_data`) or edits it out."""
+    decides to keep it (`keep_personal_data`) or edits it out. `found`: what was found, as
+    `ReviewView.personal_data` words it."""
+
+    def __init__(self, message: str, problems: list[str], found: tuple[str, ...]) -> None:
+        super().__init__(message, problems)
+        self.found = found
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +231,7 @@ class Review:
                 "out, or approve keeping it (keep_personal_data; a team's own public contacts "
                 "belong on TUNELOOP_PII_ALLOW_LIST)",
                 [f"review item {item_id}: personal_data in the reply: {f}" for f in found],
+                tuple(found),
             )
 
     @staticmethod

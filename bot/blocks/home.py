@@ -1,8 +1,13 @@
 """The App Home tab: for reviewers, the queue with Approve, Edit and Reject and where
 retraining stands; for everyone else, what the bot is and how to help it learn.
 
-A view holds at most 100 blocks; an item takes five, so the tab shows the oldest
-`max_items` open items and says how many more wait (`tuneloop review list` shows all).
+A view holds at most 100 blocks (Slack's Block Kit limit); an item takes five, six when its
+reply holds personal data, so the tab shows the oldest open items that fit and says how many
+more wait (`tuneloop review list` shows all).
+
+An item whose reply to be trained holds personal data shows what was found and offers
+*Approve, keep personal data* in place of *Approve* (curation's `keep_personal_data`); *Edit*
+takes it out.
 """
 
 from __future__ import annotations
@@ -12,11 +17,26 @@ from typing import Any
 
 from bot.blocks import ids
 from bot.blocks.summary import RetrainingSummary, summary_lines
-from bot.blocks.text import context, escape, plain, quote, section, slack_date
+from bot.blocks.text import (
+    SECTION_LIMIT,
+    context,
+    escape,
+    mrkdwn,
+    plain,
+    quote,
+    section,
+    shorten,
+    slack_date,
+)
+from bot.reviewing import KEEP_PERSONAL_DATA_LABEL
 from curation.models import ReviewKind
 from curation.review import ReviewView
 
 Block = dict[str, Any]
+#: Slack's limit on blocks in a Home tab view.
+VIEW_BLOCKS = 100
+#: A finding is shown up to this many characters (the reply above holds it whole).
+FINDING_CHARS = 200
 KIND_LABELS = {
     ReviewKind.CORRECTION: ":pencil2: correction",
     ReviewKind.FLAG: ":triangular_flag_on_post: flag",
@@ -29,6 +49,32 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     if style:
         button["style"] = style
     return button
+
+
+def personal_data_block(item: ReviewView) -> Block:
+    """What was found in the reply to be trained, one finding a line, each as inline code with
+    `verbatim` set: shown as written, never formatted, linked or parsed as a mention. Findings
+    that would pass Slack's 3,000 characters of a section are counted, not shown."""
+    head = (
+        ":warning: *Personal data in the reply to be trained* "
+        "(not on the team's allow list, `TUNELOOP_PII_ALLOW_LIST`)"
+    )
+    foot = (
+        f"Approving trains the model to say it. *{KEEP_PERSONAL_DATA_LABEL}* if the reply is "
+        "meant to give it; otherwise *Edit* it out."
+    )
+    lines = [head]
+    used = len(head) + len(foot) + 60  # room for the "more" line
+    for index, found in enumerate(item.personal_data):
+        line = "• `" + escape(shorten(found, FINDING_CHARS).replace("`", "'")) + "`"
+        if used + len(line) + 1 > SECTION_LIMIT:
+            lines.append(f"…and {len(item.personal_data) - index} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    lines.append(foot)
+    text = mrkdwn("\n".join(lines), verbatim=True)
+    return {"type": "section", "block_id": f"personal_data:{item.id}", "text": text}
 
 
 def item_blocks(item: ReviewView) -> list[Block]:
@@ -49,9 +95,14 @@ def item_blocks(item: ReviewView) -> list[Block]:
             + (f" · model `{escape(item.model)}`" if item.model else "")
         )
     )
+    if item.personal_data:
+        blocks.append(personal_data_block(item))
     buttons = []
     if item.correction or item.kind is ReviewKind.UPVOTE:
-        buttons.append(_button("Approve", ids.REVIEW_APPROVE, value, "primary"))
+        if item.personal_data:
+            buttons.append(_button(KEEP_PERSONAL_DATA_LABEL, ids.REVIEW_APPROVE_KEEPING, value))
+        else:
+            buttons.append(_button("Approve", ids.REVIEW_APPROVE, value, "primary"))
     buttons.append(
         _button("Edit" if item.correction or item.reply else "Write", ids.REVIEW_EDIT, value)
     )
@@ -70,7 +121,7 @@ def reviewer_home(
 ) -> Block:
     blocks: list[Block] = [{"type": "header", "text": plain("tuneloop review queue", 150)}]
     if notice:
-        blocks.append(context(notice))
+        blocks.append(context(notice, verbatim=True))
     blocks.append(section("\n".join(summary_lines(summary))))
     waiting = counts.get("pending", 0) + counts.get("needs_edit", 0)
     blocks.append(
@@ -88,11 +139,16 @@ def reviewer_home(
     blocks.append({"type": "divider"})
     if not items:
         blocks.append(section("Nothing to review. :tada:"))
+    shown = 0
     for item in items:
-        blocks.extend(item_blocks(item))
-    if waiting > len(items):
+        more = item_blocks(item)
+        if len(blocks) + len(more) + 1 > VIEW_BLOCKS:  # keep one for the "more waiting" line
+            break
+        blocks.extend(more)
+        shown += 1
+    if waiting > shown:
         blocks.append(
-            context(f"{waiting - len(items)} more waiting; they appear here as these are decided.")
+            context(f"{waiting - shown} more waiting; they appear here as these are decided.")
         )
     return {"type": "home", "blocks": blocks}
 

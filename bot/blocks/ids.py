@@ -16,6 +16,8 @@ CORRECTION_INPUT = "text"
 
 # Reviewer decisions (App Home buttons and their modals)
 REVIEW_APPROVE = "review_approve"
+#: Approve a reply that holds personal data, knowingly (curation's `keep_personal_data`).
+REVIEW_APPROVE_KEEPING = "review_approve_keep_personal_data"
 REVIEW_EDIT = "review_edit"
 REVIEW_REJECT = "review_reject"
 REVIEW_REFRESH = "review_refresh"

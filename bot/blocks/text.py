@@ -61,16 +61,21 @@ def plain(text: str, limit: int = 75) -> dict[str, object]:
     return {"type": "plain_text", "text": shorten(text, limit), "emoji": True}
 
 
-def mrkdwn(text: str, limit: int = SECTION_LIMIT) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": shorten(text, limit)}
+def mrkdwn(text: str, limit: int = SECTION_LIMIT, *, verbatim: bool = False) -> dict[str, object]:
+    """A mrkdwn text object; `verbatim` stops Slack linking URLs and channel names and parsing
+    mentions in plain text (Slack's text object reference), for text quoted from people."""
+    obj: dict[str, object] = {"type": "mrkdwn", "text": shorten(text, limit)}
+    if verbatim:
+        obj["verbatim"] = True
+    return obj
 
 
 def section(text: str) -> dict[str, object]:
     return {"type": "section", "text": mrkdwn(text)}
 
 
-def context(text: str) -> dict[str, object]:
-    return {"type": "context", "elements": [mrkdwn(text)]}
+def context(text: str, *, verbatim: bool = False) -> dict[str, object]:
+    return {"type": "context", "elements": [mrkdwn(text, verbatim=verbatim)]}
 
 
 def quote(text: str, limit: int) -> str:

@@ -1,5 +1,6 @@
-"""The App Home's Approve, Edit, Reject and Refresh buttons. Approve decides at once; Edit
-and Reject open a modal first. Non-reviewers get a polite refusal on their Home tab."""
+"""The App Home's Approve, Approve-keeping-personal-data, Edit, Reject and Refresh buttons.
+The approvals decide at once; Edit and Reject open a modal first. Refusals (not a reviewer,
+already decided, personal data in the reply) are shown on the clicker's Home tab."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot.blocks import ids
 from bot.blocks.review import edit_modal, reject_modal
+from bot.blocks.text import escape
 from bot.deps import Deps
 from bot.home import publish_home
 from bot.reviewing import NOT_A_REVIEWER, DecisionRefused, Reviewing
@@ -19,16 +21,21 @@ from curation.errors import NotFoundError
 Listener = Callable[..., None]
 
 
-def approve_listener(deps: Deps) -> Listener:
+def approve_listener(deps: Deps, *, keep_personal_data: bool = False) -> Listener:
+    """Approve the clicked item; `keep_personal_data` for the button that trains a reply
+    holding personal data (plain Approve on such an item is refused, saying what to do)."""
+
     def handle_approve(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
         user = body["user"]["id"]
         try:
-            notice = Reviewing(deps.store).approve(int(action["value"]), user)
+            notice = Reviewing(deps.store).approve(
+                int(action["value"]), user, keep_personal_data=keep_personal_data
+            )
         except DecisionRefused as refusal:
-            notice = f":warning: {refusal}"
+            notice = f":warning: {escape(str(refusal))}"
         publish_home(client, deps, user, notice)
 
     return handle_approve
@@ -63,6 +70,7 @@ def refresh_listener(deps: Deps) -> Listener:
 
 def register(app: App, deps: Deps) -> None:
     app.action(ids.REVIEW_APPROVE)(approve_listener(deps))
+    app.action(ids.REVIEW_APPROVE_KEEPING)(approve_listener(deps, keep_personal_data=True))
     app.action(ids.REVIEW_EDIT)(
         modal_listener(
             deps, lambda d, item: edit_modal(item, max_tokens=d.config.budget.correction_tokens)
