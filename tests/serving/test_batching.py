@@ -178,6 +178,19 @@ def test_max_num_seqs_bounds_the_batch_and_the_rest_wait(engine: Engine, referen
         assert text_of(job.request) == engine.decode(reference(job.prompt_ids, None, 4))
 
 
+def test_a_request_for_one_adapter_more_than_max_loras_waits_for_room(
+    engine: Engine, reference: Any
+) -> None:
+    scheduler = Scheduler(engine, max_model_len=MAX_MODEL_LEN, max_loras=1, background=False)
+    first = submit(scheduler, engine, QUESTIONS[1], ADAPTER, greedy(3))
+    other = submit(scheduler, engine, QUESTIONS[3], OTHER_ADAPTER, greedy(3))
+    base = submit(scheduler, engine, QUESTIONS[0], None, greedy(3))  # goes ahead of `other`
+    assert run_to_end(scheduler) == [2, 2, 1, 1]
+    for job in (first, other, base):
+        expected = engine.decode(reference(job.prompt_ids, job.adapter, 3))
+        assert text_of(job.request) == expected
+
+
 def test_unloading_an_adapter_ends_its_sequences_and_no_other(
     engine: Engine, adapters: AdapterFolders, reference: Any
 ) -> None:

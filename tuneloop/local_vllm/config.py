@@ -28,8 +28,8 @@ class ServerConfig:
     - `model`: a Hugging Face model folder (`--model`); loaded with transformers, float32 on CPU.
     - `served_model_names`: the names the base model answers to (`--served-model-name`; the
       first is the name responses carry); empty means the `model` argument itself.
-    - `enable_lora`, `max_lora_rank` (vLLM's default 16), `max_loras` (adapters per batch in
-      vLLM; here only checked, since a batch here mixes any number of loaded adapters).
+    - `enable_lora`, `max_lora_rank` (vLLM's default 16), `max_loras` (distinct adapters in
+      one batch, vLLM's default 1; a request for one more waits until the batch has room).
     - `max_num_seqs`: sequences decoded together at most (`--max-num-seqs`; vLLM's default for
       the OpenAI server on CPU, 128); 1 answers one request at a time.
     - `max_model_len`: prompt plus completion tokens; None takes the model config's

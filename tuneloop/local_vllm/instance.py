@@ -50,7 +50,12 @@ class LocalVLLM:
                 f"max_position_embeddings {engine.max_position_embeddings}"
             )
         models = ServedModels(config.names, str(config.model), max_model_len, clock)
-        scheduler = Scheduler(engine, max_model_len=max_model_len, max_num_seqs=config.max_num_seqs)
+        scheduler = Scheduler(
+            engine,
+            max_model_len=max_model_len,
+            max_num_seqs=config.max_num_seqs,
+            max_loras=config.max_loras,
+        )
         self._router = Router(
             chat=ChatService(engine, scheduler, models, seed=config.seed, clock=clock),
             models=models,

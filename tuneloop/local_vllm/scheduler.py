@@ -1,10 +1,11 @@
 """Continuous batching: which sequences run at each step, and the thread that runs the steps.
 
 As vLLM's scheduler does, each step admits waiting requests while fewer than `max_num_seqs`
-run (a new request's prompt is prefilled alone, within a prompt-token budget per step), then
-decodes every running sequence in one forward pass (`Engine.decode_step`); a sequence leaves
-the batch when it finishes, fails or is aborted, and others join at any step. Requests for
-different adapters share a step (PEFT's mixed batch). Sampling stays per request: each has its
+run and their adapters stay within `max_loras` (a new request's prompt is prefilled alone,
+within a prompt-token budget per step), then decodes every running sequence in one forward
+pass (`Engine.decode_step`); a sequence leaves the batch when it finishes, fails or is
+aborted, and others join at any step. Requests for different adapters share a step (PEFT's
+mixed batch). Sampling stays per request: each has its
 own `torch.Generator`, so a seeded request samples the same tokens whoever it shares steps
 with; greedy requests agree with unbatched greedy decoding up to float rounding (batched
 matrix products may round differently, as in vLLM).
@@ -64,8 +65,10 @@ class Scheduler:
     `max_model_len`: prompt plus completion tokens at most. `max_num_seqs`: sequences decoded
     together at most (vLLM's `--max-num-seqs`); 1 decodes one request at a time, first come
     first served; an engine whose model cannot batch (`Engine.batchable`) runs one at a time
-    whatever it says. `background` False leaves the steps to the caller (`step`), as vLLM's
-    `LLMEngine.step`: for tests that need to know what ran together.
+    whatever it says. `max_loras`: distinct adapters in one batch at most (vLLM's
+    `--max-loras`; None: no limit); the base model is not one. `background` False leaves the
+    steps to the caller (`step`), as vLLM's `LLMEngine.step`: for tests that need to know what
+    ran together.
     """
 
     def __init__(
@@ -74,13 +77,17 @@ class Scheduler:
         *,
         max_model_len: int,
         max_num_seqs: int = DEFAULT_MAX_NUM_SEQS,
+        max_loras: int | None = None,
         background: bool = True,
     ) -> None:
         if max_num_seqs < 1:
             raise ValueError(f"max_num_seqs must be at least 1, got {max_num_seqs}")
+        if max_loras is not None and max_loras < 1:
+            raise ValueError(f"max_loras must be at least 1, got {max_loras}")
         self._engine = engine
         self._max_model_len = max_model_len
         self._max_num_seqs = max_num_seqs if engine.batchable else 1
+        self._max_loras = max_loras if max_loras is not None else max_num_seqs
         self._background = background
         self._lock = threading.Lock()
         self._waiting: deque[Request] = deque()
@@ -176,15 +183,28 @@ class Scheduler:
             return 0
 
     def _admit(self) -> list[Request]:
+        """Waiting requests to start now, first come first served; a request whose adapter
+        would be one more than `max_loras` in the batch waits, in its place, and those behind
+        it may go first (vLLM's scheduler skips it the same way)."""
         admitted: list[Request] = []
+        skipped: list[Request] = []
+        loras = {request.adapter for request in self._running if request.adapter is not None}
         budget = MAX_NUM_BATCHED_TOKENS
         with self._lock:
             while self._waiting and len(self._running) + len(admitted) < self._max_num_seqs:
-                prompt_tokens = len(self._waiting[0].prompt_ids)
-                if admitted and prompt_tokens > budget:
+                request = self._waiting.popleft()
+                adapter = request.adapter
+                if adapter is not None and adapter not in loras and len(loras) >= self._max_loras:
+                    skipped.append(request)
+                    continue
+                if admitted and len(request.prompt_ids) > budget:
+                    self._waiting.appendleft(request)
                     break
-                admitted.append(self._waiting.popleft())
-                budget -= prompt_tokens
+                admitted.append(request)
+                budget -= len(request.prompt_ids)
+                if adapter is not None:
+                    loras.add(adapter)
+            self._waiting.extendleft(reversed(skipped))
         return admitted
 
     def _prefill(self, request: Request) -> None:
