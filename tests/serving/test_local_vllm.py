@@ -194,26 +194,35 @@ def test_unloading_an_adapter_mid_stream_ends_the_stream_with_an_error(
         list(chunks)
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 def test_concurrent_requests_on_base_and_adapter_get_their_own_replies(
-    client: openai.OpenAI, adapters: AdapterFolders, base_model: BaseModel
+    client: openai.OpenAI, adapters: AdapterFolders, base_model: BaseModel, stream: bool
 ) -> None:
+    """Decoded together (test_batching.py checks they are), each gets what it gets alone."""
     VLLMAdapterServing(client, adapters).load(ADAPTER)
 
-    def greedy(model: str) -> str:
+    def greedy(model: str, stream: bool = False) -> str:
+        options: dict[str, Any] = {"stream_options": {"include_usage": True}} if stream else {}
         reply = client.chat.completions.create(
             model=model,
             messages=QUESTION,
             max_tokens=8,
             temperature=0,
+            stream=stream,
             extra_body={"ignore_eos": True},
+            **options,
         )
-        return reply.choices[0].message.content or ""
+        if not stream:
+            return reply.choices[0].message.content or ""
+        chunks = list(reply)
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 8
+        return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
 
     alone = {model: greedy(model) for model in (base_model.name, ADAPTER)}
     together: dict[str, list[str]] = {base_model.name: [], ADAPTER: []}
 
     def run(model: str) -> None:
-        together[model].append(greedy(model))
+        together[model].append(greedy(model, stream))
 
     threads = [threading.Thread(target=run, args=(m,)) for m in [base_model.name, ADAPTER] * 2]
     for thread in threads:
@@ -257,17 +266,20 @@ def test_the_command_line_takes_vllms_flags(
     monkeypatch.setenv("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "True")
     monkeypatch.setenv("VLLM_API_KEY", "from-env")
     flags = ["--served-model-name", "tiny", "--enable-lora", "--max-lora-rank", "32"]
-    flags += ["--max-loras", "4", "--port", "8123", "--dtype", "bfloat16"]
+    flags += ["--max-loras", "4", "--max-num-seqs", "8", "--port", "8123", "--dtype", "bfloat16"]
     args = parser().parse_args(["--model", str(base_model.path), *flags])
     parsed = config_from_args(args)
     assert parsed.names == ("tiny",) and parsed.enable_lora
-    assert (parsed.max_lora_rank, parsed.max_loras) == (32, 4)
+    assert (parsed.max_lora_rank, parsed.max_loras, parsed.max_num_seqs) == (32, 4, 8)
     assert parsed.allow_runtime_lora_updating and parsed.api_keys == ("from-env",)
     args = parser().parse_args(["--model", str(base_model.path), "--api-key", "a", "b"])
     monkeypatch.setenv("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "0")
     parsed = config_from_args(args)
     assert parsed.api_keys == ("a", "b") and not parsed.allow_runtime_lora_updating
     assert parsed.names == (str(base_model.path),)
+    assert parsed.max_num_seqs == 128  # vLLM's default for the OpenAI server on CPU
+    with pytest.raises(ValueError, match="max_num_seqs must be at least 1, got 0"):
+        config(base_model, max_num_seqs=0)
 
 
 def test_the_command_line_refuses_a_missing_model(
