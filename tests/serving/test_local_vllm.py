@@ -4,6 +4,8 @@ vLLM 0.32 on this machine)."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -166,6 +168,19 @@ def test_an_adapter_of_modules_the_model_lacks_is_refused(
     )
     with pytest.raises(openai.InternalServerError, match="expected target modules in"):
         post(client, "/load_lora_adapter", {"lora_name": "odd", "lora_path": str(tmp_path / "odd")})
+
+
+def test_a_dora_adapter_is_refused_as_vllm_refuses_it(
+    client: openai.OpenAI, adapters: AdapterFolders, tmp_path: Path
+) -> None:
+    source = adapters.get(ADAPTER)
+    assert source is not None
+    dora = tmp_path / "dora"
+    shutil.copytree(source.path, dora)
+    config_path = dora / "adapter_config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "use_dora": True}))
+    with pytest.raises(openai.InternalServerError, match="vLLM does not yet support DoRA"):
+        post(client, "/load_lora_adapter", {"lora_name": "dora", "lora_path": str(dora)})
 
 
 def test_load_route_checks_its_fields(client: openai.OpenAI) -> None:

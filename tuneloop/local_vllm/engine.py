@@ -126,7 +126,8 @@ class Engine:
             self._peft.delete_adapter(name)
 
     def _checked_adapter(self, path: Path) -> dict[str, Any]:
-        """The adapter's config, after vLLM's checks: rank and target modules."""
+        """The adapter's config, after vLLM's checks (vllm/lora/peft_helper.py
+        `validate_legal`): no DoRA, rank, target modules."""
         config_path = path / _ADAPTER_CONFIG
         weights = [path / name for name in _ADAPTER_WEIGHTS if (path / name).is_file()]
         if not config_path.is_file() or not weights:
@@ -135,6 +136,8 @@ class Engine:
             config = json.loads(config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise AdapterRefused(f"cannot read {config_path}: {error}") from error
+        if config.get("use_dora"):  # and PEFT's mixed batches cannot run it either
+            raise AdapterRefused("vLLM does not yet support DoRA.")
         rank = config.get("r")
         if not isinstance(rank, int) or rank < 1:
             raise AdapterRefused(f"{config_path} has no valid LoRA rank 'r': {rank!r}")
