@@ -24,7 +24,7 @@ from tests.serving.conftest import ADAPTER, OTHER_ADAPTER
 from tests.serving.servers import BaseModel
 from tuneloop.local_vllm.engine import AdapterRefused, Engine
 from tuneloop.local_vllm.generation import SamplingParams
-from tuneloop.local_vllm.kv_batch import PaddedBatch
+from tuneloop.local_vllm.kv_batch import PaddedBatch, prefill_inputs
 from tuneloop.local_vllm.scheduler import Request, Scheduler
 
 MAX_MODEL_LEN = 256
@@ -239,38 +239,48 @@ def test_the_reader_gets_steps_from_the_background_thread_and_closing_aborts(
 
 
 # --- the padded cache -------------------------------------------------------------------------
-def one_row_cache(length: int, value: float) -> DynamicCache:
+def prefilled(*prompts: list[int]) -> PaddedBatch:
+    """A batch as a prefill of `prompts` leaves it: every cached value is the row's number
+    plus one (a NaN on padding, which the batch must not keep)."""
+    inputs = prefill_inputs(prompts)
     cache = DynamicCache()
+    rows, width = inputs["input_ids"].shape
+    states = torch.arange(1.0, rows + 1).reshape(rows, 1, 1, 1).expand(rows, 1, width, 4)
+    states = states.masked_fill((inputs["attention_mask"] == 0)[:, None, :, None], float("nan"))
     for layer in range(2):
-        states = torch.full((1, 1, length, 4), value)
-        cache.update(states, states.clone(), layer)
-    return cache
+        cache.update(states.clone(), states.clone(), layer)
+    return PaddedBatch(cache, inputs["attention_mask"])
+
+
+def test_prompts_are_left_padded_with_positions_that_count_their_own_tokens() -> None:
+    inputs = prefill_inputs([[5, 6], [7, 8, 9, 10]])
+    assert inputs["input_ids"].tolist() == [[0, 0, 5, 6], [7, 8, 9, 10]]
+    assert inputs["attention_mask"].tolist() == [[0, 0, 1, 1], [1, 1, 1, 1]]
+    assert inputs["position_ids"].tolist() == [[0, 0, 0, 1], [0, 1, 2, 3]]
 
 
 def test_rows_are_left_padded_on_joining_and_the_padding_is_cut_when_they_leave() -> None:
-    batch = PaddedBatch()
-    batch.add(one_row_cache(3, 1.0))
-    batch.add(one_row_cache(5, 2.0))
-    assert (len(batch), batch.length) == (2, 5)
+    batch = prefilled([1, 2, 3])
+    batch.extend(prefilled([1, 2, 3, 4, 5], [1]))
+    assert (len(batch), batch.length) == (3, 5)
     assert batch.cache is not None
     keys = batch.cache.layers[0].keys
-    assert keys[0, 0, :, 0].tolist() == [0, 0, 1, 1, 1]
-    assert keys[1, 0, :, 0].tolist() == [2] * 5
-    inputs = batch.decode_inputs([7, 8])
-    assert inputs["attention_mask"].tolist() == [[0, 0, 1, 1, 1, 1], [1] * 6]
-    assert inputs["position_ids"].tolist() == [[3], [5]]
-    assert inputs["input_ids"].tolist() == [[7], [8]]
+    assert keys[:, 0, :, 0].tolist() == [[0, 0, 1, 1, 1], [1] * 5, [0, 0, 0, 0, 2]]
+    assert batch.cache.layers[1].values[2, 0, :, 0].tolist() == [0, 0, 0, 0, 2]  # no NaN
+    inputs = batch.decode_inputs([7, 8, 9])
+    assert inputs["attention_mask"].tolist() == [[0, 0, 1, 1, 1, 1], [1] * 6, [0] * 4 + [1] * 2]
+    assert inputs["position_ids"].tolist() == [[3], [5], [1]]
+    assert inputs["input_ids"].tolist() == [[7], [8], [9]]
     for layer in batch.cache.layers:  # what the forward does: one column per row
-        layer.keys = torch.cat([layer.keys, torch.zeros(2, 1, 1, 4)], dim=2)
-    batch.keep([0])
-    assert (len(batch), batch.length) == (1, 4)  # the two padding columns are gone
-    assert batch.cache.layers[0].keys[0, 0, :, 0].tolist() == [1, 1, 1, 0]
+        layer.keys = torch.cat([layer.keys, torch.zeros(3, 1, 1, 4)], dim=2)
+    batch.keep([0, 2])
+    assert (len(batch), batch.length) == (2, 4)  # the two padding columns are gone
+    assert batch.cache.layers[0].keys[:, 0, :, 0].tolist() == [[1, 1, 1, 0], [0, 0, 2, 0]]
     batch.keep([])
     assert (len(batch), batch.cache) == (0, None)
 
 
 def test_decode_inputs_want_one_token_per_row() -> None:
-    batch = PaddedBatch()
-    batch.add(one_row_cache(2, 1.0))
+    batch = prefilled([1, 2])
     with pytest.raises(ValueError, match="2 tokens for a batch of 1 rows"):
         batch.decode_inputs([1, 2])

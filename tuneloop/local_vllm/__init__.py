@@ -14,9 +14,9 @@ Where it differs from vLLM 0.32 (CPU), as measured here: it computes in float32 
 casts to bfloat16, so greedy replies agree for the first tokens and may drift after; it refuses
 an adapter whose weights do not fit the model (vLLM loaded one and served it); unloading an
 adapter while a reply streams from it ends that stream with an error event; its batch cache is
-padded rather than paged, and each prompt is prefilled alone before its sequence joins the
-batch (no chunked prefill); log probabilities, tools, structured output and penalties are
-refused with a 400 that says so.
+padded rather than paged, and new prompts are prefilled in a forward of their own before
+their sequences join the batch (no chunked prefill); log probabilities, tools, structured
+output and penalties are refused with a 400 that says so.
 
 Importing this package does not import torch; constructing `LocalVLLM` does.
 """

@@ -1,11 +1,12 @@
 """The model behind the stand-in: one transformers causal LM with PEFT LoRA adapters by name.
 
-A single `PeftModel` holds every loaded adapter. A prompt is prefilled alone (`prefill`), then
-its sequence joins the running batch, and each `decode_step` feeds every running sequence its
-next token in one forward pass; each row names its adapter (PEFT's mixed-batch
-`adapter_names`, `__base__` for the base model), so requests for different adapters share the
-pass. A lock serialises forward passes and adapter loading, because adapters are state of the
-whole model. The scheduler (`scheduler.py`) decides which sequences run. CPU, float32.
+A single `PeftModel` holds every loaded adapter. New prompts are prefilled together in one
+forward (`prefill`), then their sequences join the running batch, and each `decode_step`
+feeds every running sequence its next token in one forward pass. Each row names its adapter
+(PEFT's mixed-batch `adapter_names`, `__base__` for the base model), so requests for
+different adapters share a pass. A lock serialises forward passes and adapter loading,
+because adapters are state of the whole model. The scheduler (`scheduler.py`) decides which
+sequences run. CPU, float32.
 
 This module imports torch, transformers and PEFT: only the stand-in's server process loads it.
 """
@@ -24,7 +25,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-from tuneloop.local_vllm.kv_batch import PaddedBatch, can_batch
+from tuneloop.local_vllm.kv_batch import PaddedBatch, can_batch, prefill_inputs
 
 log = logging.getLogger(__name__)
 
@@ -169,27 +170,30 @@ class Engine:
         )
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def prefill(self, prompt_ids: Sequence[int], adapter: str | None) -> tuple[Any, DynamicCache]:
-        """Feed a whole prompt, alone, with `adapter` (None: the base model).
+    def prefill(
+        self, prompts: Sequence[Sequence[int]], adapters: Sequence[str | None]
+    ) -> tuple[Any, PaddedBatch]:
+        """Feed whole prompts in one forward, one per row, row i with `adapters[i]` (None: the
+        base model); shorter prompts are left-padded (`kv_batch.prefill_inputs`).
 
-        Returns the next-token logits (float32 tensor [vocab]) and the one-row key/value cache
-        the prompt filled, for `PaddedBatch.add`. Raises AdaptersUnloaded when `adapter` is no
-        longer loaded.
+        Returns the next-token logits (float32 [rows, vocab]) and the rows' cache, for
+        `PaddedBatch.extend`. Raises AdaptersUnloaded when some of `adapters` are no longer
+        loaded.
         """
+        inputs = prefill_inputs(prompts)
         cache = DynamicCache(config=self.config)
-        inputs = torch.tensor([list(prompt_ids)], dtype=torch.long)
         with self._lock, torch.inference_mode():
-            self._check_loaded([adapter])
+            self._check_loaded(adapters)
             output = self._model(
-                input_ids=inputs,
+                **inputs,
                 cache=cache,
                 use_cache=True,
-                logits_to_keep=1,  # the prompt's other positions need no logits
-                **self._adapter_kwargs([adapter]),
+                logits_to_keep=1,  # the prompts' other positions need no logits
+                **self._adapter_kwargs(adapters),
             )
-        if cache.get_seq_length() != len(prompt_ids):
+        if cache.get_seq_length() != inputs["input_ids"].shape[1]:
             raise RuntimeError("this transformers version did not fill the key/value cache")
-        return output.logits[0, -1].float(), cache
+        return output.logits[:, -1].float(), PaddedBatch(cache, inputs["attention_mask"])
 
     def decode_step(
         self, batch: PaddedBatch, tokens: Sequence[int], adapters: Sequence[str | None]

@@ -1,9 +1,9 @@
 """Continuous batching: which sequences run at each step, and the thread that runs the steps.
 
 As vLLM's scheduler does, each step admits waiting requests while fewer than `max_num_seqs`
-run and their adapters stay within `max_loras` (a new request's prompt is prefilled alone,
-within a prompt-token budget per step), then decodes every running sequence in one forward
-pass (`Engine.decode_step`); a sequence leaves the batch when it finishes, fails or is
+run and their adapters stay within `max_loras` (the new prompts are prefilled together in
+one forward, within a prompt-token budget per step), then decodes every running sequence in
+one forward pass (`Engine.decode_step`); a sequence leaves the batch when it finishes, fails or is
 aborted, and others join at any step. Requests for different adapters share a step (PEFT's
 mixed batch). Sampling stays per request: each has its
 own `torch.Generator`, so a seeded request samples the same tokens whoever it shares steps
@@ -35,7 +35,8 @@ from tuneloop.local_vllm.kv_batch import PaddedBatch
 
 log = logging.getLogger(__name__)
 
-#: Prompt tokens prefilled per step at most (one prompt always goes in, whatever its length):
+#: Prompt tokens prefilled per step at most, padding not counted (one prompt always goes in,
+#: whatever its length):
 #: vLLM's CPU default `max_num_batched_tokens`, which bounds how long a step that admits new
 #: requests stalls the streams already running.
 MAX_NUM_BATCHED_TOKENS = 2048
@@ -167,16 +168,18 @@ class Scheduler:
             self.step()
 
     def step(self) -> int:
-        """Drop aborted sequences, admit waiting requests (each prompt prefilled alone, its
-        first token sampled), then feed every running sequence its next token in one forward.
+        """Drop aborted sequences, admit waiting requests (their prompts prefilled together,
+        their first tokens sampled), then feed every running sequence its next token in one
+        forward.
 
         Returns how many sequences that forward decoded (0 when none ran). Never raises: a
         failure ends the requests it concerns, which their readers raise.
         """
         try:
             self._keep([i for i, request in enumerate(self._running) if not request.aborted])
-            for request in self._admit():
-                self._prefill(request)
+            admitted = self._admit()
+            if admitted:
+                self._prefill(admitted)
             return self._decode() if self._running else 0
         except Exception as error:  # the batch may be half updated: end what runs
             self._fail_running(error)
@@ -207,20 +210,29 @@ class Scheduler:
             self._waiting.extendleft(reversed(skipped))
         return admitted
 
-    def _prefill(self, request: Request) -> None:
-        try:
-            logits, cache = self._engine.prefill(request.prompt_ids, request.adapter)
-            finished = self._emit(request, logits)
-        except AdaptersUnloaded:
-            request.outputs.put(_unloaded(request))
+    def _prefill(self, requests: list[Request]) -> None:
+        """Prefill the admitted requests together, sample their first tokens, and add those
+        that go on to the running batch."""
+        while requests:
+            try:
+                logits, rows = self._engine.prefill(
+                    [request.prompt_ids for request in requests],
+                    [request.adapter for request in requests],
+                )
+                break
+            except AdaptersUnloaded as gone:
+                requests = self._drop_unloaded(requests, gone)
+            except Exception as error:  # these requests alone: the running batch is untouched
+                log.exception("local vLLM stand-in: prefill failed")
+                for request in requests:
+                    request.outputs.put(error)
+                return
+        else:
             return
-        except Exception as error:  # this request alone: the batch is untouched
-            log.exception("local vLLM stand-in: prefill failed")
-            request.outputs.put(error)
-            return
-        if not finished:
-            self._batch.add(cache)
-            self._running.append(request)
+        going_on = self._emit_all(requests, logits)
+        rows.keep(going_on)
+        self._batch.extend(rows)
+        self._running.extend(requests[row] for row in going_on)
 
     def _decode(self) -> int:
         running = self._running
@@ -232,16 +244,27 @@ class Scheduler:
             )
         except AdaptersUnloaded as gone:
             # The batch is untouched: the others are fed at the next step.
-            for request in running:
-                if request.adapter in gone.names:
-                    request.outputs.put(_unloaded(request))
-            self._keep([i for i, r in enumerate(running) if r.adapter not in gone.names])
+            still = set(self._drop_unloaded(running, gone))
+            self._keep([row for row, request in enumerate(running) if request in still])
             return 0
-        except Exception as error:
-            self._fail_running(error)
-            return 0
+        self._keep(self._emit_all(running, logits))
+        return len(running)
+
+    @staticmethod
+    def _drop_unloaded(requests: list[Request], gone: AdaptersUnloaded) -> list[Request]:
+        """End the requests whose adapter is gone; the others."""
+        for request in requests:
+            if request.adapter in gone.names:
+                request.outputs.put(
+                    AdapterRefused(f"LoRA adapter {request.adapter!r} was unloaded")
+                )
+        return [request for request in requests if request.adapter not in gone.names]
+
+    def _emit_all(self, requests: list[Request], logits: torch.Tensor) -> list[int]:
+        """Sample each request's next token from its row of `logits` [rows, vocab] and send
+        its step; the rows that go on."""
         going_on = []
-        for row, request in enumerate(running):
+        for row, request in enumerate(requests):
             try:
                 finished = self._emit(request, logits[row])
             except Exception as error:
@@ -250,8 +273,7 @@ class Scheduler:
                 finished = True
             if not finished:
                 going_on.append(row)
-        self._keep(going_on)
-        return len(running)
+        return going_on
 
     @staticmethod
     def _emit(request: Request, logits: torch.Tensor) -> bool:
@@ -273,7 +295,3 @@ class Scheduler:
             return
         self._running = [self._running[row] for row in rows]
         self._batch.keep(rows)
-
-
-def _unloaded(request: Request) -> AdapterRefused:
-    return AdapterRefused(f"LoRA adapter {request.adapter!r} was unloaded")
