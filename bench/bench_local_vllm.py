@@ -10,7 +10,11 @@ least 4x serial), and how many greedy replies the two runs agree on (batched mat
 may round differently, so a reply may drift from the serial one after a near tie).
 
     python bench/bench_local_vllm.py [--requests 16] [--tokens 48] [--threads 1]
-        [--adapter] [--modes serial batched] [--models-dir /tmp/models]
+        [--rounds 1] [--adapter] [--modes serial batched] [--models-dir /tmp/models]
+
+Both servers run side by side for the whole benchmark, and with `--rounds N` the two modes
+take turns going first, so that the load of a shared machine weighs on both alike (the ratio
+is of total times).
 
 `--threads N` sets OMP_NUM_THREADS for the server (the CLI's default is one thread);
 `--adapter` sends every other request to a LoRA adapter (random weights, rank 8), so batches
@@ -27,9 +31,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import openai
@@ -120,27 +123,40 @@ def run(client: openai.OpenAI, jobs: list[tuple[str, str]], tokens: int) -> tupl
 
 def measure(
     model: Path, adapter: Path | None, args: argparse.Namespace, log_dir: Path
-) -> dict[str, Any]:
+) -> dict[str, tuple[float, list[str]]]:
+    """Both servers run throughout; rounds alternate which goes first (serial, batched, then
+    batched, serial...), so a change in the machine's load weighs on both alike. Returns per
+    mode the total seconds over the rounds and the replies of its last round."""
     jobs = [
         (ADAPTER if adapter is not None and i % 2 else SMOLLM2_NAME, QUESTIONS[i % len(QUESTIONS)])
         for i in range(args.requests)
     ]
-    results: dict[str, Any] = {}
-    for mode, max_num_seqs in (("serial", 1), ("batched", None)):
-        if mode not in args.modes:
-            continue
-        with stand_in(model, max_num_seqs, args.threads, log_dir / f"{mode}.log") as client:
+    modes = [
+        (mode, seqs) for mode, seqs in (("serial", 1), ("batched", None)) if mode in args.modes
+    ]
+    results: dict[str, tuple[float, list[str]]] = {}
+    with ExitStack() as stack:
+        clients = {}
+        for mode, max_num_seqs in modes:
+            log = log_dir / f"{mode}.log"
+            client = stack.enter_context(stand_in(model, max_num_seqs, args.threads, log))
             if adapter is not None:
-                client.post(
-                    "/load_lora_adapter",
-                    cast_to=str,
-                    body={"lora_name": ADAPTER, "lora_path": str(adapter)},
-                )
+                body = {"lora_name": ADAPTER, "lora_path": str(adapter)}
+                client.post("/load_lora_adapter", cast_to=str, body=body)
             ask(client, SMOLLM2_NAME, QUESTIONS[0], 2)  # warm up
-            seconds, replies = run(client, jobs, args.tokens)
-        results[mode] = (seconds, replies)
-        tokens_per_s = args.requests * args.tokens / seconds
-        print(f"{mode:8s} {seconds:7.1f} s  {tokens_per_s:6.2f} completion tokens/s", flush=True)
+            clients[mode] = client
+        for round_ in range(args.rounds):
+            order = list(clients) if round_ % 2 == 0 else list(reversed(clients))
+            for mode in order:
+                seconds, replies = run(clients[mode], jobs, args.tokens)
+                total = results.get(mode, (0.0, []))[0] + seconds
+                results[mode] = (total, replies)
+                tokens_per_s = args.requests * args.tokens / seconds
+                print(
+                    f"round {round_ + 1} {mode:8s} {seconds:7.1f} s  "
+                    f"{tokens_per_s:6.2f} completion tokens/s",
+                    flush=True,
+                )
     return results
 
 
@@ -150,6 +166,7 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS (default 1)")
     parser.add_argument("--adapter", action="store_true", help="half the requests on a LoRA")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds per mode")
     parser.add_argument(
         "--modes", nargs="+", choices=("serial", "batched"), default=["serial", "batched"]
     )
@@ -173,6 +190,9 @@ def main() -> int:
     serial, batched = results["serial"], results["batched"]
     ratio = serial[0] / batched[0]
     same = sum(a == b for a, b in zip(serial[1], batched[1], strict=True))
+    tokens = args.rounds * args.requests * args.tokens
+    for mode, (seconds, _) in results.items():
+        print(f"{mode:8s} total {seconds:7.1f} s  {tokens / seconds:6.2f} completion tokens/s")
     print(f"batched/serial throughput: {ratio:.2f}x (target >= {TARGET:.0f}x)")
     print(f"greedy replies identical in both runs: {same}/{len(serial[1])}")
     return 0 if ratio >= TARGET else 1
