@@ -210,6 +210,26 @@ def test_unloading_an_adapter_ends_its_sequences_and_no_other(
     assert text_of(base.request) == engine.decode(reference(base.prompt_ids, None, 8))
 
 
+def test_a_failed_step_ends_the_running_requests_and_later_ones_run(
+    engine: Engine, reference: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scheduler = Scheduler(engine, max_model_len=MAX_MODEL_LEN, background=False)
+    doomed = submit(scheduler, engine, QUESTIONS[1], ADAPTER, greedy(5))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the forward failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "decode_step", broken)
+        assert scheduler.step() == 0
+    with pytest.raises(RuntimeError, match="the forward failed"):
+        text_of(doomed.request)
+    assert not scheduler.has_unfinished_requests()
+    later = submit(scheduler, engine, QUESTIONS[3], None, greedy(3))
+    run_to_end(scheduler)
+    assert text_of(later.request) == engine.decode(reference(later.prompt_ids, None, 3))
+
+
 def test_an_aborted_request_leaves_the_batch(engine: Engine) -> None:
     scheduler = Scheduler(engine, max_model_len=MAX_MODEL_LEN, background=False)
     kept = submit(scheduler, engine, QUESTIONS[1], None, greedy(6))

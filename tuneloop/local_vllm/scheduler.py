@@ -155,6 +155,7 @@ class Scheduler:
                 self._waiting.remove(request)
 
     def has_unfinished_requests(self) -> bool:
+        """Whether any request waits or runs (vLLM's `LLMEngine.has_unfinished_requests`)."""
         with self._lock:
             return bool(self._waiting or self._running)
 
@@ -230,9 +231,10 @@ class Scheduler:
         else:
             return
         going_on = self._emit_all(requests, logits)
+        # Running first: should the merge fail, `step` ends these requests with the others.
+        self._running.extend(requests[row] for row in going_on)
         rows.keep(going_on)
         self._batch.extend(rows)
-        self._running.extend(requests[row] for row in going_on)
 
     def _decode(self) -> int:
         running = self._running
