@@ -4,6 +4,8 @@ vLLM 0.32 on this machine)."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -168,6 +170,19 @@ def test_an_adapter_of_modules_the_model_lacks_is_refused(
         post(client, "/load_lora_adapter", {"lora_name": "odd", "lora_path": str(tmp_path / "odd")})
 
 
+def test_a_dora_adapter_is_refused_as_vllm_refuses_it(
+    client: openai.OpenAI, adapters: AdapterFolders, tmp_path: Path
+) -> None:
+    source = adapters.get(ADAPTER)
+    assert source is not None
+    dora = tmp_path / "dora"
+    shutil.copytree(source.path, dora)
+    config_path = dora / "adapter_config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "use_dora": True}))
+    with pytest.raises(openai.InternalServerError, match="vLLM does not yet support DoRA"):
+        post(client, "/load_lora_adapter", {"lora_name": "dora", "lora_path": str(dora)})
+
+
 def test_load_route_checks_its_fields(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="Field required"):
         post(client, "/load_lora_adapter", {"lora_name": "x"})
@@ -194,26 +209,35 @@ def test_unloading_an_adapter_mid_stream_ends_the_stream_with_an_error(
         list(chunks)
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 def test_concurrent_requests_on_base_and_adapter_get_their_own_replies(
-    client: openai.OpenAI, adapters: AdapterFolders, base_model: BaseModel
+    client: openai.OpenAI, adapters: AdapterFolders, base_model: BaseModel, stream: bool
 ) -> None:
+    """Decoded together (test_batching.py checks they are), each gets what it gets alone."""
     VLLMAdapterServing(client, adapters).load(ADAPTER)
 
-    def greedy(model: str) -> str:
+    def greedy(model: str, stream: bool = False) -> str:
+        options: dict[str, Any] = {"stream_options": {"include_usage": True}} if stream else {}
         reply = client.chat.completions.create(
             model=model,
             messages=QUESTION,
             max_tokens=8,
             temperature=0,
+            stream=stream,
             extra_body={"ignore_eos": True},
+            **options,
         )
-        return reply.choices[0].message.content or ""
+        if not stream:
+            return reply.choices[0].message.content or ""
+        chunks = list(reply)
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 8
+        return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
 
     alone = {model: greedy(model) for model in (base_model.name, ADAPTER)}
     together: dict[str, list[str]] = {base_model.name: [], ADAPTER: []}
 
     def run(model: str) -> None:
-        together[model].append(greedy(model))
+        together[model].append(greedy(model, stream))
 
     threads = [threading.Thread(target=run, args=(m,)) for m in [base_model.name, ADAPTER] * 2]
     for thread in threads:
@@ -257,17 +281,20 @@ def test_the_command_line_takes_vllms_flags(
     monkeypatch.setenv("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "True")
     monkeypatch.setenv("VLLM_API_KEY", "from-env")
     flags = ["--served-model-name", "tiny", "--enable-lora", "--max-lora-rank", "32"]
-    flags += ["--max-loras", "4", "--port", "8123", "--dtype", "bfloat16"]
+    flags += ["--max-loras", "4", "--max-num-seqs", "8", "--port", "8123", "--dtype", "bfloat16"]
     args = parser().parse_args(["--model", str(base_model.path), *flags])
     parsed = config_from_args(args)
     assert parsed.names == ("tiny",) and parsed.enable_lora
-    assert (parsed.max_lora_rank, parsed.max_loras) == (32, 4)
+    assert (parsed.max_lora_rank, parsed.max_loras, parsed.max_num_seqs) == (32, 4, 8)
     assert parsed.allow_runtime_lora_updating and parsed.api_keys == ("from-env",)
     args = parser().parse_args(["--model", str(base_model.path), "--api-key", "a", "b"])
     monkeypatch.setenv("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "0")
     parsed = config_from_args(args)
     assert parsed.api_keys == ("a", "b") and not parsed.allow_runtime_lora_updating
     assert parsed.names == (str(base_model.path),)
+    assert parsed.max_num_seqs == 128  # vLLM's default for the OpenAI server on CPU
+    with pytest.raises(ValueError, match="max_num_seqs must be at least 1, got 0"):
+        config(base_model, max_num_seqs=0)
 
 
 def test_the_command_line_refuses_a_missing_model(

@@ -20,15 +20,17 @@ import torch
 
 from tuneloop.local_vllm.engine import Engine
 from tuneloop.local_vllm.errors import bad_request
-from tuneloop.local_vllm.generation import SamplingParams, TokenStep, generate
+from tuneloop.local_vllm.generation import SamplingParams, TokenStep
 from tuneloop.local_vllm.models import ServedModels
 from tuneloop.local_vllm.protocol import ChatRequest, parse_chat_request
+from tuneloop.local_vllm.scheduler import Scheduler
 
 SYSTEM_FINGERPRINT = "vllm-0.32.0-local-stand-in"
 
 
 class ChatService:
-    """Checks a request, renders its prompt, and generates its completion(s).
+    """Checks a request, renders its prompt, and generates its completion(s) on `scheduler`
+    (the choices of one request one after another, so they draw from its generator in turn).
 
     `seed` seeds the sampler of requests that give no `seed` of their own (vLLM's `--seed`),
     so a server started with the same seed answers the same sequence of requests the same.
@@ -37,12 +39,14 @@ class ChatService:
     def __init__(
         self,
         engine: Engine,
+        scheduler: Scheduler,
         models: ServedModels,
         *,
         seed: int,
         clock: Callable[[], float],
     ) -> None:
         self._engine = engine
+        self._scheduler = scheduler
         self._models = models
         self._clock = clock
         self._seeds = random.Random(seed)
@@ -74,14 +78,7 @@ class ChatService:
 
         def choice_steps() -> Iterator[Iterator[TokenStep]]:
             for _ in range(request.n):
-                yield generate(
-                    self._engine,
-                    prompt_ids,
-                    adapter,
-                    params,
-                    max_model_len=max_model_len,
-                    generator=generator,
-                )
+                yield self._scheduler.generate(prompt_ids, adapter, params, generator=generator)
 
         header = {
             "id": f"chatcmpl-{secrets.token_hex(8)}",

@@ -10,7 +10,9 @@ so the same command line starts either server.
 
 Generation uses one CPU thread unless OMP_NUM_THREADS says otherwise: on a machine whose few
 cores are shared, torch's default (a thread per core, spinning while it waits) ran SmolLM2
-ten times slower here than one thread did.
+ten times slower here than one thread did. Batched decoding too: 16 concurrent requests of 48
+tokens took 10-18 s with one thread and 69-146 s with two on this 2-core machine, shared with
+other work (bench/bench_local_vllm.py --threads N --modes batched).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tuneloop.local_vllm.config import (
+    DEFAULT_MAX_NUM_SEQS,
     RUNTIME_LORA_UPDATING_ENV,
     ServerConfig,
     runtime_lora_updating,
@@ -42,6 +45,12 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--enable-lora", action="store_true")
     cli.add_argument("--max-lora-rank", type=int, default=16)
     cli.add_argument("--max-loras", type=int, default=1)
+    cli.add_argument(
+        "--max-num-seqs",
+        type=int,
+        default=DEFAULT_MAX_NUM_SEQS,
+        help="sequences decoded together at most (vLLM's CPU default; 1: one at a time)",
+    )
     cli.add_argument("--max-model-len", type=int, default=None)
     cli.add_argument(
         "--api-key", nargs="+", default=None, help="bearer keys for /v1 (default: $VLLM_API_KEY)"
@@ -68,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         enable_lora=args.enable_lora,
         max_lora_rank=args.max_lora_rank,
         max_loras=args.max_loras,
+        max_num_seqs=args.max_num_seqs,
         max_model_len=args.max_model_len,
         api_keys=tuple(keys),
         allow_runtime_lora_updating=runtime_lora_updating(),

@@ -10,6 +10,9 @@ from pathlib import Path
 #: vLLM registers `/v1/load_lora_adapter` and `/v1/unload_lora_adapter` only when this is set
 #: to `1` or `true` (vllm/envs.py), and logs that it is meant for development.
 RUNTIME_LORA_UPDATING_ENV = "VLLM_ALLOW_RUNTIME_LORA_UPDATING"
+#: vLLM's default `--max-num-seqs` for the OpenAI server on CPU (vllm/engine/arg_utils.py,
+#: `get_batch_defaults`: 128 per CPU worker).
+DEFAULT_MAX_NUM_SEQS = 128
 
 
 def runtime_lora_updating(environ: Mapping[str, str] | None = None) -> bool:
@@ -25,8 +28,10 @@ class ServerConfig:
     - `model`: a Hugging Face model folder (`--model`); loaded with transformers, float32 on CPU.
     - `served_model_names`: the names the base model answers to (`--served-model-name`; the
       first is the name responses carry); empty means the `model` argument itself.
-    - `enable_lora`, `max_lora_rank` (vLLM's default 16), `max_loras` (adapters per batch in
-      vLLM; here only reported, since the stand-in runs one request at a time).
+    - `enable_lora`, `max_lora_rank` (vLLM's default 16), `max_loras` (distinct adapters in
+      one batch, vLLM's default 1; a request for one more waits until the batch has room).
+    - `max_num_seqs`: sequences decoded together at most (`--max-num-seqs`; vLLM's default for
+      the OpenAI server on CPU, 128); 1 answers one request at a time.
     - `max_model_len`: prompt plus completion tokens; None takes the model config's
       `max_position_embeddings`.
     - `api_keys`: accepted bearer keys (`--api-key`); empty means no key is required.
@@ -39,6 +44,7 @@ class ServerConfig:
     enable_lora: bool = False
     max_lora_rank: int = 16
     max_loras: int = 1
+    max_num_seqs: int = DEFAULT_MAX_NUM_SEQS
     max_model_len: int | None = None
     api_keys: tuple[str, ...] = ()
     allow_runtime_lora_updating: bool = False
@@ -49,6 +55,8 @@ class ServerConfig:
             raise ValueError(f"max_lora_rank must be at least 1, got {self.max_lora_rank}")
         if self.max_loras < 1:
             raise ValueError(f"max_loras must be at least 1, got {self.max_loras}")
+        if self.max_num_seqs < 1:
+            raise ValueError(f"max_num_seqs must be at least 1, got {self.max_num_seqs}")
         if self.max_model_len is not None and self.max_model_len < 2:
             raise ValueError(f"max_model_len must be at least 2, got {self.max_model_len}")
 

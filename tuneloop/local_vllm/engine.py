@@ -1,10 +1,12 @@
 """The model behind the stand-in: one transformers causal LM with PEFT LoRA adapters by name.
 
-A single `PeftModel` holds every loaded adapter; a request picks its adapter for each forward
-step (`set_adapter`), and the base model is the same network with the adapters disabled
-(`disable_adapter`). A lock serialises the steps, because the active adapter is state of the
-whole model: requests interleave step by step instead of waiting for each other to finish,
-and an abandoned stream holds nothing. CPU, float32.
+A single `PeftModel` holds every loaded adapter. New prompts are prefilled together in one
+forward (`prefill`), then their sequences join the running batch, and each `decode_step`
+feeds every running sequence its next token in one forward pass. Each row names its adapter
+(PEFT's mixed-batch `adapter_names`, `__base__` for the base model), so requests for
+different adapters share a pass. A lock serialises forward passes and adapter loading,
+because adapters are state of the whole model. The scheduler (`scheduler.py`) decides which
+sequences run. CPU, float32.
 
 This module imports torch, transformers and PEFT: only the stand-in's server process loads it.
 """
@@ -14,8 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,15 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
+from tuneloop.local_vllm.kv_batch import PaddedBatch, can_batch, prefill_inputs
+
 log = logging.getLogger(__name__)
 
 #: The always-present, never-served adapter that keeps the model a `PeftModel` when no real
 #: adapter is loaded (PEFT cannot run a `PeftModel` whose last adapter was deleted).
 _PLACEHOLDER = "__local_vllm_base__"
+#: PEFT's name for "no adapter" in a mixed batch's `adapter_names`.
+_BASE = "__base__"
 _ADAPTER_CONFIG = "adapter_config.json"
 _SAFETENSORS = "adapter_model.safetensors"
 #: PEFT's weight files: safetensors since PEFT 0.6, `.bin` from older saves (vLLM reads both).
@@ -44,8 +49,16 @@ class AdapterRefused(Exception):
     """The adapter cannot be applied to this model; the message is what vLLM's worker says."""
 
 
+class AdaptersUnloaded(AdapterRefused):
+    """A step needed adapters that were unloaded; `names` are those adapters."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = frozenset(names)
+        super().__init__(", ".join(f"LoRA adapter {name!r} was unloaded" for name in sorted(names)))
+
+
 class Engine:
-    """Tokenizer, model and adapters; `step` runs one forward pass for one request.
+    """Tokenizer, model and adapters; `prefill` and `decode_step` run forward passes.
 
     `model_path`: a Hugging Face model folder with a tokenizer that has a chat template.
     `enable_lora` False keeps the plain model (adapters are refused, as `--enable-lora` off).
@@ -70,6 +83,9 @@ class Engine:
                 if isinstance(module, torch.nn.Linear) and not name.endswith("lm_head")
             }
         )
+        #: Whether sequences can share a padded cache (`kv_batch.can_batch`); False runs one
+        #: sequence at a time.
+        self.batchable = can_batch(DynamicCache(config=base.config))
         self._max_lora_rank = max_lora_rank
         self._lock = threading.Lock()
         self._model: Any = base
@@ -88,6 +104,8 @@ class Engine:
         """
         if self._peft is None:
             raise AdapterRefused("LoRA is not enabled. Use --enable-lora to enable LoRA.")
+        if name in (_BASE, _PLACEHOLDER):
+            raise AdapterRefused(f"the name {name!r} is reserved by the local vLLM stand-in")
         config = self._checked_adapter(path)
         with self._lock:
             self._drop(name)
@@ -104,12 +122,13 @@ class Engine:
             self._drop(name)
 
     def _drop(self, name: str) -> None:
+        # The placeholder stays the active adapter, so deleting another never switches it.
         if self._peft is not None and name in self._peft.peft_config:
-            self._peft.set_adapter(_PLACEHOLDER)
             self._peft.delete_adapter(name)
 
     def _checked_adapter(self, path: Path) -> dict[str, Any]:
-        """The adapter's config, after vLLM's checks: rank and target modules."""
+        """The adapter's config, after vLLM's checks (vllm/lora/peft_helper.py
+        `validate_legal`): no DoRA, rank, target modules."""
         config_path = path / _ADAPTER_CONFIG
         weights = [path / name for name in _ADAPTER_WEIGHTS if (path / name).is_file()]
         if not config_path.is_file() or not weights:
@@ -118,6 +137,8 @@ class Engine:
             config = json.loads(config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise AdapterRefused(f"cannot read {config_path}: {error}") from error
+        if config.get("use_dora"):  # and PEFT's mixed batches cannot run it either
+            raise AdapterRefused("vLLM does not yet support DoRA.")
         rank = config.get("r")
         if not isinstance(rank, int) or rank < 1:
             raise AdapterRefused(f"{config_path} has no valid LoRA rank 'r': {rank!r}")
@@ -149,37 +170,67 @@ class Engine:
         )
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def new_cache(self) -> DynamicCache:
-        """An empty key/value cache for one sequence."""
-        return DynamicCache(config=self.config)
+    def prefill(
+        self, prompts: Sequence[Sequence[int]], adapters: Sequence[str | None]
+    ) -> tuple[Any, PaddedBatch]:
+        """Feed whole prompts in one forward, one per row, row i with `adapters[i]` (None: the
+        base model); shorter prompts are left-padded (`kv_batch.prefill_inputs`).
 
-    def step(self, token_ids: Sequence[int], cache: DynamicCache, adapter: str | None) -> Any:
-        """The next-token logits (float32 tensor [vocab]) after feeding `token_ids` (the whole
-        prompt first, then one token at a time) into `cache`, with `adapter` or the base.
-
-        Raises AdapterRefused when `adapter` is no longer loaded.
+        Returns the next-token logits (float32 [rows, vocab]) and the rows' cache, for
+        `PaddedBatch.extend`. Raises AdaptersUnloaded when some of `adapters` are no longer
+        loaded.
         """
-        inputs = torch.tensor([list(token_ids)], dtype=torch.long)
-        before = cache.get_seq_length()
-        with self._lock, torch.inference_mode(), self._active(adapter):
-            output = self._model(input_ids=inputs, cache=cache, use_cache=True)
-        if cache.get_seq_length() != before + len(token_ids):
+        inputs = prefill_inputs(prompts)
+        cache = DynamicCache(config=self.config)
+        with self._lock, torch.inference_mode():
+            self._check_loaded(adapters)
+            output = self._model(
+                **inputs,
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,  # the prompts' other positions need no logits
+                **self._adapter_kwargs(adapters),
+            )
+        if cache.get_seq_length() != inputs["input_ids"].shape[1]:
             raise RuntimeError("this transformers version did not fill the key/value cache")
-        return output.logits[0, -1].float()
+        return output.logits[:, -1].float(), PaddedBatch(cache, inputs["attention_mask"])
 
-    @contextmanager
-    def _active(self, adapter: str | None) -> Iterator[None]:
+    def decode_step(
+        self, batch: PaddedBatch, tokens: Sequence[int], adapters: Sequence[str | None]
+    ) -> Any:
+        """One forward over every row of `batch`: row i is fed `tokens[i]` with `adapters[i]`
+        (None: the base model); rows with different adapters share the pass (PEFT's mixed
+        batch, `adapter_names`).
+
+        Returns the next-token logits, float32 [rows, vocab]. Raises AdaptersUnloaded, before
+        touching the batch, when some of `adapters` are no longer loaded.
+        """
+        with self._lock, torch.inference_mode():
+            self._check_loaded(adapters)
+            before = batch.length
+            output = self._model(
+                **batch.decode_inputs(list(tokens)),
+                use_cache=True,
+                logits_to_keep=1,
+                **self._adapter_kwargs(adapters),
+            )
+        if batch.cache is None or batch.cache.get_seq_length() != before + 1:
+            raise RuntimeError("this transformers version did not fill the key/value cache")
+        return output.logits[:, -1].float()
+
+    def _check_loaded(self, adapters: Sequence[str | None]) -> None:
+        loaded = self._peft.peft_config if self._peft is not None else {}
+        missing = {adapter for adapter in adapters if adapter is not None and adapter not in loaded}
+        if missing:
+            raise AdaptersUnloaded(missing)
+
+    def _adapter_kwargs(self, adapters: Sequence[str | None]) -> dict[str, Any]:
+        """Which adapter each row runs: PEFT's `adapter_names`, `__base__` for the base model
+        (peft/tuners/lora/layer.py `_mixed_batch_forward`). The placeholder stays the active
+        adapter and is never named, so it adds nothing."""
         if self._peft is None:
-            yield
-        elif adapter is None:
-            with self._peft.disable_adapter():
-                yield
-        else:
-            if adapter not in self._peft.peft_config:
-                raise AdapterRefused(f"LoRA adapter {adapter!r} was unloaded")
-            if self._peft.active_adapters != [adapter]:  # switching walks every module
-                self._peft.set_adapter(adapter)
-            yield
+            return {}
+        return {"adapter_names": [adapter or _BASE for adapter in adapters]}
 
     def decode(self, token_ids: Sequence[int]) -> str:
         """Text of generated tokens, special tokens skipped (vLLM's default)."""

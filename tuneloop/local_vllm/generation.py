@@ -11,7 +11,7 @@ detokenizer does, so a stream's pieces always add up to the whole completion's t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -50,47 +50,48 @@ class TokenStep:
     stop_reason: str | int | None = None
 
 
-def generate(
-    engine: Engine,
-    prompt_ids: Sequence[int],
-    adapter: str | None,
-    params: SamplingParams,
-    *,
-    max_model_len: int,
-    generator: torch.Generator,
-) -> Iterator[TokenStep]:
-    """Generate one completion of `prompt_ids` with `adapter` (None: the base model).
+class Detokenizer:
+    """One completion's sampled tokens turned into `TokenStep`s, and the check for its end
+    (vLLM's incremental detokenizer and `check_stop`).
 
-    Yields one `TokenStep` per generated token; the last has a `finish_reason`. Stops at
-    `max_model_len` tokens of prompt plus completion whatever `max_tokens` says.
+    `prompt_tokens`: the prompt's length, so that prompt plus completion stay within
+    `max_model_len` whatever `max_tokens` says.
     """
-    cache = engine.new_cache()
-    feed: Sequence[int] = prompt_ids
-    generated: list[int] = []
-    emitted = 0
-    hold = max((len(stop) for stop in params.stop), default=1) - 1
-    while True:
-        token = sample(engine.step(feed, cache, adapter), params, generator)
-        generated.append(token)
-        finish, stop_reason = _stop_token(token, engine, params)
-        text = engine.decode(generated)
+
+    def __init__(
+        self, engine: Engine, prompt_tokens: int, params: SamplingParams, *, max_model_len: int
+    ) -> None:
+        self._engine = engine
+        self._prompt_tokens = prompt_tokens
+        self._params = params
+        self._max_model_len = max_model_len
+        self._generated: list[int] = []
+        self._emitted = 0
+        self._hold = max((len(stop) for stop in params.stop), default=1) - 1
+
+    def append(self, token: int) -> TokenStep:
+        """The step that `token`, the next sampled token, releases; the last has a
+        `finish_reason` (no token may be appended after it)."""
+        params = self._params
+        self._generated.append(token)
+        finish, stop_reason = _stop_token(token, self._engine, params)
+        text = self._engine.decode(self._generated)
         if finish is None and params.stop:
             hit = _first_stop(text, params.stop)
             if hit is not None:
                 text, finish, stop_reason = text[: hit[0]], "stop", hit[1]
         if finish is None and (
-            len(generated) >= params.max_tokens or len(prompt_ids) + len(generated) >= max_model_len
+            len(self._generated) >= params.max_tokens
+            or self._prompt_tokens + len(self._generated) >= self._max_model_len
         ):
             finish = "length"
         if finish is not None:
-            yield TokenStep(text[emitted:], finish, stop_reason)
-            return
+            return TokenStep(text[self._emitted :], finish, stop_reason)
         ready = len(text.rstrip(_INCOMPLETE))
-        ready = min(ready, len(text) - hold)
-        piece = text[emitted:ready] if ready > emitted else ""
-        emitted = max(emitted, ready)
-        yield TokenStep(piece)
-        feed = (token,)
+        ready = min(ready, len(text) - self._hold)
+        piece = text[self._emitted : ready] if ready > self._emitted else ""
+        self._emitted = max(self._emitted, ready)
+        return TokenStep(piece)
 
 
 def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> int:

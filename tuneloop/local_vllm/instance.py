@@ -25,8 +25,9 @@ class LocalVLLM:
 
     Loads the model named by `config.model` when constructed (seconds for small models; raises
     what transformers raises for a folder that is not a model). Adapters loaded at runtime
-    live in memory only: a new instance starts without them, like a restarted vLLM. Safe for
-    concurrent requests (their forward steps take turns).
+    live in memory only: a new instance starts without them, like a restarted vLLM. Concurrent
+    requests are decoded together, up to `config.max_num_seqs` at a time (continuous batching,
+    `scheduler.Scheduler`).
     """
 
     def __init__(self, config: ServerConfig, *, clock: Callable[[], float] = time.time) -> None:
@@ -36,6 +37,7 @@ class LocalVLLM:
         from tuneloop.local_vllm.engine import Engine
         from tuneloop.local_vllm.lora import LoRAService
         from tuneloop.local_vllm.models import ServedModels
+        from tuneloop.local_vllm.scheduler import Scheduler
 
         self.config = config
         engine = Engine(
@@ -48,8 +50,14 @@ class LocalVLLM:
                 f"max_position_embeddings {engine.max_position_embeddings}"
             )
         models = ServedModels(config.names, str(config.model), max_model_len, clock)
+        scheduler = Scheduler(
+            engine,
+            max_model_len=max_model_len,
+            max_num_seqs=config.max_num_seqs,
+            max_loras=config.max_loras,
+        )
         self._router = Router(
-            chat=ChatService(engine, models, seed=config.seed, clock=clock),
+            chat=ChatService(engine, scheduler, models, seed=config.seed, clock=clock),
             models=models,
             lora=LoRAService(engine, models),
             api_keys=config.api_keys,
