@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tuneloop import provider
 from tuneloop.cli import app
-from tuneloop.cli import local_openai_commands as commands
+from tuneloop.local_openai import http_server
 
 
 @pytest.fixture
@@ -26,7 +26,8 @@ def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     def fake_serve(handle: Any, *, host: str, port: int) -> None:
         calls.update(handle=handle, host=host, port=port)
 
-    monkeypatch.setattr(commands.http_server, "serve", fake_serve)
+    # The command imports the server module when it runs (the CLI starts lazily).
+    monkeypatch.setattr(http_server, "serve", fake_serve)
     return calls
 
 
