@@ -26,10 +26,18 @@ def retrain_by_hand(
     poll_seconds: float = 5.0,
     sleep: Callable[[float], None] = time.sleep,
     on_follow: Callable[[str], None] | None = None,
+    on_progress: Callable[[CycleReport], None] | None = None,
 ) -> CycleReport:
     """Start or resume a run; with `wait`, return once it has decided (or has to wait for a
-    rate limit to lift at the next scheduled run)."""
+    rate limit to lift at the next scheduled run). `on_progress` hears each report taken while
+    waiting (the stage and the job's progress are in its note)."""
     report: CycleReport | None = None
+
+    def progressed(latest: CycleReport) -> CycleReport:
+        if on_progress is not None and not latest.decided:
+            on_progress(latest)
+        return latest
+
     while True:
         with LeaseKeeper(lease) as leading:
             if leading:
@@ -40,6 +48,7 @@ def retrain_by_hand(
                 while wait and report.cycle_id and not report.decided:
                     if report.waiting_until is not None:
                         break
+                    progressed(report)
                     sleep(poll_seconds)
                     report = runner.advance(report.cycle_id, respect_wait=True)
                 return report
@@ -52,4 +61,5 @@ def retrain_by_hand(
             report = runner.report(report.cycle_id) if report.cycle_id else report
         if not wait or report.cycle_id is None or report.decided:
             return report
+        progressed(report)
         sleep(poll_seconds)

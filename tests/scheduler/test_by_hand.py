@@ -63,3 +63,23 @@ def test_a_lease_left_by_a_killed_local_process_is_taken_at_once(harness: Harnes
     dead = Lease(harness.db, holder=f"{socket.gethostname()}:999999999:dead")
     assert dead.acquire()
     assert Lease(harness.db, holder="cli").acquire()
+
+
+def test_waiting_reports_progress_until_the_decision(harness: Harness) -> None:
+    seed(harness.db)
+    leader = Lease(harness.db, holder="otherhost:4242:abcd")
+    assert leader.acquire()
+    heard: list[tuple[str | None, str]] = []
+
+    def nap(seconds: float) -> None:
+        leader.release()  # the scheduler stops; this process finishes the cycle
+
+    report = _retrain(
+        harness,
+        Lease(harness.db, holder="cli"),
+        sleep=nap,
+        on_progress=lambda r: heard.append((r.outcome, r.stage or "")),
+    )
+    assert report.outcome == CycleOutcome.PROMOTED
+    assert heard and all(outcome is None for outcome, _ in heard)  # only while undecided
+    assert heard[0][1] == "export"

@@ -76,6 +76,15 @@ def retrain(
         if not as_json:
             console.print(f"the scheduler ({holder}) runs the cycle; following it", highlight=False)
 
+    said: list[str] = []
+
+    def progress(report: Any) -> None:
+        # Each new note once (stage, job status, training step and loss); --json stays quiet.
+        line = f"cycle {report.cycle_id}: {report.stage}: {report.note}"
+        if not as_json and (not said or said[-1] != line):
+            said.append(line)
+            console.print(line, highlight=False, soft_wrap=True, markup=False)
+
     with scheduler_errors():
         db = open_database(settings)
         report = retrain_by_hand(
@@ -87,6 +96,7 @@ def retrain(
             requested_by=f"cli:{getpass.getuser()}",
             poll_seconds=poll_seconds,
             on_follow=following,
+            on_progress=progress,
         )
     _show_report(report, as_json)
 
