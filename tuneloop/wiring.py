@@ -267,10 +267,12 @@ def registry_for_changes(
     """The registry for promotions and rollbacks by hand, and the serving side (None when the
     provider serves its own models). Each committed change updates what the serving side has
     loaded before the command returns: no restart anywhere."""
+    from scheduler.cycle.context import keep_served
+
     registry = model_registry(db)
     serving = build_serving(settings, client)
     if serving is not None:
-        registry.on_change(lambda: serving.keep(registry.served_models()))
+        registry.on_change(lambda: keep_served(serving, registry))
     return registry, serving
 
 

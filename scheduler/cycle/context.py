@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +21,8 @@ from scheduler.evaluation import Evaluator
 from scheduler.records import CycleOutcome, CycleStage, RetrainCycle, TrainingRun
 from scheduler.registry import Registry
 from scheduler.training import Trainer
+
+log = logging.getLogger(__name__)
 
 
 class Progress(enum.Enum):
@@ -53,6 +56,16 @@ class CycleContext:
     now: Callable[[], datetime]
     today: Callable[[], date]
     serving: ModelServing | None = None
+
+
+def keep_served(serving: ModelServing, registry: Registry) -> None:
+    """Keep the served model and its rollback target loaded, and nothing else. Called after a
+    change is committed, so a failure is logged, not raised: the change stands, and the next
+    call (or a reply's reload) repairs what is loaded."""
+    try:
+        serving.keep(registry.served_models())
+    except ServingError as exc:
+        log.warning("could not update the models loaded on the serving side: %s", exc)
 
 
 def ensure_served(ctx: CycleContext, cycle_id: int, models: Iterable[str]) -> bool:

@@ -22,13 +22,13 @@ from curation.db import Database
 from curation.model_specs import ModelTable
 from curation.models.base import utcnow
 from scheduler.cycle.config import CycleConfig
-from scheduler.cycle.context import CycleContext, ModelServing, Progress
+from scheduler.cycle.context import CycleContext, ModelServing, Progress, keep_served
 from scheduler.cycle.evaluation_stage import decision_step, evaluation_step
 from scheduler.cycle.export_stage import export_method, export_step
 from scheduler.cycle.promotion_stage import promotion_step
 from scheduler.cycle.training_stage import training_step
 from scheduler.cycle.trigger import new_example_count
-from scheduler.errors import CycleBusyError, ServingError
+from scheduler.errors import CycleBusyError
 from scheduler.evaluation import Evaluator
 from scheduler.notify import CycleEvent, Notifier, log_notifier, safely
 from scheduler.records import CycleStage, Decision, RetrainCycle
@@ -181,13 +181,8 @@ class CycleRunner:
         """Keep the served model and its rollback target loaded, and nothing else (a rejected
         candidate's adapter is unloaded). Called when a cycle ends and when the registry
         changes; a failure is logged, and the next call (or a reply's reload) repairs it."""
-        serving = self.ctx.serving
-        if serving is None:
-            return
-        try:
-            serving.keep(self.ctx.registry.served_models())
-        except ServingError as exc:
-            log.warning("could not update the adapters on the serving side: %s", exc)
+        if self.ctx.serving is not None:
+            keep_served(self.ctx.serving, self.ctx.registry)
 
     # --- helpers ------------------------------------------------------------------------------
     def _open(self, trigger: str, requested_by: str, new: int) -> tuple[RetrainCycle, bool]:
