@@ -53,6 +53,7 @@ def build_app(
             openai_client,
             max_tokens=config.budget.reply_tokens,
             timeout_s=config.model_timeout_s,
+            temperature=config.reply_temperature,
             reload_model=reload_model,
         ),
         PromptBuilder(

@@ -27,6 +27,8 @@ class BotConfig:
     #: The tiktoken encoding of a model id (the composition root reads the model table).
     encoding_for: Callable[[str], str] = _default_encoding
     model_timeout_s: float = 60.0
+    #: Sampling temperature of replies; None: the model server's default.
+    reply_temperature: float | None = None
     delivery: DeliveryOptions = field(default_factory=DeliveryOptions)
     streaming: bool = True
     #: Newest thread messages read for a prompt (before the token budget trims them).

@@ -72,6 +72,7 @@ def bot_config(settings: Settings) -> BotConfig:
         ),
         encoding_for=encoding_for,
         model_timeout_s=settings.model_timeout_seconds,
+        reply_temperature=settings.reply_temperature,
         delivery=DeliveryOptions(status_delay_s=settings.status_delay_seconds),
         streaming=settings.slack_streaming,
         listener_threads=settings.slack_listener_threads,

@@ -184,6 +184,14 @@ class Settings(BaseSettings):
     eval_max_tokens: int = Field(
         default=1024, ge=1, validation_alias=_env("TUNELOOP_EVAL_MAX_TOKENS")
     )
+    #: 0 (greedy) so that evaluation compares the models, not their sampling noise.
+    eval_temperature: float = Field(
+        default=0.0, ge=0, le=2, validation_alias=_env("TUNELOOP_EVAL_TEMPERATURE")
+    )
+    #: The bot's sampling temperature; unset: the model server's default (1 at OpenAI and vLLM).
+    reply_temperature: float | None = Field(
+        default=None, ge=0, le=2, validation_alias=_env("TUNELOOP_REPLY_TEMPERATURE")
+    )
     gate_margin: float = Field(
         default=0.0, ge=0, lt=0.5, validation_alias=_env("TUNELOOP_GATE_MARGIN")
     )

@@ -156,10 +156,15 @@ def build_evaluator(
         timeout_s=settings.eval_timeout_seconds,
         attempts=settings.eval_attempts,
         max_tokens=settings.eval_max_tokens,
+        temperature=settings.eval_temperature,
     )
     retry = RetryPolicy(attempts=settings.eval_attempts)
     asker = Asker(
-        client, timeout_s=options.timeout_s, retry=retry, max_tokens=settings.eval_max_tokens
+        client,
+        timeout_s=options.timeout_s,
+        retry=retry,
+        max_tokens=options.max_tokens,
+        temperature=options.temperature,
     )
     grader: Grader
     if settings.grader == "exact":

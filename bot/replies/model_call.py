@@ -102,16 +102,19 @@ class ModelCall:
         *,
         max_tokens: int,
         timeout_s: float,
+        temperature: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         reload_model: Callable[[str], bool] | None = None,
     ) -> None:
-        """`reload_model(model)` is asked when the server answers 404 for `model`: a self-
+        """`temperature` is sent with every request when set (None: the server's default).
+        `reload_model(model)` is asked when the server answers 404 for `model`: a self-
         hosted server that restarted has forgotten its runtime-loaded adapters, and loading the
         adapter again (True: it is served now) lets the reply go ahead instead of apologising.
         """
         self._client = client
         self._max_tokens = max_tokens
         self._timeout_s = timeout_s
+        self._temperature = temperature
         self._clock = clock
         self._reload_model = reload_model
 
@@ -123,13 +126,15 @@ class ModelCall:
         which walks every message through the SDK's TypedDict unions first: about half a
         millisecond a reply that changes nothing in messages that are plain strings.
         """
-        body = {
+        body: dict[str, object] = {
             "model": model,
             "messages": list(messages),
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_completion_tokens": self._max_tokens,
         }
+        if self._temperature is not None:
+            body["temperature"] = self._temperature
 
         def post() -> openai.Stream[object]:
             return self._client.post(

@@ -55,17 +55,23 @@ class Asker:
         timeout_s: float = 60.0,
         retry: RetryPolicy | None = None,
         max_tokens: int | None = None,
+        temperature: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`max_tokens` and `temperature` (None: the server's default) are sent with every
+        question unless the caller of `ask` gives its own."""
         self._client = client.with_options(timeout=timeout_s, max_retries=0)
         self._retry = retry or RetryPolicy()
         self._max_tokens = max_tokens
+        self._temperature = temperature
         self._sleep = sleep
 
     def ask(self, model: str, messages: list[dict[str, Any]], **options: Any) -> Answer:
         started = time.perf_counter()
         if self._max_tokens is not None:
             options.setdefault("max_completion_tokens", self._max_tokens)
+        if self._temperature is not None:
+            options.setdefault("temperature", self._temperature)
         last: Exception | None = None
         for attempt in range(1, self._retry.attempts + 1):
             try:

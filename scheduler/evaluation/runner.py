@@ -34,6 +34,10 @@ class EvalOptions:
     timeout_s: float = 60.0
     attempts: int = 4
     max_tokens: int | None = 1024
+    #: Sampling temperature of both models' answers. 0 is greedy: the comparison then measures
+    #: the models, not the dice (at the API's default of 1 a small model's answer to the same
+    #: question changes from run to run, and that noise swamps the gate's sign test).
+    temperature: float | None = 0.0
     #: Results stored per commit: small enough to lose little on a crash, big enough to be cheap.
     commit_every: int = 20
 
@@ -43,6 +47,7 @@ class EvalOptions:
             "timeout_s": self.timeout_s,
             "attempts": self.attempts,
             "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
         }
 
 

@@ -220,6 +220,19 @@ def test_the_model_call_streams_text_and_usage_and_sends_a_chat_completions_body
     ]
 
 
+def test_a_reply_temperature_is_sent_when_one_is_set() -> None:
+    requests: list[dict[str, object]] = []
+    chunk = {"object": "chat.completion.chunk", "model": "m"}
+    body = _events({**chunk, "choices": [{"index": 0, "delta": {"content": "Hi"}}]})
+    for temperature in (None, 0.0):
+        call = ModelCall(
+            _sse_client(body, requests), max_tokens=5, timeout_s=5, temperature=temperature
+        )
+        assert list(call.stream("m", [{"role": "user", "content": "Hi?"}])) == ["Hi"]
+    assert "temperature" not in requests[0]  # unset: the server's default
+    assert requests[1]["temperature"] == 0.0
+
+
 def test_an_error_event_in_the_stream_is_a_model_failure() -> None:
     chunk = {"object": "chat.completion.chunk", "model": "m"}
     body = _events(

@@ -3,6 +3,7 @@ a working cycle, lookup and scheduler from them."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -133,3 +134,43 @@ def test_runs_from_the_command_line_and_the_scheduler_post_to_the_review_channel
         assert build_cycle_runner(Settings(), db)._notifier.__name__ == "log_notifier"
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize(("env", "sent"), [(None, 0.0), ("0.7", 0.7)])
+def test_evaluation_asks_both_models_greedily_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: str | None, sent: float
+) -> None:
+    """Sampling noise is not a difference between models: at the API's default temperature a
+    small model's answers to one question vary from run to run and swamp the gate's test."""
+    import httpx2
+    import openai
+
+    bodies: list[dict[str, object]] = []
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        bodies.append(json.loads(request.content))
+        reply = {"role": "assistant", "content": "Use Okta."}
+        return httpx2.Response(
+            200,
+            json={
+                "id": "c1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "m",
+                "choices": [{"index": 0, "message": reply, "finish_reason": "stop"}],
+            },
+        )
+
+    monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path))
+    if env is not None:
+        monkeypatch.setenv("TUNELOOP_EVAL_TEMPERATURE", env)
+    client = openai.OpenAI(
+        api_key="test",
+        base_url="http://model.invalid/v1",
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handle)),
+        max_retries=0,
+    )
+    evaluator = build_evaluator(Settings(), Database.open("sqlite://"), client)
+    assert evaluator.options.as_dict()["temperature"] == sent  # recorded with each eval run
+    evaluator._asker.ask("m", [{"role": "user", "content": "How do I sign in?"}])
+    assert bodies[0]["temperature"] == sent

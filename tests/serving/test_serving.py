@@ -52,6 +52,20 @@ def prompt_tokens(base_model: BaseModel) -> int:
 
 
 # --- chat -------------------------------------------------------------------------------------
+def test_the_evaluation_asks_a_model_the_same_way_twice_and_gets_the_same_answer(
+    server: Server, serving: VLLMAdapterServing
+) -> None:
+    """The evaluator's default options are greedy: a model compared with itself ties on every
+    item instead of winning and losing by its sampling noise."""
+    from scheduler.evaluation import Asker, EvalOptions
+
+    serving.load(ADAPTER)
+    options = EvalOptions(max_tokens=12)
+    asker = Asker(server.client(), max_tokens=options.max_tokens, temperature=options.temperature)
+    answers = {asker.ask(ADAPTER, QUESTION).text for _ in range(3)}
+    assert len(answers) == 1 and "" not in answers
+
+
 def test_chat_on_the_base_model_and_on_an_adapter(
     server: Server, serving: VLLMAdapterServing, base_model: BaseModel
 ) -> None:
