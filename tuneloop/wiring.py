@@ -262,8 +262,10 @@ def build_cycle_runner(
     *,
     client: openai.OpenAI | None = None,
     notifier: Notifier | None = None,
+    trainer: Trainer | None = None,
 ) -> CycleRunner:
-    """The retraining cycle over the configured database, trainer and model provider. Each
+    """The retraining cycle over the configured database, trainer and model provider (or the
+    given `trainer`, say one on a stand-in the caller holds). Each
     cycle that ends (a decision, a failed job) is posted to TUNELOOP_REVIEW_CHANNEL when one is
     set, else logged, unless `notifier` is given. With a serving side that loads adapters,
     every registry change (a promotion, a rollback by hand) updates what is loaded at once: no
@@ -278,7 +280,7 @@ def build_cycle_runner(
     runner = CycleRunner(
         db,
         client=client,
-        trainer=build_trainer(settings, client),
+        trainer=trainer or build_trainer(settings, client),
         evaluator=build_evaluator(settings, db, client),
         registry=registry,
         models=settings.models,
