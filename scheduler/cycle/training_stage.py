@@ -68,13 +68,11 @@ def training_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
     return Progress.CONTINUE
 
 
-def _cost_limit(ctx: CycleContext, run: TrainingRun) -> float:
-    """What the budget leaves for this run: the per-run budget, or what the month has left
-    after the other runs that reached the provider (this one has no job yet)."""
+def _cost_limit(ctx: CycleContext) -> float:
+    """What the budget leaves for the run being started: the per-run budget, or what the month
+    has left after the runs that reached the provider (this one has no job yet)."""
     with ctx.db.read_session() as session:
         spent = spent_this_month(session, ctx.now())
-    if run.job_id is not None:
-        spent -= run.estimated_cost_usd
     return min(ctx.config.budget_per_run_usd, ctx.config.budget_per_month_usd - spent)
 
 
@@ -105,7 +103,7 @@ def _start(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun) -> Progress
         with ctx.db.session() as session:
             setattr(session.get_one(TrainingRun, run.id), f"{kind}_file_id", file_id)
 
-    request = _request(run, Path(run.train_file).parent / "eval.jsonl", _cost_limit(ctx, run))
+    request = _request(run, Path(run.train_file).parent / "eval.jsonl", _cost_limit(ctx))
     try:
         report = ctx.trainer.start(request, record_upload)
     except TrainingUnavailable as exc:

@@ -21,7 +21,7 @@ from scheduler.registry import Registry
 from scheduler.training.together import TogetherClient, TogetherTrainer, TogetherTrainerConfig
 from tests.scheduler.test_cycle import count, seed
 from tests.together.conftest import BASE
-from tuneloop.local_openai import instant_clock
+from tuneloop.local_openai import ManualClock, instant_clock
 from tuneloop.local_together import LocalTogether
 
 
@@ -185,6 +185,24 @@ def test_the_stage_waits_while_together_is_down(harness: TogetherHarness) -> Non
     report = harness.runner().tick()
     assert report.outcome is None and "Together unavailable" in report.note
     assert harness.cycle().stage is CycleStage.TRAIN
+    report = harness.runner().tick()
+    while not report.decided:
+        report = harness.runner().tick()
+    assert report.outcome == "promoted"
+
+
+def test_a_new_output_model_is_waited_for_until_together_serves_it(
+    db: Database, tmp_path: Path
+) -> None:
+    clock = ManualClock(stage_seconds=0)
+    stand_in = LocalTogether(tmp_path / "slow-load", clock=clock, load_delay_s=120)
+    harness = TogetherHarness(db, stand_in, tmp_path / "datasets")
+    seed(db)
+    report = harness.runner().tick()
+    assert report.outcome is None and report.stage == CycleStage.TRAIN.value
+    assert "is not served yet" in report.note
+    assert harness.run().status is TrainingStatus.LOADING
+    clock.advance(121)
     report = harness.runner().tick()
     while not report.decided:
         report = harness.runner().tick()
