@@ -40,6 +40,18 @@ DEFAULT_MODEL_SPECS: dict[str, ModelSpec] = {
     # but not exactly their own tokenizers (the trainer cuts at TUNELOOP_LORA_MAX_SEQ_LENGTH).
     "smollm2-135m-instruct": ModelSpec(max_example_tokens=8_192, training_price_per_million=0.0),
     "tiny-llama": ModelSpec(max_example_tokens=2_048, training_price_per_million=0.0),
+    # Together AI (TUNELOOP_TRAINER=together): LoRA SFT rates per model size bracket (up to
+    # 16B, 70-100B). Together's own estimate (POST /fine-tunes/estimate-price) replaces this
+    # one before a job is created; token counts are tiktoken's approximation.
+    "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference": ModelSpec(
+        max_example_tokens=8_192, training_price_per_million=0.48
+    ),
+    "Qwen/Qwen2.5-7B-Instruct": ModelSpec(
+        max_example_tokens=8_192, training_price_per_million=0.48
+    ),
+    "meta-llama/Meta-Llama-3.1-70B-Instruct-Reference": ModelSpec(
+        max_example_tokens=8_192, training_price_per_million=2.90
+    ),
 }
 
 

@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from curation.model_specs import DEFAULT_MODEL_SPECS, ModelSpec, ModelTable
 from tuneloop.base_models import SMOLLM2_NAME
 
+#: Together's base model when TUNELOOP_TRAINER=together and TUNELOOP_BASE_MODEL is not set.
+TOGETHER_BASE_MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+
 #: Where the repository's seeds live when tuneloop runs from a checkout (`pip install -e .`).
 REPO_SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -92,8 +95,8 @@ class Settings(BaseSettings):
     )
     # (end of the stand-in block)
 
-    # --- training backend: OpenAI's fine-tuning API, or self-hosted LoRA served by vLLM --------
-    trainer: Literal["openai", "lora"] = Field(
+    # --- training backend: OpenAI's fine-tuning API, self-hosted LoRA served by vLLM, or Together
+    trainer: Literal["openai", "lora", "together"] = Field(
         default="openai", validation_alias=_env("TUNELOOP_TRAINER")
     )
     vllm_url: str | None = Field(default=None, validation_alias=_env("TUNELOOP_VLLM_URL"))
@@ -131,6 +134,58 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(default=None, validation_alias=_env("TUNELOOP_MODELS_DIR"))
     adapter_store_dir: Path | None = Field(
         default=None, validation_alias=_env("TUNELOOP_ADAPTER_STORE")
+    )
+
+    # --- Together AI (TUNELOOP_TRAINER=together): hosted LoRA fine-tuning, no GPU -------------
+    together_api_key: str | None = Field(
+        default=None,
+        validation_alias=_env("TOGETHER_API_KEY"),
+        description="Together's API key; without one, the offline Together stand-in is used.",
+    )
+    together_base_url: str | None = Field(
+        default=None,
+        validation_alias=_env("TOGETHER_BASE_URL"),
+        description="Together's API (https://api.together.xyz/v1), or a `tuneloop "
+        "local-together` server.",
+    )
+    together_serving: Literal["together", "vllm"] = Field(
+        default="together",
+        validation_alias=_env("TUNELOOP_TOGETHER_SERVING"),
+        description="together: Together serves the fine-tuned model on its chat API. vllm: the "
+        "adapter is downloaded into the adapter store and served by TUNELOOP_VLLM_URL.",
+    )
+    together_training_type: Literal["lora", "full"] = Field(
+        default="lora",
+        validation_alias=_env("TUNELOOP_TOGETHER_TRAINING_TYPE"),
+        description="LoRA adapters (TUNELOOP_LORA_RANK/ALPHA/DROPOUT/TARGET_MODULES) or a full "
+        "fine-tune (Together serving only).",
+    )
+    together_learning_rate: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        validation_alias=_env("TUNELOOP_TOGETHER_LEARNING_RATE"),
+        description="Together's learning rate; default TUNELOOP_LORA_LEARNING_RATE for LoRA, "
+        "1e-5 (Together's default) for a full fine-tune.",
+    )
+    together_batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias=_env("TUNELOOP_TOGETHER_BATCH_SIZE"),
+        description="Training batch size; unset sends Together's 'max'.",
+    )
+    together_n_evals: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        validation_alias=_env("TUNELOOP_TOGETHER_N_EVALS"),
+        description="Validation-loss evaluations during training (0: the held-out file is not "
+        "uploaded; evaluation tokens are billed).",
+    )
+    local_together_data_dir: Path | None = Field(
+        default=None,
+        validation_alias=_env("TUNELOOP_LOCAL_TOGETHER_DATA_DIR"),
+        description="The Together stand-in's folder (default: TUNELOOP_DATA_DIR/local-together).",
     )
 
     # --- retraining -------------------------------------------------------------------------
@@ -278,10 +333,40 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _lora_base_model(self) -> Settings:
-        """The LoRA backend trains an open model: SmolLM2 (embedded) unless one is named."""
-        if self.trainer == "lora" and "base_model" not in self.model_fields_set:
-            self.base_model = SMOLLM2_NAME
+        """The LoRA backend trains an open model: SmolLM2 (embedded) unless one is named;
+        Together trains one of its own (Llama 3.1 8B Instruct) unless one is named."""
+        if "base_model" not in self.model_fields_set:
+            if self.trainer == "lora":
+                self.base_model = SMOLLM2_NAME
+            elif self.trainer == "together":
+                self.base_model = TOGETHER_BASE_MODEL
+        full_on_vllm = self.together_serving == "vllm" and self.together_training_type == "full"
+        if self.trainer == "together" and full_on_vllm:
+            raise ValueError(
+                "TUNELOOP_TOGETHER_SERVING=vllm serves LoRA adapters: a full fine-tune "
+                "(TUNELOOP_TOGETHER_TRAINING_TYPE=full) has none; use "
+                "TUNELOOP_TOGETHER_SERVING=together or TUNELOOP_TOGETHER_TRAINING_TYPE=lora"
+            )
         return self
+
+    @property
+    def serves_on_vllm(self) -> bool:
+        """Whether chat goes to the team's vLLM server (self-hosted LoRA, or Together's
+        adapters downloaded into the adapter store)."""
+        return self.trainer == "lora" or (
+            self.trainer == "together" and self.together_serving == "vllm"
+        )
+
+    @property
+    def uses_local_together(self) -> bool:
+        """With TUNELOOP_TRAINER=together: the offline stand-in, unless TOGETHER_API_KEY is
+        set (TUNELOOP_PROVIDER=local forces the stand-in)."""
+        return self.provider == "local" or not self.together_api_key
+
+    @property
+    def resolved_local_together_dir(self) -> Path:
+        """The Together stand-in's folder."""
+        return self.local_together_data_dir or self.data_dir / "local-together"
 
     @property
     def resolved_lora_jobs_dir(self) -> Path:

@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from scheduler.service import Lease, RetrainScheduler
     from scheduler.training import Trainer
     from scheduler.training.lora import AdapterStore
+    from scheduler.training.together import TogetherClient, TogetherTrainer
 
 
 def model_registry(db: Database) -> Registry:
@@ -186,7 +187,9 @@ def adapter_store(settings: Settings) -> AdapterStore:
 
 def build_trainer(settings: Settings, client: openai.OpenAI) -> Trainer:
     """The configured training backend (TUNELOOP_TRAINER): OpenAI's fine-tuning API through
-    `client`, or self-hosted LoRA in detached worker processes."""
+    `client`, self-hosted LoRA in detached worker processes, or Together's fine-tuning API."""
+    if settings.trainer == "together":
+        return together_trainer(settings)
     if settings.trainer != "lora":
         from scheduler.training import OpenAITrainer
 
@@ -222,10 +225,36 @@ def build_trainer(settings: Settings, client: openai.OpenAI) -> Trainer:
     return LoraTrainer(settings.resolved_lora_jobs_dir, adapter_store(settings), config)
 
 
+def together_trainer(settings: Settings, client: TogetherClient | None = None) -> TogetherTrainer:
+    """Together's fine-tuning API (or its offline stand-in) with the configured LoRA settings;
+    with TUNELOOP_TOGETHER_SERVING=vllm it downloads adapters into the adapter store."""
+    from scheduler.training.together import TogetherTrainer, TogetherTrainerConfig
+    from tuneloop.provider import together_client
+
+    lora = settings.together_training_type == "lora"
+    rate = settings.together_learning_rate or (settings.lora_learning_rate if lora else 1e-5)
+    config = TogetherTrainerConfig(
+        base_model=settings.base_model,
+        training_type=settings.together_training_type,
+        lora_r=settings.lora_rank,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        lora_trainable_modules=",".join(settings.lora_target_modules),
+        learning_rate=rate,
+        n_epochs=settings.export_epochs,
+        batch_size=settings.together_batch_size,
+        n_evals=settings.together_n_evals,
+        serving=settings.together_serving,
+    )
+    adapters = adapter_store(settings) if settings.together_serving == "vllm" else None
+    return TogetherTrainer(client or together_client(settings), config, adapters=adapters)
+
+
 def build_serving(settings: Settings, client: openai.OpenAI) -> ModelServing | None:
     """What loads models on the serving side before they answer: vLLM's runtime LoRA adapters
-    with the `lora` backend; nothing for OpenAI, which serves its own fine-tunes."""
-    if settings.trainer != "lora":
+    with the `lora` backend (and Together's adapters served on vLLM); nothing for OpenAI or
+    Together, which serve their own fine-tunes."""
+    if not settings.serves_on_vllm:
         return None
     from scheduler.serving import VLLMAdapterServing
 
@@ -238,8 +267,10 @@ def build_cycle_runner(
     *,
     client: openai.OpenAI | None = None,
     notifier: Notifier | None = None,
+    trainer: Trainer | None = None,
 ) -> CycleRunner:
-    """The retraining cycle over the configured database, trainer and model provider. Each
+    """The retraining cycle over the configured database, trainer and model provider (or the
+    given `trainer`, say one on a stand-in the caller holds). Each
     cycle that ends (a decision, a failed job) is posted to TUNELOOP_REVIEW_CHANNEL when one is
     set, else logged, unless `notifier` is given. With a serving side that loads adapters,
     every registry change (a promotion, a rollback by hand) updates what is loaded at once: no
@@ -254,7 +285,7 @@ def build_cycle_runner(
     runner = CycleRunner(
         db,
         client=client,
-        trainer=build_trainer(settings, client),
+        trainer=trainer or build_trainer(settings, client),
         evaluator=build_evaluator(settings, db, client),
         registry=registry,
         models=settings.models,

@@ -12,8 +12,9 @@ from curation.errors import CurationError, ValidationError
 from curation.export import ExportOptions, Method, export_dataset, left_out_summary
 from curation.models import DatasetItem, DatasetVersion, Split
 from scheduler.cycle.budget import check_budget, spent_this_month
-from scheduler.cycle.context import CycleContext, Progress, close_cycle
+from scheduler.cycle.context import CycleContext, Progress, close_cycle, set_note
 from scheduler.records import CycleOutcome, CycleStage, RetrainCycle, TrainingRun
+from scheduler.training.errors import TrainingRateLimited, TrainingTransientError
 from scheduler.training.selection import incremental_file
 
 
@@ -53,7 +54,11 @@ def export_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
             return _close(ctx, cycle, CycleOutcome.NOTHING_TO_TRAIN, f"export failed: {exc}")
         with ctx.db.read_session() as session:
             version = session.get_one(DatasetVersion, result.dataset_version_id)
-    plan = _plan(ctx, version)
+    try:
+        plan = _plan(ctx, version)
+    except (TrainingRateLimited, TrainingTransientError) as exc:  # asking the trainer failed
+        set_note(ctx, cycle.id, f"could not plan the training run: {exc}; will try again")
+        return Progress.WAIT
     # Continuing a fine-tune costs what training its base costs; a self-hosted adapter's name
     # is not in the model table, so it is priced as the configured base model.
     priced = plan.model if plan.model in ctx.models else ctx.config.base_model

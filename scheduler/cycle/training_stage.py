@@ -12,6 +12,7 @@ from pathlib import Path
 
 import openai
 
+from scheduler.cycle.budget import spent_this_month
 from scheduler.cycle.context import (
     CycleContext,
     Progress,
@@ -34,6 +35,10 @@ from scheduler.training.model_info import model_answers
 #: With no retry-after, a rate limit (often a daily one) waits for the next scheduled run; this
 #: only stops the minutely poll from asking in the meantime.
 RATE_LIMIT_HOLD = timedelta(hours=24)
+
+#: The error code of a job a backend refused to create because its provider's price estimate
+#: was over what the budget leaves (`TrainingRequest.cost_limit_usd`).
+OVER_BUDGET = "over_budget"
 
 _IN_FLIGHT = {TrainingStatus.VALIDATING_FILES, TrainingStatus.QUEUED, TrainingStatus.RUNNING}
 
@@ -58,11 +63,20 @@ def training_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
             session.get_one(RetrainCycle, cycle.id).stage = CycleStage.EVALUATE
         return Progress.CONTINUE
     with ctx.db.session() as session:  # FAILED or CANCELLED but the cycle not closed
-        close_cycle(session, cycle.id, _failure_outcome(run.status), _failure_note(run), ctx.now())
+        outcome = _failure_outcome(run.status, run.error_code)
+        close_cycle(session, cycle.id, outcome, _failure_note(run), ctx.now())
     return Progress.CONTINUE
 
 
-def _request(run: TrainingRun, eval_path: Path) -> TrainingRequest:
+def _cost_limit(ctx: CycleContext) -> float:
+    """What the budget leaves for the run being started: the per-run budget, or what the month
+    has left after the runs that reached the provider (this one has no job yet)."""
+    with ctx.db.read_session() as session:
+        spent = spent_this_month(session, ctx.now())
+    return min(ctx.config.budget_per_run_usd, ctx.config.budget_per_month_usd - spent)
+
+
+def _request(run: TrainingRun, eval_path: Path, cost_limit_usd: float | None) -> TrainingRequest:
     uploaded = {
         kind: file_id
         for kind, file_id in (("train", run.train_file_id), ("eval", run.eval_file_id))
@@ -80,6 +94,7 @@ def _request(run: TrainingRun, eval_path: Path) -> TrainingRequest:
         n_epochs=run.hyperparameters.get("n_epochs"),
         learning_rate_multiplier=run.hyperparameters.get("learning_rate_multiplier"),
         uploaded=uploaded,
+        cost_limit_usd=cost_limit_usd,
     )
 
 
@@ -88,7 +103,7 @@ def _start(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun) -> Progress
         with ctx.db.session() as session:
             setattr(session.get_one(TrainingRun, run.id), f"{kind}_file_id", file_id)
 
-    request = _request(run, Path(run.train_file).parent / "eval.jsonl")
+    request = _request(run, Path(run.train_file).parent / "eval.jsonl", _cost_limit(ctx))
     try:
         report = ctx.trainer.start(request, record_upload)
     except TrainingUnavailable as exc:
@@ -118,6 +133,8 @@ def _apply(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun, report: Job
         stored.job_id = report.job_id or stored.job_id
         stored.train_file_id = report.files.get("train", stored.train_file_id)
         stored.eval_file_id = report.files.get("eval", stored.eval_file_id)
+        if report.estimated_cost_usd is not None:  # the provider's estimate beats the table's
+            stored.estimated_cost_usd = report.estimated_cost_usd
         if report.status is JobStatus.SUCCEEDED:
             stored.status = TrainingStatus.LOADING
             stored.fine_tuned_model = report.fine_tuned_model
@@ -136,7 +153,7 @@ def _apply(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun, report: Job
             stored.error_code = report.error_code
             stored.error_message = report.error_message
             stored.finished_at = ctx.now()
-            outcome = _failure_outcome(stored.status)
+            outcome = _failure_outcome(stored.status, stored.error_code)
             close_cycle(session, cycle.id, outcome, _failure_note(stored), ctx.now())
             return Progress.CONTINUE
         else:
@@ -192,13 +209,17 @@ def _await_model(ctx: CycleContext, cycle: RetrainCycle, run: TrainingRun) -> Pr
     return Progress.WAIT
 
 
-def _failure_outcome(status: TrainingStatus) -> CycleOutcome:
+def _failure_outcome(status: TrainingStatus, error_code: str | None = None) -> CycleOutcome:
     if status is TrainingStatus.CANCELLED:
         return CycleOutcome.CANCELLED
+    if error_code == OVER_BUDGET:  # the provider's estimate was over what the budget leaves
+        return CycleOutcome.OVER_BUDGET
     return CycleOutcome.TRAINING_FAILED
 
 
 def _failure_note(run: TrainingRun) -> str:
+    if run.error_code == OVER_BUDGET and run.error_message:
+        return run.error_message
     if run.status is TrainingStatus.CANCELLED:
         return f"fine-tuning job {run.job_id} was cancelled"
     return (

@@ -1,4 +1,5 @@
-"""Training backends behind one small protocol: OpenAI fine-tuning, and self-hosted LoRA."""
+"""Training backends behind one small protocol: OpenAI fine-tuning, self-hosted LoRA, and
+Together AI (`scheduler.training.together`, imported where it is used)."""
 
 from scheduler.training.errors import (
     TrainingRateLimited,

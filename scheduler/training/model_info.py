@@ -13,9 +13,14 @@ import openai
 
 from scheduler.training.openai_trainer import provider_code
 
+#: What a provider answers (404) for a model it does not serve yet: OpenAI's code, and
+#: Together's (which also names base models it does not offer).
+NOT_SERVED_YET = ("model_not_found", "model_not_available", None)
+
 
 def model_answers(client: openai.OpenAI, model: str) -> bool:
-    """True once `model` answers a chat completion; False while it is `model_not_found`."""
+    """True once `model` answers a chat completion; False while the provider answers 404
+    `model_not_found` (OpenAI) or `model_not_available` (Together)."""
     try:
         client.chat.completions.create(
             model=model,
@@ -23,7 +28,7 @@ def model_answers(client: openai.OpenAI, model: str) -> bool:
             max_completion_tokens=1,
         )
     except openai.NotFoundError as exc:
-        if provider_code(exc) in ("model_not_found", None):
+        if provider_code(exc) in NOT_SERVED_YET:
             return False
         raise
     return True

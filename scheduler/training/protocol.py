@@ -47,6 +47,9 @@ class TrainingRequest:
     learning_rate_multiplier: float | None = None
     #: Files uploaded by an earlier, interrupted attempt ("train"/"eval" -> file id).
     uploaded: Mapping[str, str] = field(default_factory=dict)
+    #: What the budget leaves for this job, in USD (None: no limit). A backend that gets a
+    #: price estimate from its provider refuses a job over it (FAILED, `over_budget`).
+    cost_limit_usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class JobReport:
     artifact_sha256: str | None = None
     #: How far a running job has got, in words ("step 12 of 54, loss 1.834"), when known.
     progress: str | None = None
+    #: The provider's own price estimate for the job in USD, when it gives one.
+    estimated_cost_usd: float | None = None
 
 
 #: Called with ("train" | "eval", file id) as soon as a file is uploaded, so it is recorded.

@@ -9,6 +9,7 @@ from tuneloop.cli import (  # noqa: F401  (imported for their commands)
     export_commands,
     import_commands,
     local_openai_commands,
+    local_together_commands,
     local_vllm_commands,
     review_commands,
     scheduler_commands,

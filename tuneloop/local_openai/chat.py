@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from tuneloop.local_openai.clock import Clock
 from tuneloop.local_openai.errors import (
@@ -22,8 +22,7 @@ from tuneloop.local_openai.errors import (
     unrecognized_argument,
 )
 from tuneloop.local_openai.ids import new_id
-from tuneloop.local_openai.jobs import JobService
-from tuneloop.local_openai.model_registry import ModelRegistry, ServedModel
+from tuneloop.local_openai.model_registry import ServedModel
 from tuneloop.local_openai.retrieval import FALLBACK_ANSWER
 from tuneloop.local_openai.tokens import count_messages, count_text, message_text, truncate
 
@@ -50,8 +49,31 @@ class ChatResult:
     chunks: list[dict[str, Any]] | None = None
 
 
+class ServesModels(Protocol):
+    """Finds the model a chat completion runs on (`ModelRegistry`, or another stand-in's)."""
+
+    def served(self, model_id: str) -> ServedModel:
+        """The model; raises an `ApiError` when it is unknown or not loaded yet."""
+        ...
+
+
+class AdvancesJobs(Protocol):
+    """Brings fine-tuning jobs up to date, so a model that just finished is found."""
+
+    @property
+    def has_active(self) -> bool:
+        """Whether any job is unfinished."""
+        ...
+
+    def advance_all(self) -> None:
+        """Apply every transition that is due."""
+        ...
+
+
 class ChatService:
-    def __init__(self, models: ModelRegistry, jobs: JobService, clock: Clock) -> None:
+    """Answers chat completions with the served model (the OpenAI and Together stand-ins)."""
+
+    def __init__(self, models: ServesModels, jobs: AdvancesJobs, clock: Clock) -> None:
         self._models = models
         self._jobs = jobs
         self._clock = clock

@@ -85,8 +85,10 @@ def validate_training_file(
     method: Method,
     encoding: str,
     param: Literal["training_file", "validation_file"] = "training_file",
+    min_examples: int = MIN_EXAMPLES,
 ) -> TrainingData:
-    """Check a file as OpenAI does for `method`; raise `TrainingFileError` if it would fail."""
+    """Check a file as OpenAI does for `method`; raise `TrainingFileError` if it would fail.
+    `min_examples` is OpenAI's minimum for a training file unless another provider's is given."""
     kind = "training" if param == "training_file" else "validation"
     code = f"invalid_{kind}_file"
     prefix = f"The job failed due to an invalid {kind} file. "
@@ -136,11 +138,11 @@ def validate_training_file(
             encoding_name=encoding,
         )
 
-    if param == "training_file" and len(lines) < MIN_EXAMPLES:
+    if param == "training_file" and len(lines) < min_examples:
         raise TrainingFileError(
             "invalid_n_examples",
             f"Training file has {len(lines)} example(s), but must have at least "
-            f"{MIN_EXAMPLES} examples",
+            f"{min_examples} examples",
             param,
         )
     return TrainingData(file_format, len(lines), tokens, examples)
