@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -14,19 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from curation.errors import CurationError, ValidationError
+from tuneloop.logs import configure_logging as configure_logging  # the commands' log lines
 
 console = Console(soft_wrap=True)  # never break a path or id across lines
 errors = Console(stderr=True)
-
-
-def configure_logging(level: str) -> None:
-    """Plain, timestamped log lines on stderr for the long-running commands (serve, scheduler,
-    local-openai), which log collectors read as they are."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def print_json(value: Any) -> None:

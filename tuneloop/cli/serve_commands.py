@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import configure_logging, console, fail, reported_errors
+
+if TYPE_CHECKING:
+    from tuneloop.metrics.http import MetricsServer
+    from tuneloop.serve import BotRuntime
+    from tuneloop.settings import Settings
 
 DEFAULT_PORT = 3000
 
@@ -27,7 +32,8 @@ def serve(
     ] = False,
 ) -> None:
     """Run the Slack bot. Socket Mode when SLACK_APP_TOKEN is set (no public URL needed);
-    otherwise HTTP on /slack/events (verified with SLACK_SIGNING_SECRET) and /healthz."""
+    otherwise HTTP on /slack/events (verified with SLACK_SIGNING_SECRET), /healthz and
+    /metrics (Prometheus)."""
     from tuneloop.provider import ProviderConfigError
     from tuneloop.serve import (
         SlackSettingsError,
@@ -39,7 +45,7 @@ def serve(
     from tuneloop.settings import load_settings
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     port = DEFAULT_PORT if port is None else port
     if not 0 < port < 65536:
         fail(f"--port must be between 1 and 65535, got {port}")
@@ -50,6 +56,7 @@ def serve(
             fail(str(exc))
         except Exception as exc:  # Bolt checks the token with auth.test at start-up
             fail(f"could not start the Slack app: {exc}")
+    exposed = _metrics_server(settings, runtime)
     scheduler = None
     if not no_scheduler:
         scheduler = runtime.retrain_scheduler(settings)
@@ -60,7 +67,8 @@ def serve(
             run_socket_mode(runtime, settings.slack_app_token or "")
         else:
             console.print(
-                f"tuneloop bot: http://{host}:{port}/slack/events (health: /healthz)",
+                f"tuneloop bot: http://{host}:{port}/slack/events (health: /healthz, metrics: "
+                "/metrics)",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -68,4 +76,24 @@ def serve(
     finally:
         if scheduler is not None:
             scheduler.shutdown()  # hands the leader lease over at once
+        if exposed is not None:
+            exposed.close()
         runtime.close()
+
+
+def _metrics_server(settings: Settings, runtime: BotRuntime) -> MetricsServer | None:
+    """/metrics and /healthz on TUNELOOP_METRICS_PORT when it is set (Socket Mode has no
+    other HTTP server; in HTTP mode /metrics is on the bot's port too)."""
+    from tuneloop.metrics.http import MetricsServerError
+    from tuneloop.wiring import metrics_server
+
+    try:
+        exposed = metrics_server(
+            settings, runtime.metrics, health=lambda: {"active_model": runtime.active_model()}
+        )
+    except MetricsServerError as exc:
+        runtime.close()
+        fail(str(exc))
+    if exposed is not None:
+        console.print(f"metrics: {exposed.url}/metrics", highlight=False, soft_wrap=True)
+    return exposed

@@ -1,0 +1,148 @@
+"""`/metrics` of the bot built as `tuneloop serve` builds it: a real Bolt app on uvicorn, the
+local Slack workspace, the store on SQLite and PostgreSQL, scraped and parsed as Prometheus
+would."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import generate_latest
+from sqlalchemy import text
+
+from bot.blocks import ids
+from curation.db import Database
+from tests.bot.conftest import REVIEWERS
+from tests.scrape import Scrape
+from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace
+from tuneloop.local_slack.threaded import ThreadedServer
+from tuneloop.metrics import Metrics, StoreCollector
+from tuneloop.serve import BotRuntime, build_bot
+from tuneloop.settings import load_settings
+from tuneloop.wiring import model_registry
+
+SECRET = "metrics-signing-secret"
+BASE_MODEL = "gpt-4.1-mini-2025-04-14"
+
+
+@pytest.fixture
+def workspace(slack_server: LocalSlackServer) -> Workspace:
+    ws = Workspace()
+    slack_server.workspace = ws
+    return ws
+
+
+@pytest.fixture
+def served(
+    tmp_path: Path, database_url: str, workspace: Workspace, slack_server: LocalSlackServer
+) -> Iterator[tuple[BotRuntime, SlackDriver, str]]:
+    settings = load_settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        provider="local",
+        local_openai_data_dir=tmp_path / "openai",
+        reviewers=list(REVIEWERS),
+        slack_bot_token=workspace.bot.token,
+        slack_signing_secret=SECRET,
+        slack_api_url=slack_server.api_url,
+    )
+    runtime = build_bot(settings)
+    with ThreadedServer(runtime.asgi(), name="metrics-under-test") as server:
+        driver = SlackDriver(workspace, f"{server.base_url}/slack/events", SECRET)
+        try:
+            yield runtime, driver, server.base_url
+        finally:
+            driver.close()
+            runtime.close()
+
+
+def _answered(workspace: Workspace, driver: SlackDriver, user: str, channel: str) -> Any:
+    said = driver.mention(user, channel, "How do I book leave?")
+    [reply] = workspace.wait_for_bot_replies(channel, said.ts)
+    return reply
+
+
+def test_a_mention_its_reply_feedback_and_a_correction_are_counted(
+    served: tuple[BotRuntime, SlackDriver, str], workspace: Workspace
+) -> None:
+    runtime, driver, base_url = served
+    before = Scrape.get(f"{base_url}/metrics")
+    assert before.value("tuneloop_replies_total", outcome="answered") == 0
+    assert before.value("tuneloop_store_up") == 1
+
+    alice, bob = workspace.add_user("alice"), workspace.add_user("bob")
+    channel = workspace.add_channel("help", members=[alice, bob])
+    reply = _answered(workspace, driver, alice, channel)
+    driver.click_feedback(bob, channel, reply, positive=False)
+    workspace.wait_until(lambda: workspace.ephemerals_for(bob), what="the flag's thanks")
+    driver.click_feedback(bob, channel, reply, positive=False)  # a repeat counts once
+    driver.click_button(alice, channel, reply, ids.CORRECT_ACTION)
+    modal = workspace.wait_until(lambda: workspace.top_modal(alice), what="the correction modal")
+    driver.submit(alice, modal["id"], {ids.CORRECTION_BLOCK: "Book leave in Workday."})
+    runtime.reply_workers.shutdown(wait=True)  # the reply's bookkeeping is done
+
+    after = Scrape.get(f"{base_url}/metrics")
+    assert after.value("tuneloop_slack_events_received_total", type="app_mention") == 1
+    assert after.value("tuneloop_slack_events_received_total", type="block_actions") == 3
+    assert after.value("tuneloop_slack_events_received_total", type="view_submission") == 1
+    assert after.value("tuneloop_replies_total", outcome="answered") == 1
+    assert after.value("tuneloop_reply_duration_seconds_count", outcome="answered") == 1
+    assert after.value("tuneloop_reply_first_token_seconds_count") == 1
+    assert after.families["tuneloop_reply_duration_seconds"] == "histogram"
+    assert after.value("tuneloop_model_errors_total", kind="model_not_found") == 0
+    # From the store: the same on every process that reads it.
+    assert after.value("tuneloop_feedback_total", kind="thumbs_down") == 1
+    assert after.value("tuneloop_feedback_total", kind="thumbs_up") == 0
+    assert after.value("tuneloop_corrections_total") == 1
+    assert after.value("tuneloop_review_queue_items", state="pending") == 1
+    assert after.value("tuneloop_active_model_info", model=BASE_MODEL) == 1
+    assert after.value("tuneloop_retrain_cycle_stage", stage="idle") == 1
+    assert after.value("tuneloop_retrain_cycle_stage", stage="train") == 0
+    assert after.value("tuneloop_gate_decisions_total", verdict="promote") == 0
+    assert after.value("process_resident_memory_bytes") > 0
+
+
+def test_a_model_error_and_the_new_active_model_show(
+    served: tuple[BotRuntime, SlackDriver, str], workspace: Workspace
+) -> None:
+    runtime, driver, base_url = served
+    missing = "ft:gpt-4.1-mini-2025-04-14:local:tuneloop:gone"
+    model_registry(runtime.store.db).promote(
+        missing, actor="test", reason="a model the provider lacks"
+    )
+    alice = workspace.add_user("alice")
+    channel = workspace.add_channel("help", members=[alice])
+    said = driver.mention(alice, channel, "Is the VPN down?")
+    workspace.wait_for_bot_replies(channel, said.ts)  # the apology
+    runtime.reply_workers.shutdown(wait=True)
+
+    scrape = Scrape.get(f"{base_url}/metrics")
+    assert scrape.value("tuneloop_model_errors_total", kind="model_not_found") == 1
+    assert scrape.value("tuneloop_replies_total", outcome="failed") == 1
+    assert scrape.value("tuneloop_replies_total", outcome="answered") == 0
+    assert scrape.value("tuneloop_reply_duration_seconds_count", outcome="failed") == 1
+    assert scrape.value("tuneloop_active_model_info", model=missing) == 1
+
+
+def test_a_scrape_answers_when_the_store_cannot_be_read(
+    tmp_path: Path, sqlite_template: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "broken.db"
+    shutil.copy(sqlite_template, path)
+    db = Database.open(f"sqlite:///{path}")
+    metrics = Metrics()
+    metrics.watch(StoreCollector(db, active_model=lambda: BASE_MODEL, new_examples=lambda: 0))
+    assert Scrape.parse(generate_latest(metrics.registry).decode()).value("tuneloop_store_up") == 1
+    with db.session() as session:
+        session.execute(text("DROP TABLE kept_counts"))  # what a half-restored backup looks like
+    for _ in range(2):
+        scrape = Scrape.parse(generate_latest(metrics.registry).decode())
+        assert scrape.value("tuneloop_store_up") == 0
+        assert "tuneloop_corrections" not in scrape.families
+        assert scrape.value("tuneloop_replies_total", outcome="answered") == 0  # still served
+    db.dispose()
+    warnings = [r for r in caplog.records if "could not read the store" in r.getMessage()]
+    assert len(warnings) == 1  # once when it goes down, not at every scrape

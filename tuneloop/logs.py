@@ -1,0 +1,37 @@
+"""Log lines for the long-running commands: plain text for people, or one JSON object a line
+(python-json-logger) for log collectors (TUNELOOP_LOG_FORMAT=json)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal
+
+from pythonjsonlogger.json import JsonFormatter
+
+LogFormat = Literal["text", "json"]
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def log_formatter(fmt: LogFormat) -> logging.Formatter:
+    """`json`: {"time": ISO 8601 UTC, "level", "logger", "message"}, plus `exc_info` (the
+    traceback as one string) and any `extra=` fields; `text`: TEXT_FORMAT."""
+    if fmt == "json":
+        return JsonFormatter(
+            "{levelname}{name}{message}",
+            style="{",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",
+            json_ensure_ascii=False,
+        )
+    return logging.Formatter(TEXT_FORMAT)
+
+
+def configure_logging(level: str, fmt: LogFormat = "text") -> None:
+    """Log to stderr at `level` in `fmt`, for the whole process (libraries included: Bolt,
+    uvicorn when started with `log_config=None`, APScheduler). Does nothing if the root logger
+    already has handlers (an embedding application or a test runner configured logging)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter(fmt))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
