@@ -5,21 +5,28 @@ would."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from bot.blocks import ids
+from bot.replies import ModelCall, Outcome, PromptBuilder, ReplyRecord, ReplyRequest, ReplyService
+from bot.replies.turns import Turn
+from curation.capture import ConversationRef
 from curation.db import Database
+from curation.store import Store
 from tests.bot.conftest import REVIEWERS
+from tests.bot.fakes import ScriptedModel
 from tests.scrape import Scrape
 from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace
 from tuneloop.local_slack.threaded import ThreadedServer
 from tuneloop.metrics import Metrics, StoreCollector
+from tuneloop.metrics.instruments import slack_request_type
 from tuneloop.serve import BotRuntime, build_bot
 from tuneloop.settings import load_settings
 from tuneloop.wiring import model_registry
@@ -146,3 +153,93 @@ def test_a_scrape_answers_when_the_store_cannot_be_read(
     db.dispose()
     warnings = [r for r in caplog.records if "could not read the store" in r.getMessage()]
     assert len(warnings) == 1  # once when it goes down, not at every scrape
+
+
+class _Sink:
+    """A reply sink that keeps what it was given (the reply path's own protocol)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.apologies: list[str] = []
+
+    def thinking(self) -> None:
+        pass
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def settle(self) -> str | None:
+        return None
+
+    def finish(self, exchange_id: int) -> str | None:
+        return "1700000000.000200"
+
+    def apologise(self, text: str) -> None:
+        self.apologies.append(text)
+
+
+def _service(store: Store, model: ScriptedModel, observe: Callable[[ReplyRecord], None]) -> Any:
+    ticks = iter(range(100))
+    return ReplyService(
+        store.capture,
+        ModelCall(model.client(), max_tokens=100, timeout_s=30),
+        PromptBuilder("You are the help desk.", budget_tokens=1000),
+        lambda: BASE_MODEL,
+        clock=lambda: next(ticks) * 0.25,  # each look at the clock: a quarter of a second on
+        observe=observe,
+    )
+
+
+def _request(ts: str) -> ReplyRequest:
+    ref = ConversationRef(channel_id="C1", message_ts=ts, thread_ts=ts, user_id="U1")
+    return ReplyRequest(ref, [Turn("user", "How do I book leave?")])
+
+
+def test_the_reply_path_tells_its_observer_the_outcome_and_the_times(store: Store) -> None:
+    seen: list[ReplyRecord] = []
+    service = _service(store, ScriptedModel("Use Workday."), seen.append)
+    assert service.answer(_request("1700000000.000100"), _Sink()) is Outcome.ANSWERED
+    assert service.answer(_request("1700000000.000100"), _Sink()) is Outcome.DUPLICATE
+    answered, duplicate = seen
+    # Started at 0 s; first text at 0.25 s; the reply complete at 0.75 s (after its latency).
+    assert answered == ReplyRecord("answered", BASE_MODEL, 0.75, 0.25, None)
+    assert duplicate == ReplyRecord("duplicate", BASE_MODEL)
+
+
+def test_a_failing_observer_never_costs_a_reply(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(_record: ReplyRecord) -> None:
+        raise RuntimeError("the metrics backend is gone")
+
+    sink = _Sink()
+    service = _service(store, ScriptedModel("Use Workday."), broken)
+    assert service.answer(_request("1700000000.000300"), sink) is Outcome.ANSWERED
+    assert sink.text == "Use Workday."
+    assert any("reply observer failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_model_failure_is_observed_with_its_kind(store: Store) -> None:
+    seen: list[ReplyRecord] = []
+    scripted = ScriptedModel(httpx2.ReadTimeout("the model is slow"))
+    sink = _Sink()
+    assert _service(store, scripted, seen.append).answer(_request("1.1"), sink) is Outcome.FAILED
+    assert sink.apologies
+    [failed] = seen
+    assert (failed.outcome, failed.failure, failed.first_token_seconds) == (
+        "failed",
+        "timeout",
+        None,
+    )
+    assert failed.seconds is not None
+
+
+def test_slack_request_types_are_bounded_labels() -> None:
+    assert slack_request_type({"type": "event_callback", "event": {"type": "app_mention"}}) == (
+        "app_mention"
+    )
+    assert slack_request_type({"command": "/tuneloop", "text": "status"}) == "slash_command"
+    assert slack_request_type({"type": "view_submission"}) == "view_submission"
+    assert slack_request_type({"type": "event_callback", "event": {"type": "x" * 200}}) == "other"
+    assert slack_request_type({"type": "Robert'); DROP"}) == "other"
+    assert slack_request_type({}) == "other"
