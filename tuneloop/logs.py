@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Literal
 
 from pythonjsonlogger.json import JsonFormatter
@@ -26,12 +25,3 @@ def log_formatter(fmt: LogFormat) -> logging.Formatter:
             json_ensure_ascii=False,
         )
     return logging.Formatter(TEXT_FORMAT)
-
-
-def configure_logging(level: str, fmt: LogFormat = "text") -> None:
-    """Log to stderr at `level` in `fmt`, for the whole process (libraries included: Bolt,
-    uvicorn when started with `log_config=None`, APScheduler). Does nothing if the root logger
-    already has handlers (an embedding application or a test runner configured logging)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(log_formatter(fmt))
-    logging.basicConfig(level=level.upper(), handlers=[handler])

@@ -56,7 +56,7 @@ def local_openai(
     if load_delay is not None:
         overrides["local_openai_load_delay_seconds"] = load_delay
     settings = load_settings().model_copy(update=overrides)
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level)
     if not 0 < port < 65536:
         fail(f"--port must be between 1 and 65535, got {port}")
     stand_in = local_openai_from_settings(settings)

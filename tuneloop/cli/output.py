@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -12,10 +14,20 @@ from rich.console import Console
 from rich.markup import escape
 
 from curation.errors import CurationError, ValidationError
-from tuneloop.logs import configure_logging as configure_logging  # the commands' log lines
 
 console = Console(soft_wrap=True)  # never break a path or id across lines
 errors = Console(stderr=True)
+
+
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Log lines on stderr for the long-running commands (serve, scheduler, local-openai):
+    plain and timestamped, or with `fmt` "json" one JSON object a line (TUNELOOP_LOG_FORMAT),
+    which log collectors read as they are."""
+    from tuneloop.logs import log_formatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter("json" if fmt == "json" else "text"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def print_json(value: Any) -> None:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import configure_logging, console, fail, reported_errors
-
-if TYPE_CHECKING:
-    from tuneloop.metrics.http import MetricsServer
-    from tuneloop.serve import BotRuntime
-    from tuneloop.settings import Settings
 
 DEFAULT_PORT = 3000
 
@@ -33,7 +28,7 @@ def serve(
 ) -> None:
     """Run the Slack bot. Socket Mode when SLACK_APP_TOKEN is set (no public URL needed);
     otherwise HTTP on /slack/events (verified with SLACK_SIGNING_SECRET), /healthz and
-    /metrics (Prometheus)."""
+    /metrics. TUNELOOP_METRICS_PORT serves /metrics and /healthz on a port of their own."""
     from tuneloop.provider import ProviderConfigError
     from tuneloop.serve import (
         SlackSettingsError,
@@ -56,7 +51,17 @@ def serve(
             fail(str(exc))
         except Exception as exc:  # Bolt checks the token with auth.test at start-up
             fail(f"could not start the Slack app: {exc}")
-    exposed = _metrics_server(settings, runtime)
+    from tuneloop.metrics.http import MetricsServerError
+    from tuneloop.wiring import metrics_server
+
+    try:  # Socket Mode has no other HTTP server: metrics and health on a port of their own
+        exposed = metrics_server(
+            settings, runtime.metrics, health=lambda: {"active_model": runtime.active_model()}
+        )
+    except MetricsServerError as exc:
+        runtime.close()
+        fail(str(exc))
+
     scheduler = None
     if not no_scheduler:
         scheduler = runtime.retrain_scheduler(settings)
@@ -67,8 +72,7 @@ def serve(
             run_socket_mode(runtime, settings.slack_app_token or "")
         else:
             console.print(
-                f"tuneloop bot: http://{host}:{port}/slack/events (health: /healthz, metrics: "
-                "/metrics)",
+                f"tuneloop bot: http://{host}:{port}/slack/events (health: /healthz)",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -79,21 +83,3 @@ def serve(
         if exposed is not None:
             exposed.close()
         runtime.close()
-
-
-def _metrics_server(settings: Settings, runtime: BotRuntime) -> MetricsServer | None:
-    """/metrics and /healthz on TUNELOOP_METRICS_PORT when it is set (Socket Mode has no
-    other HTTP server; in HTTP mode /metrics is on the bot's port too)."""
-    from tuneloop.metrics.http import MetricsServerError
-    from tuneloop.wiring import metrics_server
-
-    try:
-        exposed = metrics_server(
-            settings, runtime.metrics, health=lambda: {"active_model": runtime.active_model()}
-        )
-    except MetricsServerError as exc:
-        runtime.close()
-        fail(str(exc))
-    if exposed is not None:
-        console.print(f"metrics: {exposed.url}/metrics", highlight=False, soft_wrap=True)
-    return exposed
