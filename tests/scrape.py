@@ -1,7 +1,9 @@
-"""Reading a /metrics page as Prometheus would: parsed with prometheus_client's own parser."""
+"""Reading a /metrics page as Prometheus would: parsed with prometheus_client's own parser;
+and a free port to serve one on."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 import httpx2
@@ -40,3 +42,10 @@ class Scrape:
             known = sorted(str(dict(k[1])) for k in self.samples if k[0] == name)
             raise KeyError(f"no {name}{labels}; present: {known}")
         return self.samples[key]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -20,47 +20,29 @@ from bot.replies.turns import Turn
 from curation.capture import ConversationRef
 from curation.db import Database
 from curation.store import Store
-from tests.bot.conftest import REVIEWERS
 from tests.bot.fakes import ScriptedModel
+from tests.bot.test_serve import BASE_MODEL, SECRET, _settings
 from tests.scrape import Scrape
 from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace
 from tuneloop.local_slack.threaded import ThreadedServer
 from tuneloop.metrics import Metrics, StoreCollector
 from tuneloop.metrics.instruments import slack_request_type
 from tuneloop.serve import BotRuntime, build_bot
-from tuneloop.settings import load_settings
 from tuneloop.wiring import model_registry
-
-SECRET = "metrics-signing-secret"
-BASE_MODEL = "gpt-4.1-mini-2025-04-14"
-
-
-@pytest.fixture
-def workspace(slack_server: LocalSlackServer) -> Workspace:
-    ws = Workspace()
-    slack_server.workspace = ws
-    return ws
 
 
 @pytest.fixture
 def served(
-    tmp_path: Path, database_url: str, workspace: Workspace, slack_server: LocalSlackServer
-) -> Iterator[tuple[BotRuntime, SlackDriver, str]]:
-    settings = load_settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        provider="local",
-        local_openai_data_dir=tmp_path / "openai",
-        reviewers=list(REVIEWERS),
-        slack_bot_token=workspace.bot.token,
-        slack_signing_secret=SECRET,
-        slack_api_url=slack_server.api_url,
-    )
-    runtime = build_bot(settings)
+    tmp_path: Path, database_url: str, slack_server: LocalSlackServer
+) -> Iterator[tuple[BotRuntime, SlackDriver, str, Workspace]]:
+    """The bot as `tuneloop serve` builds it, on the test database, served over HTTP."""
+    ws = Workspace()
+    slack_server.workspace = ws
+    runtime = build_bot(_settings(tmp_path, ws, slack_server.api_url, database_url=database_url))
     with ThreadedServer(runtime.asgi(), name="metrics-under-test") as server:
-        driver = SlackDriver(workspace, f"{server.base_url}/slack/events", SECRET)
+        driver = SlackDriver(ws, f"{server.base_url}/slack/events", SECRET)
         try:
-            yield runtime, driver, server.base_url
+            yield runtime, driver, server.base_url, ws
         finally:
             driver.close()
             runtime.close()
@@ -73,9 +55,9 @@ def _answered(workspace: Workspace, driver: SlackDriver, user: str, channel: str
 
 
 def test_a_mention_its_reply_feedback_and_a_correction_are_counted(
-    served: tuple[BotRuntime, SlackDriver, str], workspace: Workspace
+    served: tuple[BotRuntime, SlackDriver, str, Workspace],
 ) -> None:
-    runtime, driver, base_url = served
+    runtime, driver, base_url, workspace = served
     before = Scrape.get(f"{base_url}/metrics")
     assert before.value("tuneloop_replies_total", outcome="answered") == 0
     assert before.value("tuneloop_store_up") == 1
@@ -113,9 +95,9 @@ def test_a_mention_its_reply_feedback_and_a_correction_are_counted(
 
 
 def test_a_model_error_and_the_new_active_model_show(
-    served: tuple[BotRuntime, SlackDriver, str], workspace: Workspace
+    served: tuple[BotRuntime, SlackDriver, str, Workspace],
 ) -> None:
-    runtime, driver, base_url = served
+    runtime, driver, base_url, workspace = served
     missing = "ft:gpt-4.1-mini-2025-04-14:local:tuneloop:gone"
     model_registry(runtime.store.db).promote(
         missing, actor="test", reason="a model the provider lacks"

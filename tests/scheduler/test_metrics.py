@@ -25,7 +25,7 @@ from tests.scheduler.conftest import BASE_MODEL, E2E_BASE_MODEL, FAQ, Harness
 from tests.scheduler.helpers import add_examples
 from tests.scheduler.test_cycle import POISON, seed
 from tests.scheduler.test_processes import CLI, _env
-from tests.scrape import Scrape
+from tests.scrape import Scrape, free_port
 from tuneloop.cli import app
 from tuneloop.metrics import Metrics, StoreCollector
 
@@ -72,17 +72,11 @@ def test_decisions_cycle_outcomes_stage_and_active_model_come_from_the_store(
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_the_scheduler_serves_metrics_and_health_and_logs_json_lines(
     database_url: str, db: Database, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     environment = _env(
         database_url,
         tmp_path,

@@ -4,7 +4,7 @@ checks, and a PNG chart of why the gate decided as it did (matplotlib, Agg: no d
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuneloop.demo.summary import DemoSummary, ModelRow
 
@@ -42,19 +42,10 @@ def _win_rates(axes: Axes, rows: list[ModelRow]) -> None:
         capsize=8,
         label="down to the lower confidence bound",
     )
-    beat_said = False
     for i, row in enumerate(rows):
         if row.thresholds is not None:
             beat = f"to beat (sign test, p < {row.thresholds.significance:g})"
-            axes.hlines(
-                row.thresholds.null_win_rate,
-                i - 0.4,
-                i + 0.4,
-                colors="black",
-                linestyles="dashed",
-                label=None if beat_said else beat,
-            )
-            beat_said = True
+            _line_over(axes, i, row.thresholds.null_win_rate, beat, colors="black")
         p = "" if row.p_value is None else f"\np = {row.p_value:.2g}"
         axes.annotate(
             f"{rates[i]:.3f}{p}",
@@ -65,11 +56,13 @@ def _win_rates(axes: Axes, rows: list[ModelRow]) -> None:
             va="bottom",
             fontsize=8,
         )
-    axes.set_xticks(x, [row.label for row in rows])
-    axes.set_ylim(0, 1.15)
-    axes.set_ylabel("win rate against the served model")
-    axes.set_title("Win rate (bar), its lower bound (whisker)", fontsize=10)
-    _legend_or_note(axes, "no gate decision yet")
+    _finish(
+        axes,
+        rows,
+        "win rate against the served model",
+        "Win rate (bar), its lower bound (whisker)",
+        "no gate decision yet",
+    )
 
 
 def _golden_means(axes: Axes, rows: list[ModelRow]) -> None:
@@ -80,38 +73,46 @@ def _golden_means(axes: Axes, rows: list[ModelRow]) -> None:
     means = [float(row.golden_mean or 0.0) for row in rows]
     bars = axes.bar(x, means, color=[_colour(row) for row in rows], width=0.6)
     axes.bar_label(bars, labels=[f"{v:.3f}" for v in means], padding=2, fontsize=8)
-    floor_said = limit_said = False
     for i, row in enumerate(rows):
         if row.thresholds is None:
             continue
-        axes.hlines(
-            row.thresholds.golden_floor,
-            i - 0.4,
-            i + 0.4,
-            colors="black",
-            linestyles="dashed",
-            label=None if floor_said else "floor",
-        )
-        floor_said = True
+        _line_over(axes, i, row.thresholds.golden_floor, "floor", colors="black")
         if row.incumbent_golden_mean is not None:
-            axes.hlines(
-                row.incumbent_golden_mean - row.thresholds.golden_tolerance,
-                i - 0.4,
-                i + 0.4,
+            limit = row.incumbent_golden_mean - row.thresholds.golden_tolerance
+            _line_over(
+                axes,
+                i,
+                limit,
+                "served model's mean - tolerance",
                 colors="#6a1b9a",
                 linestyles="dotted",
                 linewidth=2,
-                label=None if limit_said else "served model's mean - tolerance",
             )
-            limit_said = True
-    axes.set_xticks(x, [row.label for row in rows])
+    _finish(
+        axes,
+        rows,
+        "golden-set mean score",
+        "Golden set: must stay above both lines",
+        "no golden-set score yet",
+    )
+
+
+def _line_over(axes: Axes, bar: int, y: float, label: str, **style: Any) -> None:
+    """A threshold drawn across one bar (dashed unless `style` says otherwise), named in the
+    legend once."""
+    named = label in axes.get_legend_handles_labels()[1]
+    axes.hlines(
+        y, bar - 0.4, bar + 0.4, label=None if named else label, **{"linestyles": "dashed", **style}
+    )
+
+
+def _finish(axes: Axes, rows: list[ModelRow], ylabel: str, title: str, empty: str) -> None:
+    """Versions on the x axis, scores from 0 to 1 (and room for the labels), the legend, or
+    `empty` when nothing was drawn."""
+    axes.set_xticks(list(range(len(rows))), [row.label for row in rows])
     axes.set_ylim(0, 1.15)
-    axes.set_ylabel("golden-set mean score")
-    axes.set_title("Golden set: must stay above both lines", fontsize=10)
-    _legend_or_note(axes, "no golden-set score yet")
-
-
-def _legend_or_note(axes: Axes, empty: str) -> None:
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, fontsize=10)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(loc="upper right", fontsize=8)
     elif not axes.patches:

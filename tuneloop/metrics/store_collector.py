@@ -114,24 +114,35 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
 
+def _labelled(
+    family: type[GaugeMetricFamily] | type[CounterMetricFamily],
+    name: str,
+    documentation: str,
+    label: str,
+    values: dict[str, int],
+) -> Metric:
+    """One metric family with a sample per label value."""
+    metric = family(name, documentation, labels=[label])
+    for value, n in values.items():
+        metric.add_metric([value], n)
+    return metric
+
+
 def _figures(figures: StoreFigures, model: str, waiting: int) -> Iterator[Metric]:
-    queue = GaugeMetricFamily(
+    yield _labelled(
+        GaugeMetricFamily,
         "tuneloop_review_queue_items",
         "Review items waiting for a reviewer, by state (pending, needs_edit).",
-        labels=["state"],
+        "state",
+        figures.review_open,
     )
-    for state, n in figures.review_open.items():
-        queue.add_metric([state], n)
-    yield queue
-
-    feedback = CounterMetricFamily(
+    yield _labelled(
+        CounterMetricFamily,
         "tuneloop_feedback",
         "Feedback recorded on replies, by kind (one per person, reply and kind; store-wide).",
-        labels=["kind"],
+        "kind",
+        figures.feedback,
     )
-    for kind, n in figures.feedback.items():
-        feedback.add_metric([kind], n)
-    yield feedback
     yield CounterMetricFamily(
         "tuneloop_corrections",
         "Corrections people proposed for replies (store-wide).",
@@ -143,33 +154,27 @@ def _figures(figures: StoreFigures, model: str, waiting: int) -> Iterator[Metric
         "TUNELOOP_MIN_NEW_EXAMPLES).",
         waiting,
     )
-
-    stage = GaugeMetricFamily(
+    yield _labelled(
+        GaugeMetricFamily,
         "tuneloop_retrain_cycle_stage",
         "1 for the stage of the open retraining cycle (idle when none is open), 0 for others.",
-        labels=["stage"],
+        "stage",
+        {name: int(name == figures.stage) for name in CYCLE_STAGES},
     )
-    for name in CYCLE_STAGES:
-        stage.add_metric([name], 1 if name == figures.stage else 0)
-    yield stage
-
-    cycles = CounterMetricFamily(
+    yield _labelled(
+        CounterMetricFamily,
         "tuneloop_retrain_cycles",
         "Retraining cycles that ended, by outcome (store-wide).",
-        labels=["outcome"],
+        "outcome",
+        dict(sorted(figures.cycle_outcomes.items())),
     )
-    for outcome, n in sorted(figures.cycle_outcomes.items()):
-        cycles.add_metric([outcome], n)
-    yield cycles
-
-    decisions = CounterMetricFamily(
+    yield _labelled(
+        CounterMetricFamily,
         "tuneloop_gate_decisions",
         "Evaluation gate decisions, by verdict (cycles and `tuneloop eval`; store-wide).",
-        labels=["verdict"],
+        "verdict",
+        figures.decisions,
     )
-    for verdict, n in figures.decisions.items():
-        decisions.add_metric([verdict], n)
-    yield decisions
     if figures.last_decision_at is not None:
         yield _gauge(
             "tuneloop_last_gate_decision_timestamp_seconds",
