@@ -5,6 +5,7 @@ would."""
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import httpx2
 import pytest
 from prometheus_client import generate_latest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from bot.blocks import ids
 from bot.replies import ModelCall, Outcome, PromptBuilder, ReplyRecord, ReplyRequest, ReplyService
@@ -23,6 +25,7 @@ from curation.store import Store
 from tests.bot.fakes import ScriptedModel
 from tests.bot.test_serve import BASE_MODEL, SECRET, _settings
 from tests.scrape import Scrape
+from tuneloop.cli import app as cli_app
 from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace
 from tuneloop.local_slack.threaded import ThreadedServer
 from tuneloop.metrics import Metrics, StoreCollector
@@ -225,3 +228,29 @@ def test_slack_request_types_are_bounded_labels() -> None:
     assert slack_request_type({"type": "event_callback", "event": {"type": "x" * 200}}) == "other"
     assert slack_request_type({"type": "Robert'); DROP"}) == "other"
     assert slack_request_type({}) == "other"
+
+
+def test_serve_refuses_a_taken_metrics_port_with_the_setting_named(
+    tmp_path: Path, slack_server: LocalSlackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = Workspace()
+    slack_server.workspace = ws
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "TUNELOOP_DATA_DIR": str(tmp_path / "data"),
+        "TUNELOOP_PROVIDER": "local",
+        "SLACK_BOT_TOKEN": ws.bot.token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack_server.api_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("TUNELOOP_METRICS_PORT", str(taken.getsockname()[1]))
+        result = CliRunner().invoke(cli_app, ["serve", "--no-scheduler"])
+    assert result.exit_code == 1, result.output
+    assert "cannot serve metrics on 127.0.0.1:" in result.output
+    assert "TUNELOOP_METRICS_PORT" in result.output and "Traceback" not in result.output
