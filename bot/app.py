@@ -19,6 +19,7 @@ from bot.conversation.responder import Responder
 from bot.deps import Deps
 from bot.listeners import register_listeners
 from bot.replies import ModelCall, PromptBuilder, ReplyService
+from bot.replies.observer import ReplyObserver
 from curation.store import Store
 
 
@@ -36,6 +37,7 @@ def build_app(
     listener_executor: Executor | None = None,
     logger: logging.Logger | None = None,
     reload_model: Callable[[str], bool] | None = None,
+    observe_reply: ReplyObserver | None = None,
 ) -> App:
     """The tuneloop Bolt app.
 
@@ -44,7 +46,8 @@ def build_app(
     `active_model` is called for every message. `reply_workers` runs model calls and
     `listener_executor` Bolt's listeners (each made here, sized by `config`, when not given;
     whoever passes one shuts it down). `reload_model` is asked to load a model again when
-    the model server answers 404 for it (see `ModelCall`).
+    the model server answers 404 for it (see `ModelCall`). `observe_reply` is told of every
+    question handled (outcome, model, seconds; see `ReplyRecord`), for metrics.
     """
     config = config or BotConfig()
     replies = ReplyService(
@@ -62,6 +65,7 @@ def build_app(
             encoding_for=config.encoding_for,
         ),
         active_model,
+        observe=observe_reply,
     )
     responder = Responder(
         replies=replies,

@@ -29,6 +29,8 @@ from bot.replies import TokenBudget
 from bot.replies.prompt import DEFAULT_ENCODING
 from bot.reviewers import UserGroupReviewers, any_of
 from curation.store import Store
+from tuneloop.metrics import Metrics
+from tuneloop.metrics.http import metrics_route
 from tuneloop.settings import Settings
 from tuneloop.wiring import (
     active_model_lookup,
@@ -41,6 +43,7 @@ from tuneloop.wiring import (
     retraining_control,
     slack_decision_notifier,
     slack_web_client,
+    store_collector,
     system_prompt,
 )
 
@@ -104,13 +107,18 @@ class BotRuntime:
     reply_workers: ThreadPoolExecutor
     runner: CycleRunner
     closers: list[Callable[[], None]] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
 
     def retrain_scheduler(self, settings: Settings) -> RetrainScheduler:
         """The scheduler for this process, over the same runner the Slack commands use."""
-        return build_retrain_scheduler(settings, self.store.db, runner=self.runner)
+        return build_retrain_scheduler(
+            settings, self.store.db, runner=self.runner, on_leadership=self.metrics.set_leader
+        )
 
     def asgi(self) -> Starlette:
-        return create_asgi_app(self.app, health=lambda: {"active_model": self.active_model()})
+        app = create_asgi_app(self.app, health=lambda: {"active_model": self.active_model()})
+        app.router.routes.append(metrics_route(self.metrics.registry))  # GET /metrics
+        return app
 
     def close(self) -> None:
         self.reply_workers.shutdown(wait=True)
@@ -155,6 +163,8 @@ def build_bot(
     active_model = active_model_lookup(settings, store.db, registry=runner.ctx.registry)
     config = bot_config(settings)
     workers = ThreadPoolExecutor(config.reply_workers, thread_name_prefix="tuneloop-reply")
+    metrics = Metrics()
+    metrics.watch(store_collector(store.db, runner, active_model))
     app = build_app(
         store=store,
         openai_client=openai_client,
@@ -166,15 +176,20 @@ def build_bot(
         config=config,
         reply_workers=workers,
         reload_model=model_reloader(runner),
+        observe_reply=metrics.observe_reply,
     )
-    return BotRuntime(app, store, active_model, workers, runner, [store.db.dispose])
+    app.use(metrics.slack_middleware)
+    return BotRuntime(app, store, active_model, workers, runner, [store.db.dispose], metrics)
 
 
 def run_http(runtime: BotRuntime, *, host: str, port: int) -> None:
     """Serve /slack/events and /healthz with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(runtime.asgi(), host=host, port=port, lifespan="off", log_level="info")
+    # log_config=None: uvicorn's lines go through tuneloop's logging (TUNELOOP_LOG_FORMAT).
+    uvicorn.run(
+        runtime.asgi(), host=host, port=port, lifespan="off", log_level="info", log_config=None
+    )
 
 
 def run_socket_mode(runtime: BotRuntime, app_token: str) -> None:

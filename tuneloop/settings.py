@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias=_env("TUNELOOP_LOG_LEVEL")
     )
+    #: `json`: one JSON object a line (time, level, logger, message, exc_info) for log
+    #: collectors; `text`: plain timestamped lines.
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias=_env("TUNELOOP_LOG_FORMAT")
+    )
+    #: A separate HTTP server with /metrics and /healthz, for `tuneloop scheduler` (which has
+    #: no other) and `tuneloop serve` (whose HTTP mode also serves /metrics on its own port).
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, validation_alias=_env("TUNELOOP_METRICS_PORT")
+    )
+    metrics_host: str = Field(default="127.0.0.1", validation_alias=_env("TUNELOOP_METRICS_HOST"))
 
     # --- storage -----------------------------------------------------------------------------
     data_dir: Path = Field(default=Path("data"), validation_alias=_env("TUNELOOP_DATA_DIR"))
@@ -322,6 +333,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("reviewers", "lora_target_modules", mode="before")
     @classmethod

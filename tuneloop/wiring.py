@@ -425,3 +425,40 @@ def slack_decision_notifier(settings: Settings, client: WebClient | None = None)
         poster.notify(asdict(event))
 
     return notify
+
+
+# --- metrics (tuneloop/metrics) -------------------------------------------------------------
+# Appended: the store's figures read at each scrape, and the separate /metrics server.
+if TYPE_CHECKING:
+    from tuneloop.metrics import Metrics, StoreCollector
+    from tuneloop.metrics.http import Health, MetricsServer
+
+
+def store_collector(
+    db: Database, runner: CycleRunner, active_model: Callable[[], str]
+) -> StoreCollector:
+    """What /metrics reads from the store: review queue, feedback, corrections, the open
+    cycle's stage, decisions, and `active_model()` (the bot's lookup)."""
+    from tuneloop.metrics import StoreCollector
+
+    return StoreCollector(db, active_model=active_model, new_examples=runner.new_examples)
+
+
+def metrics_server(
+    settings: Settings, metrics: Metrics, health: Health | None = None
+) -> MetricsServer | None:
+    """/metrics and /healthz on TUNELOOP_METRICS_HOST:TUNELOOP_METRICS_PORT (None when no port
+    is set). Raises MetricsServerError, naming both settings, when the port cannot be bound."""
+    if settings.metrics_port is None:
+        return None
+    from tuneloop.metrics.http import MetricsServer, MetricsServerError
+
+    try:
+        return MetricsServer(
+            metrics.registry, host=settings.metrics_host, port=settings.metrics_port, health=health
+        )
+    except OSError as exc:
+        raise MetricsServerError(
+            f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port} "
+            f"(TUNELOOP_METRICS_HOST, TUNELOOP_METRICS_PORT): {exc.strerror or exc}"
+        ) from exc

@@ -3,6 +3,7 @@ streamed model call -> recorded Exchange."""
 
 from bot.replies.budget import TokenBudget, fit_messages
 from bot.replies.model_call import ModelCall, ModelFailure
+from bot.replies.observer import ReplyObserver, ReplyRecord
 from bot.replies.prompt import PromptBuilder
 from bot.replies.service import Outcome, ReplyRequest, ReplyService
 from bot.replies.sink import ReplySink
@@ -13,6 +14,8 @@ __all__ = [
     "ModelFailure",
     "Outcome",
     "PromptBuilder",
+    "ReplyObserver",
+    "ReplyRecord",
     "ReplyRequest",
     "ReplyService",
     "ReplySink",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from bot.replies.apology import apology_for
 from bot.replies.model_call import ModelCall, ModelFailure
+from bot.replies.observer import ReplyObserver, ReplyRecord
 from bot.replies.prompt import PromptBuilder
 from bot.replies.sink import ReplySink
 from bot.replies.turns import Turn
@@ -30,6 +31,17 @@ class Outcome(enum.StrEnum):
     ANSWERED = "answered"
     DUPLICATE = "duplicate"  # another delivery of this message is (or was) answered
     FAILED = "failed"
+
+
+@dataclass
+class _Attempt:
+    """What one answer did, for the observer: filled in as the reply path goes."""
+
+    model: str = ""
+    started: float | None = None
+    first_piece: float | None = None
+    ended: float | None = None
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,27 +61,42 @@ class ReplyService:
         active_model: Callable[[], str],
         *,
         clock: Callable[[], float] = time.monotonic,
+        observe: ReplyObserver | None = None,
     ) -> None:
+        """`observe` is told of every question handled (see `ReplyRecord`); `clock` is in
+        seconds (monotonic)."""
         self._capture = capture
         self._model_call = model_call
         self._prompt = prompt
         self._active_model = active_model
         self._clock = clock
+        self._observe = observe
 
     def answer(self, request: ReplyRequest, sink: ReplySink) -> Outcome:
+        attempt = _Attempt()
+        outcome = self._answer(request, sink, attempt)
+        if self._observe is not None:
+            self._tell(self._observe, outcome, attempt)
+        return outcome
+
+    def _answer(self, request: ReplyRequest, sink: ReplySink, attempt: _Attempt) -> Outcome:
         model = self._active_model()  # per message: a promotion shows on the next reply
+        attempt.model = model
         messages = self._prompt.build(request.turns, model)
         exchange_id, created = self._capture.claim_exchange(request.ref, messages)
         if not created:
             log.info("not answering %s again (exchange %s)", request.ref.message_ts, exchange_id)
             return Outcome.DUPLICATE
         sink.thinking()
-        started = self._clock()
+        started = attempt.started = self._clock()
         try:
             reply = self._model_call.stream(model, messages)
             for piece in reply:
+                if attempt.first_piece is None:
+                    attempt.first_piece = self._clock()
                 sink.write(piece)
         except ModelFailure as failure:
+            attempt.failure, attempt.ended = failure.kind, self._clock()
             latency_ms = self._elapsed_ms(started)
             log.error(
                 "model %s failed for exchange %s after %d ms: %s",
@@ -84,8 +111,10 @@ class ReplyService:
             self._apologise(sink, failure.kind)
             return Outcome.FAILED
         except Exception as error:  # Slack refused the reply while it was being written
+            attempt.failure, attempt.ended = "undelivered", self._clock()
             return self._undelivered(exchange_id, model, self._elapsed_ms(started), error)
         latency_ms = self._elapsed_ms(started)
+        attempt.ended = self._clock()
         answer = Answer(
             reply=reply.text,
             model=model,
@@ -98,6 +127,7 @@ class ReplyService:
         try:
             reply_ts = sink.finish(exchange_id)
         except Exception as error:
+            attempt.failure = "undelivered"
             return self._undelivered(exchange_id, model, latency_ms, error)
         if reply_ts is not None and reply_ts != answer.reply_ts:
             self._capture.set_reply_ts(exchange_id, reply_ts)  # reactions on it find it
@@ -114,6 +144,25 @@ class ReplyService:
             latency_ms=latency_ms,
         )
         return Outcome.FAILED
+
+    @staticmethod
+    def _tell(observe: ReplyObserver, outcome: Outcome, attempt: _Attempt) -> None:
+        def since_start(at: float | None) -> float | None:
+            if attempt.started is None or at is None:
+                return None
+            return max(0.0, at - attempt.started)
+
+        record = ReplyRecord(
+            outcome=outcome.value,
+            model=attempt.model,
+            seconds=since_start(attempt.ended),
+            first_token_seconds=since_start(attempt.first_piece),
+            failure=attempt.failure,
+        )
+        try:
+            observe(record)
+        except Exception:
+            log.exception("the reply observer failed")
 
     def _elapsed_ms(self, started: float) -> int:
         return int((self._clock() - started) * 1000)

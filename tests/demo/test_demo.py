@@ -38,6 +38,12 @@ def test_the_loop_learns_from_corrections_and_refuses_poison(
     # The first model beats the base on the golden set; the poisoned one falls well below.
     assert first.golden_mean > base.golden_mean
     assert poisoned.golden_mean < corrected.golden_mean - 0.1
+    # What the report's chart draws: each decision's figures with the thresholds it faced.
+    for row in (first, corrected):
+        assert row.thresholds is not None and row.p_value < row.thresholds.significance
+        assert row.win_rate_lower_bound <= row.win_rate
+    assert corrected.incumbent_golden_mean == first.golden_mean
+    assert poisoned.golden_mean < poisoned.thresholds.golden_floor
 
     asked = 2 * len(TOPICS)
     numbers = summary.numbers
@@ -61,7 +67,8 @@ def test_the_command_prints_json_and_writes_the_report(tmp_path: Path) -> None:
     ]
     assert data["wall_seconds"] < 60
     text = report.read_text()
-    assert "| v3 (poisoned) |" in text and "![Evaluation score per model version]" in text
+    assert "| v3 (poisoned) |" in text and "![Why the gate decided" in text
+    assert data["models"][2]["thresholds"]["null_win_rate"] == 0.5
     assert report.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
 
 

@@ -19,14 +19,15 @@ console = Console(soft_wrap=True)  # never break a path or id across lines
 errors = Console(stderr=True)
 
 
-def configure_logging(level: str) -> None:
-    """Plain, timestamped log lines on stderr for the long-running commands (serve, scheduler,
-    local-openai), which log collectors read as they are."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Log lines on stderr for the long-running commands (serve, scheduler, local-openai):
+    plain and timestamped, or with `fmt` "json" one JSON object a line (TUNELOOP_LOG_FORMAT),
+    which log collectors read as they are."""
+    from tuneloop.logs import log_formatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter("json" if fmt == "json" else "text"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def print_json(value: Any) -> None:

@@ -395,18 +395,42 @@ def evaluate(
 @app.command("scheduler")
 def run_scheduler() -> None:
     """Run the retraining schedule in the foreground until SIGTERM or Ctrl-C. Several may run:
-    one leads (a lease row in the database), the others stand by to take over."""
+    one leads (a lease row in the database), the others stand by to take over. With
+    TUNELOOP_METRICS_PORT set, serves /metrics (Prometheus) and /healthz there."""
+    from tuneloop.metrics import Metrics
+    from tuneloop.metrics.http import MetricsServerError
     from tuneloop.settings import load_settings
-    from tuneloop.wiring import build_retrain_scheduler
+    from tuneloop.wiring import (
+        active_model_lookup,
+        build_cycle_runner,
+        build_retrain_scheduler,
+        metrics_server,
+        open_database,
+        store_collector,
+    )
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    metrics = Metrics()
 
     def leadership(leading: bool) -> None:
+        metrics.set_leader(leading)
         typer.echo("leading: this process runs the cycle" if leading else "standing by")
 
     with scheduler_errors():
-        service = build_retrain_scheduler(settings, on_leadership=leadership)
+        db = open_database(settings)
+        runner = build_cycle_runner(settings, db)
+        service = build_retrain_scheduler(settings, db, runner=runner, on_leadership=leadership)
+        active_model = active_model_lookup(settings, db, registry=runner.ctx.registry)
+        metrics.watch(store_collector(db, runner, active_model))
+        try:
+            exposed = metrics_server(
+                settings,
+                metrics,
+                health=lambda: {"leader": service.is_leader, "active_model": active_model()},
+            )
+        except MetricsServerError as exc:
+            fail(str(exc))
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
@@ -421,10 +445,14 @@ def run_scheduler() -> None:
             else f"cron '{settings.retrain_cron}' (UTC)"
         )
         typer.echo(f"tuneloop scheduler started ({service.lease.holder}); retraining {schedule}")
+        if exposed is not None:
+            typer.echo(f"metrics: {exposed.url}/metrics (health: /healthz)")
         stop.wait()
         typer.echo("stopping: finishing the step in progress")
     finally:
         service.shutdown(wait=True)
+        if exposed is not None:
+            exposed.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     typer.echo("tuneloop scheduler stopped")

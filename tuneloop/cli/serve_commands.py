@@ -27,7 +27,8 @@ def serve(
     ] = False,
 ) -> None:
     """Run the Slack bot. Socket Mode when SLACK_APP_TOKEN is set (no public URL needed);
-    otherwise HTTP on /slack/events (verified with SLACK_SIGNING_SECRET) and /healthz."""
+    otherwise HTTP on /slack/events (verified with SLACK_SIGNING_SECRET), /healthz and
+    /metrics. TUNELOOP_METRICS_PORT serves /metrics and /healthz on a port of their own."""
     from tuneloop.provider import ProviderConfigError
     from tuneloop.serve import (
         SlackSettingsError,
@@ -39,7 +40,7 @@ def serve(
     from tuneloop.settings import load_settings
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     port = DEFAULT_PORT if port is None else port
     if not 0 < port < 65536:
         fail(f"--port must be between 1 and 65535, got {port}")
@@ -50,6 +51,17 @@ def serve(
             fail(str(exc))
         except Exception as exc:  # Bolt checks the token with auth.test at start-up
             fail(f"could not start the Slack app: {exc}")
+    from tuneloop.metrics.http import MetricsServerError
+    from tuneloop.wiring import metrics_server
+
+    try:  # Socket Mode has no other HTTP server: metrics and health on a port of their own
+        exposed = metrics_server(
+            settings, runtime.metrics, health=lambda: {"active_model": runtime.active_model()}
+        )
+    except MetricsServerError as exc:
+        runtime.close()
+        fail(str(exc))
+
     scheduler = None
     if not no_scheduler:
         scheduler = runtime.retrain_scheduler(settings)
@@ -68,4 +80,6 @@ def serve(
     finally:
         if scheduler is not None:
             scheduler.shutdown()  # hands the leader lease over at once
+        if exposed is not None:
+            exposed.close()
         runtime.close()

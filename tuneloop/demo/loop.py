@@ -21,7 +21,7 @@ from scheduler.records import Decision
 from tuneloop.demo import people
 from tuneloop.demo.backends import DemoTrainer
 from tuneloop.demo.script import POISON, TOPICS, Topic
-from tuneloop.demo.summary import DemoSummary, ModelRow
+from tuneloop.demo.summary import DemoSummary, GateLines, ModelRow
 from tuneloop.demo.world import World, build_world
 from tuneloop.local_openai import FALLBACK_ANSWER, Clock
 
@@ -279,7 +279,7 @@ def _row(world: World, report: CycleReport, label: str) -> ModelRow:
     decision = _decision(world, report.cycle_id)
     if decision is None:
         return ModelRow(label, "-", None, outcome=report.outcome, reason=report.note)
-    numbers = decision.numbers
+    numbers, limits = decision.numbers, decision.thresholds
     return ModelRow(
         label=label,
         model=decision.candidate,
@@ -289,6 +289,14 @@ def _row(world: World, report: CycleReport, label: str) -> ModelRow:
         verdict=decision.verdict.value,
         outcome=report.outcome,
         reason=decision.reason.splitlines()[0] if decision.reason else report.note,
+        p_value=numbers.get("p_value"),
+        incumbent_golden_mean=numbers.get("golden_mean_incumbent"),
+        thresholds=GateLines(
+            null_win_rate=limits["null_win_rate"],
+            significance=limits["significance"],
+            golden_floor=limits["golden_floor"],
+            golden_tolerance=limits["golden_tolerance"],
+        ),
     )
 
 

@@ -8,8 +8,22 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class GateLines:
+    """The gate's thresholds for one decision (scheduler.gate.GatePolicy): the win rate the
+    sign test must beat (`null_win_rate`, 0.5 + margin) at `significance`; the golden mean's
+    floor, and how far under the served model's golden mean it may fall (`golden_tolerance`)."""
+
+    null_win_rate: float
+    significance: float
+    golden_floor: float
+    golden_tolerance: float
+
+
+@dataclass(frozen=True)
 class ModelRow:
-    """One model version and what the gate made of it."""
+    """One model version and what the gate made of it, against the model served when it was
+    evaluated (the incumbent): the win rate with its lower confidence bound (paired
+    bootstrap), the sign test's p-value, both golden means, and the thresholds applied."""
 
     label: str
     model: str
@@ -19,6 +33,9 @@ class ModelRow:
     verdict: str | None = None
     outcome: str | None = None
     reason: str = ""
+    p_value: float | None = None
+    incumbent_golden_mean: float | None = None
+    thresholds: GateLines | None = None
 
 
 @dataclass(frozen=True)
