@@ -18,6 +18,7 @@ from bot.conversation.delivery import StreamingSwitch
 from bot.conversation.responder import Responder
 from bot.deps import Deps
 from bot.listeners import register_listeners
+from bot.origin import AppIdentity, ExpectedOrigin, origin_middleware
 from bot.replies import ModelCall, PromptBuilder, ReplyService
 from curation.store import Store
 
@@ -36,6 +37,7 @@ def build_app(
     listener_executor: Executor | None = None,
     logger: logging.Logger | None = None,
     reload_model: Callable[[str], bool] | None = None,
+    identity: AppIdentity | None = None,
 ) -> App:
     """The tuneloop Bolt app.
 
@@ -44,7 +46,8 @@ def build_app(
     `active_model` is called for every message. `reply_workers` runs model calls and
     `listener_executor` Bolt's listeners (each made here, sized by `config`, when not given;
     whoever passes one shuts it down). `reload_model` is asked to load a model again when
-    the model server answers 404 for it (see `ModelCall`).
+    the model server answers 404 for it (see `ModelCall`). Requests of another team or app
+    than `identity` (by default the bot token's, from auth.test) are ignored (`bot.origin`).
     """
     config = config or BotConfig()
     replies = ReplyService(
@@ -80,5 +83,6 @@ def build_app(
         logger=logger or logging.getLogger("tuneloop.bot"),
         name="tuneloop",
     )
+    app.use(origin_middleware(ExpectedOrigin(identity)))
     register_listeners(app, Deps(store, responder, control, config))
     return app

@@ -106,7 +106,11 @@ def test_the_served_bot_answers_with_the_registrys_active_model(
     channel = workspace.add_channel("help", members=[alice])
     health = httpx2.get(f"{base_url}/healthz")
     assert health.status_code == 200
-    assert health.json() == {"ok": True, "active_model": BASE_MODEL}
+    assert health.json() == {
+        "ok": True,
+        "active_model": BASE_MODEL,
+        "checks": {"store": {"ok": True}, "model": {"ok": True}},
+    }
 
     first = driver.mention(alice, channel, "How do I book leave?")
     workspace.wait_for_bot_replies(channel, first.ts)
