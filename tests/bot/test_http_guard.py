@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -141,21 +142,14 @@ def _raw_post(port: int, head: dict[str, str], body_chunks: Iterator[bytes]) -> 
         lines = [f"POST {EVENTS_PATH} HTTP/1.1", "Host: 127.0.0.1"]
         lines += [f"{k}: {v}" for k, v in head.items()]
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        sock.settimeout(0.05)
         answer = b""
         for chunk in body_chunks:
-            try:
-                answer += sock.recv(4096)
-                break  # answered before the body was sent
-            except TimeoutError:
-                pass
-            except ConnectionError:
-                break
+            if select.select([sock], [], [], 0)[0]:
+                break  # answered (or closed) before the whole body was sent
             try:
                 sock.sendall(chunk)
             except OSError:
                 break
-        sock.settimeout(10)
         try:
             while b"\r\n" not in answer:
                 more = sock.recv(4096)
