@@ -9,7 +9,8 @@ up to that cap; the signature (`v0=` HMAC-SHA256 of `v0:{timestamp}:{body}`, che
 `slack_sdk.signature.SignatureVerifier`) is verified before the body is parsed; a signed body
 that is not what Slack sends (not UTF-8, not a JSON object, a `payload=` that is not one) is
 400 (so is one whose `event`, `view` or `actions` is not shaped as Slack sends it, which would
-make Bolt fail with a 500). Refusals are logged in one short line that quotes nothing the client sent.
+make Bolt fail with a 500). Refusals are logged in one short line quoting nothing the client
+sent.
 Source: https://docs.slack.dev/authentication/verifying-requests-from-slack
 
 Bolt's own Starlette adapter calls `App.dispatch` on the event loop; dispatch waits (up to 3 s)

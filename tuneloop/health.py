@@ -92,9 +92,10 @@ class HealthCheck:
         try:
             model = self._active_model()
         except Exception:
-            error_id = new_error_id()
-            log.exception("health: the served model could not be read [error id %s]", error_id)
-            store = _failing("the store cannot be read", error_id)
+            if store["ok"]:  # written a moment ago, unreadable now: report this
+                error_id = new_error_id()
+                log.exception("health: the served model could not be read [error id %s]", error_id)
+                store = _failing("the store cannot be read", error_id)
             return {"ok": False, "active_model": None, "checks": {"store": store}}
         answer = self._model.get(model, lambda: self._check_model(model))
         return {

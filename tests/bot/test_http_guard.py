@@ -172,7 +172,9 @@ def _chunks(total: int, size: int = 2**16, *, chunked: bool = False) -> Iterator
 def test_a_64_mb_unsigned_body_is_refused_unread(counted: tuple[CountingApp, int]) -> None:
     app, port = counted
     status = _raw_post(
-        port, {"Content-Length": str(64 * 2**20), "Content-Type": "application/json"}, _chunks(64 * 2**20)
+        port,
+        {"Content-Length": str(64 * 2**20), "Content-Type": "application/json"},
+        _chunks(64 * 2**20),
     )
     assert status == 401
     assert app.received == 0

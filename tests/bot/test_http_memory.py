@@ -60,7 +60,10 @@ def server() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         pytest.skip("needs /proc to read a process's resident set size")
     port = _free_port()
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
     process = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(port), SECRET],
         env=env,
