@@ -88,10 +88,29 @@ def probe_model(
     return ProbeResult(model, ProbeOutcome.ANSWERS)
 
 
+def provider_status(error: openai.APIError) -> str:
+    """An API error in words fit to show anyone: `HTTP 404 model_not_found`, `a timeout`."""
+    if isinstance(error, openai.APIStatusError):
+        code = provider_code(error)
+        return f"HTTP {error.status_code}" + (f" {code}" if code else "")
+    if isinstance(error, openai.APITimeoutError):
+        return "a timeout"
+    if isinstance(error, openai.APIConnectionError):
+        return "no connection"
+    return type(error).__name__
+
+
+def probe_before_promotion(
+    client: openai.OpenAI, model: str, *, serving: ModelServing | None = None
+) -> ProbeResult:
+    """`probe_model` for a promotion by hand: it may wait for a slow first answer (30 s) and
+    ride out a transient 5xx (the SDK's two retries), which a health check may not."""
+    return probe_model(client, model, serving=serving, timeout_s=30.0, max_retries=2)
+
+
 def _status_failure(model: str, error: openai.APIStatusError) -> ProbeResult:
     status = error.status_code
-    code = provider_code(error)
-    said = f"HTTP {status}" + (f" {code}" if code else "")
+    said = provider_status(error)
     if status == 404:
         return _failed(
             model, ProbeOutcome.NOT_SERVED, f"is not served by the provider ({said})", error

@@ -147,6 +147,35 @@ def test_the_served_bot_drives_retraining_through_the_scheduler(
     assert cycle is not None and f"Retraining run {cycle.id} started" in answer["text"]
 
 
+def test_a_promotion_from_slack_is_refused_for_a_model_that_does_not_answer(
+    served: tuple[Any, SlackDriver, str], workspace: Workspace
+) -> None:
+    """The issue's case: promoting a model that does not exist turned every reply into an
+    apology while /healthz said ok. Now the promotion is refused; forced, /healthz says so."""
+    runtime, driver, base_url = served
+    reviewer = workspace.add_user("rita", user_id=REVIEWERS[0])
+    channel = workspace.add_channel("help", members=[reviewer])
+    missing = f"ft:{BASE_MODEL}:acme::missing"
+
+    def answer(text: str) -> str:
+        before = len(workspace.ephemerals_for(reviewer))
+        driver.command(reviewer, channel, text)
+        shown = workspace.wait_until(lambda: workspace.ephemerals_for(reviewer)[before:])
+        return str(shown[-1]["text"])
+
+    refused = answer(f"promote {missing} looks good")
+    assert f"{missing} is not served by the provider (HTTP 404 model_not_found)" in refused
+    assert "--force" in refused
+    assert runtime.active_model() == BASE_MODEL
+    assert httpx2.get(f"{base_url}/healthz").status_code == 200
+
+    assert f"Now serving {missing}" in answer(f"promote {missing} --force I know")
+    health = httpx2.get(f"{base_url}/healthz")
+    assert health.status_code == 503
+    model = health.json()["checks"]["model"]
+    assert model["error"] == "the model is not served by the provider (HTTP 404 model_not_found)"
+
+
 def test_the_served_bot_refuses_a_bad_signature(served: tuple[Any, SlackDriver, str]) -> None:
     _, driver, _ = served
     assert driver.send(b"{}", "application/json", secret="wrong").status == 401

@@ -29,6 +29,8 @@ log = logging.getLogger("tuneloop.bot.commands")
 REVIEWER_ONLY = frozenset({"queue", "retrain", "promote", "rollback"})
 READING = frozenset({"status", "stats", "queue"})
 QUEUE_LINES = 10
+#: `/tuneloop promote MODEL --force`: promote without probing the model first.
+FORCE = "--force"
 
 
 def _change(deps: Deps, verb: str, rest: str, user: str) -> str:
@@ -36,10 +38,13 @@ def _change(deps: Deps, verb: str, rest: str, user: str) -> str:
     if verb == "retrain":
         return control.request_retrain(user)
     if verb == "promote":
-        model, _, reason = rest.partition(" ")
+        words = rest.split()
+        force = FORCE in words
+        model, *reason = [word for word in words if word != FORCE] or [""]
         if not model:
-            return "Say which model: `/tuneloop promote MODEL [reason]`."
-        return control.promote(model, user, reason.strip() or f"promoted from Slack by {user}")
+            return f"Say which model: `/tuneloop promote MODEL [{FORCE}] [reason]`."
+        why = " ".join(reason) or f"promoted from Slack by {user}"
+        return control.promote(model, user, why, force=force)
     return control.rollback(user, rest.strip() or f"rolled back from Slack by {user}")
 
 
