@@ -17,6 +17,7 @@ from bot.control import RetrainingControl
 from bot.conversation.delivery import StreamingSwitch
 from bot.conversation.responder import Responder
 from bot.deps import Deps
+from bot.incidents import listener_failed
 from bot.listeners import register_listeners
 from bot.origin import AppIdentity, ExpectedOrigin, origin_middleware
 from bot.replies import ModelCall, PromptBuilder, ReplyService
@@ -84,5 +85,6 @@ def build_app(
         name="tuneloop",
     )
     app.use(origin_middleware(ExpectedOrigin(identity)))
+    app.error(listener_failed)
     register_listeners(app, Deps(store, responder, control, config))
     return app

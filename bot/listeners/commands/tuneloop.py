@@ -20,6 +20,7 @@ from bot.blocks.commands import HELP, queue_text, stats_text, status_text
 from bot.control import ControlError
 from bot.deps import Deps
 from bot.home import retraining_summary
+from bot.incidents import incident_text, report_incident
 from bot.reviewing import NOT_A_REVIEWER
 from curation.models import ReviewState
 from curation.stats import store_stats
@@ -76,9 +77,9 @@ def tuneloop_command_listener(deps: Deps) -> Callable[..., None]:
             )
         except ControlError as refusal:
             answer = f":warning: {refusal}"
-        except Exception:
-            log.exception("/tuneloop %s failed", verb)
-            answer = f":warning: `/tuneloop {verb}` failed; the error is in the bot's log."
+        except Exception:  # its text may name the database server: only in the log
+            error_id = report_incident(log, f"/tuneloop {verb} failed")
+            answer = ":warning: " + incident_text(f"`/tuneloop {verb}` failed", error_id)
         respond(text=answer, response_type="ephemeral")
 
     return handle_tuneloop_command
