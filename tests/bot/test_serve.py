@@ -176,6 +176,34 @@ def test_a_promotion_from_slack_is_refused_for_a_model_that_does_not_answer(
     assert model["error"] == "the model is not served by the provider (HTTP 404 model_not_found)"
 
 
+def test_pinned_team_and_app_ids_come_from_settings(
+    tmp_path: Path, workspace: Workspace, slack_server: LocalSlackServer
+) -> None:
+    """TUNELOOP_SLACK_TEAM_ID / TUNELOOP_SLACK_APP_ID win over what auth.test says: pinned to
+    another workspace, this one's events are ignored; pinned to this one, they are answered."""
+    alice = workspace.add_user("alice")
+    channel = workspace.add_channel("help", members=[alice])
+    for team_id, answered in (("T0ELSEWHERE", False), (workspace.team_id, True)):
+        settings = _settings(
+            tmp_path,
+            workspace,
+            slack_server.api_url,
+            slack_team_id=team_id,
+            slack_app_id=workspace.bot.app_id,
+        )
+        runtime = build_bot(settings)
+        with ThreadedServer(runtime.asgi(), name="serve-pinned") as server:
+            driver = SlackDriver(workspace, f"{server.base_url}/slack/events", SECRET)
+            said = driver.mention(alice, channel, f"Am I answered in {team_id}?")
+            assert [r.status for r in said.responses] == [200, 200]
+            if answered:
+                assert workspace.wait_for_bot_replies(channel, said.ts)
+            runtime.reply_workers.shutdown(wait=True)
+            assert bool(workspace.bot_replies(channel, said.ts)) is answered
+            driver.close()
+        runtime.close()
+
+
 def test_the_served_bot_refuses_a_bad_signature(served: tuple[Any, SlackDriver, str]) -> None:
     _, driver, _ = served
     assert driver.send(b"{}", "application/json", secret="wrong").status == 401
