@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackClientError
 
 log = logging.getLogger("tuneloop.bot.origin")
 
@@ -50,7 +50,7 @@ class ExpectedOrigin:
             if self._learned is None:
                 try:
                     answer = client.auth_test()
-                except SlackApiError as error:
+                except (SlackClientError, OSError) as error:  # refused, or Slack unreachable
                     log.warning("auth.test failed (%s); request origin not checked", error)
                     return given
                 self._learned = AppIdentity(
