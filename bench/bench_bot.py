@@ -104,7 +104,7 @@ def tuneloop_app(
 
 @contextmanager
 def serving(app: App) -> Iterator[str]:
-    with ThreadedServer(create_asgi_app(app), name="bench-app") as server:
+    with ThreadedServer(create_asgi_app(app, signing_secret=SECRET), name="bench-app") as server:
         yield server.base_url + EVENTS_PATH
 
 

@@ -17,7 +17,9 @@ from bot.control import RetrainingControl
 from bot.conversation.delivery import StreamingSwitch
 from bot.conversation.responder import Responder
 from bot.deps import Deps
+from bot.incidents import listener_failed
 from bot.listeners import register_listeners
+from bot.origin import AppIdentity, ExpectedOrigin, origin_middleware
 from bot.replies import ModelCall, PromptBuilder, ReplyService
 from bot.replies.observer import ReplyObserver
 from curation.store import Store
@@ -38,6 +40,7 @@ def build_app(
     logger: logging.Logger | None = None,
     reload_model: Callable[[str], bool] | None = None,
     observe_reply: ReplyObserver | None = None,
+    identity: AppIdentity | None = None,
 ) -> App:
     """The tuneloop Bolt app.
 
@@ -47,7 +50,9 @@ def build_app(
     `listener_executor` Bolt's listeners (each made here, sized by `config`, when not given;
     whoever passes one shuts it down). `reload_model` is asked to load a model again when
     the model server answers 404 for it (see `ModelCall`). `observe_reply` is told of every
-    question handled (outcome, model, seconds; see `ReplyRecord`), for metrics.
+    question handled (outcome, model, seconds; see `ReplyRecord`), for metrics. Requests of
+    another team or app than `identity` (by default the bot token's, from auth.test) are
+    ignored (`bot.origin`).
     """
     config = config or BotConfig()
     replies = ReplyService(
@@ -85,5 +90,7 @@ def build_app(
         logger=logger or logging.getLogger("tuneloop.bot"),
         name="tuneloop",
     )
+    app.use(origin_middleware(ExpectedOrigin(identity)))
+    app.error(listener_failed)
     register_listeners(app, Deps(store, responder, control, config))
     return app

@@ -29,8 +29,9 @@ class RetrainingControl(Protocol):
     def request_retrain(self, actor: str) -> str:
         """Ask for a retraining cycle soon."""
 
-    def promote(self, model: str, actor: str, reason: str) -> str:
-        """Serve `model` from the next message on."""
+    def promote(self, model: str, actor: str, reason: str, *, force: bool = False) -> str:
+        """Serve `model` from the next message on, once it has answered a probe (`force`:
+        without asking it, nor whether it shuts down soon)."""
 
     def rollback(self, actor: str, reason: str) -> str:
         """Serve the previously promoted model again."""

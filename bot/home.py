@@ -11,6 +11,7 @@ from bot.blocks.home import reviewer_home, visitor_home
 from bot.blocks.summary import RetrainingSummary
 from bot.control import APPROVED_KEY, RetrainingControl
 from bot.deps import Deps
+from bot.incidents import incident_text, report_incident
 from curation.models import ReviewState
 
 log = logging.getLogger("tuneloop.bot.home")
@@ -31,14 +32,14 @@ def retraining_summary(control: RetrainingControl) -> RetrainingSummary:
             last_decision=control.last_decision(),
             details=status,
         )
-    except Exception as error:
-        log.exception("the retraining control failed")
+    except Exception:  # the error's text may name the database server: only in the log
+        error_id = report_incident(log, "the retraining control failed")
         return RetrainingSummary(
             active_model="unknown",
             available=False,
             approved_since_training=None,
             last_decision=None,
-            problem=f"Retraining status is unavailable: {error}",
+            problem=incident_text("Retraining status is unavailable", error_id),
         )
 
 

@@ -7,6 +7,7 @@ scheduler importing the bot.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,10 @@ from scheduler.cycle.trigger import new_example_count
 from scheduler.errors import SchedulerError
 from scheduler.records import Decision, RetrainCycle
 from scheduler.registry import Registry
+from scheduler.serving.probe import probe_before_promotion, provider_status
 from scheduler.training.model_info import shutdown_date
+
+log = logging.getLogger(__name__)
 
 
 class RetrainingService:
@@ -69,13 +73,28 @@ class RetrainingService:
             )
         return f"Retraining run {report.cycle_id} started; the scheduler takes it from here."
 
-    def promote(self, model: str, actor: str, reason: str) -> str:
+    def promote(self, model: str, actor: str, reason: str, *, force: bool = False) -> str:
+        """Serve `model` from the next message on. Unless `force`, it must answer a one-token
+        chat completion first (loaded on the serving side, for self-hosted adapters) and must
+        not shut down within the gate's limit; a refusal says why, without internals."""
+        ctx = self._runner.ctx
         gate = self._runner.config.gate
+        if not force:
+            probe = probe_before_promotion(ctx.client, model, serving=ctx.serving)
+            if not probe.answers:
+                log.warning("promotion of %s refused: %s (%s)", model, probe.problem, probe.detail)
+                raise self._refusal(
+                    f"{model} {probe.problem}: not promoted (check the name, or promote it "
+                    "with --force to serve it anyway)"
+                )
         try:
-            shuts = shutdown_date(self._runner.ctx.client, model)
+            shuts = shutdown_date(ctx.client, model)
         except openai.APIError as exc:
-            raise self._refusal(f"could not check {model} with the provider: {exc}") from exc
-        if shuts is not None and (shuts - utcnow().date()).days <= gate.shutdown_days:
+            log.warning("could not read %s from the provider: %s", model, exc)
+            raise self._refusal(
+                f"could not check {model} with the provider ({provider_status(exc)}); not promoted"
+            ) from exc
+        if not force and shuts is not None and (shuts - utcnow().date()).days <= gate.shutdown_days:
             raise self._refusal(
                 f"{model} shuts down on {shuts.isoformat()}, within {gate.shutdown_days} days; "
                 "not promoted"

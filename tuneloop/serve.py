@@ -25,12 +25,14 @@ from starlette.applications import Starlette
 from bot import BotConfig, RetrainingControl, build_app
 from bot.asgi import create_asgi_app
 from bot.conversation.delivery import DeliveryOptions
+from bot.origin import AppIdentity
 from bot.replies import TokenBudget
 from bot.replies.prompt import DEFAULT_ENCODING
 from bot.reviewers import UserGroupReviewers, any_of
 from curation.store import Store
 from tuneloop.metrics import Metrics
 from tuneloop.metrics.http import metrics_route
+from tuneloop.health import HealthCheck
 from tuneloop.settings import Settings
 from tuneloop.wiring import (
     active_model_lookup,
@@ -106,6 +108,7 @@ class BotRuntime:
     active_model: Callable[[], str]
     reply_workers: ThreadPoolExecutor
     runner: CycleRunner
+    settings: Settings
     closers: list[Callable[[], None]] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
 
@@ -116,7 +119,26 @@ class BotRuntime:
         )
 
     def asgi(self) -> Starlette:
-        app = create_asgi_app(self.app, health=lambda: {"active_model": self.active_model()})
+        """/slack/events (signature checked before the body is read, body capped by
+        TUNELOOP_SLACK_MAX_BODY_BYTES) and /healthz (a store write and the served model,
+        each probed at most once per its TUNELOOP_HEALTH_*_CHECK_SECONDS)."""
+        settings = self.settings
+        if not settings.slack_signing_secret:
+            raise SlackSettingsError("SLACK_SIGNING_SECRET is not set: HTTP mode needs it")
+        health = HealthCheck(
+            self.store.db,
+            self.active_model,
+            self.runner.ctx.client,
+            serving=self.runner.ctx.serving,
+            store_ttl_s=settings.health_store_check_seconds,
+            model_ttl_s=settings.health_model_check_seconds,
+        )
+        app = create_asgi_app(
+            self.app,
+            signing_secret=settings.slack_signing_secret,
+            health=health,
+            max_body_bytes=settings.slack_max_body_bytes,
+        )
         app.router.routes.append(metrics_route(self.metrics.registry))  # GET /metrics
         return app
 
@@ -177,9 +199,19 @@ def build_bot(
         reply_workers=workers,
         reload_model=model_reloader(runner),
         observe_reply=metrics.observe_reply,
+        identity=AppIdentity(team_id=settings.slack_team_id, app_id=settings.slack_app_id),
     )
     app.use(metrics.slack_middleware)
-    return BotRuntime(app, store, active_model, workers, runner, [store.db.dispose], metrics)
+    return BotRuntime(
+        app,
+        store,
+        active_model,
+        workers,
+        runner,
+        settings=settings,
+        closers=[store.db.dispose],
+        metrics=metrics,
+    )
 
 
 def run_http(runtime: BotRuntime, *, host: str, port: int) -> None:

@@ -328,6 +328,38 @@ class Settings(BaseSettings):
     slack_listener_threads: int = Field(
         default=16, ge=2, le=256, validation_alias=_env("TUNELOOP_SLACK_LISTENER_THREADS")
     )
+    slack_max_body_bytes: int = Field(
+        default=2**20,
+        ge=64 * 1024,
+        description="Largest request body /slack/events reads (bytes); Slack's are a few KiB.",
+        validation_alias=_env("TUNELOOP_SLACK_MAX_BODY_BYTES"),
+    )
+    slack_team_id: str | None = Field(
+        default=None,
+        description="The workspace (or Enterprise Grid org) whose requests are served; others "
+        "are ignored. Default: the bot token's, from auth.test.",
+        validation_alias=_env("TUNELOOP_SLACK_TEAM_ID"),
+    )
+    slack_app_id: str | None = Field(
+        default=None,
+        description="The Slack app whose requests are served; others are ignored. Default: the "
+        "bot token's, from auth.test.",
+        validation_alias=_env("TUNELOOP_SLACK_APP_ID"),
+    )
+
+    # --- health ------------------------------------------------------------------------------
+    health_store_check_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long /healthz reuses its last store write probe.",
+        validation_alias=_env("TUNELOOP_HEALTH_STORE_CHECK_SECONDS"),
+    )
+    health_model_check_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long /healthz reuses its last one-token probe of the served model.",
+        validation_alias=_env("TUNELOOP_HEALTH_MODEL_CHECK_SECONDS"),
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from curation.models.dataset import DatasetItem, DatasetVersion
 from curation.models.example import Example, ExampleSource, Split
 from curation.models.exchange import Exchange, ExchangeStatus
 from curation.models.feedback import Correction, Feedback, FeedbackKind
+from curation.models.health import StoreHealth
 from curation.models.review import ReviewEvent, ReviewItem, ReviewKind, ReviewState
 from curation.models.tally import ExampleTally, KeptCount
 
@@ -26,4 +27,5 @@ __all__ = [
     "ReviewKind",
     "ReviewState",
     "Split",
+    "StoreHealth",
 ]

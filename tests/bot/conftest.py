@@ -151,7 +151,7 @@ def make_bot(
             listener_executor=listeners,
         )
         switch, server = app_server
-        switch.target = create_asgi_app(app)
+        switch.target = create_asgi_app(app, signing_secret=SIGNING_SECRET)
         driver = SlackDriver(ws, server.base_url + EVENTS_PATH, SIGNING_SECRET)
         bot = Bot(ws, driver, store, app, activity, model, control, alice, bob, reviewer, channel)
         bot.closers += [driver.close, listeners.shutdown, replies.shutdown]

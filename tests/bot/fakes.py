@@ -107,9 +107,9 @@ class RecordingControl:
         self.requests.append(("retrain", actor))
         return "A retraining cycle will start within a minute."
 
-    def promote(self, model: str, actor: str, reason: str) -> str:
+    def promote(self, model: str, actor: str, reason: str, *, force: bool = False) -> str:
         self._maybe_refuse()
-        self.requests.append(("promote", model, actor, reason))
+        self.requests.append(("promote", model, actor, reason, *(["--force"] if force else [])))
         self.active.value = model
         return f"{model} is now the active model."
 

@@ -80,3 +80,18 @@ def test_a_refusal_from_the_retraining_control_is_shown(bot: Bot) -> None:
 
 def test_promote_without_a_model_asks_for_one(bot: Bot) -> None:
     assert "Say which model" in _answer(bot, bot.reviewer, "promote")
+
+
+def test_promote_force_is_passed_on_wherever_it_is_written(bot: Bot) -> None:
+    _answer(bot, bot.reviewer, "promote ft:x:acme::a --force it answers, trust me")
+    _answer(bot, bot.reviewer, "promote --force ft:x:acme::b")
+    assert bot.control.requests == [
+        ("promote", "ft:x:acme::a", bot.reviewer, "it answers, trust me", "--force"),
+        (
+            "promote",
+            "ft:x:acme::b",
+            bot.reviewer,
+            f"promoted from Slack by {bot.reviewer}",
+            "--force",
+        ),
+    ]

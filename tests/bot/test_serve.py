@@ -106,7 +106,11 @@ def test_the_served_bot_answers_with_the_registrys_active_model(
     channel = workspace.add_channel("help", members=[alice])
     health = httpx2.get(f"{base_url}/healthz")
     assert health.status_code == 200
-    assert health.json() == {"ok": True, "active_model": BASE_MODEL}
+    assert health.json() == {
+        "ok": True,
+        "active_model": BASE_MODEL,
+        "checks": {"store": {"ok": True}, "model": {"ok": True}},
+    }
 
     first = driver.mention(alice, channel, "How do I book leave?")
     workspace.wait_for_bot_replies(channel, first.ts)
@@ -141,6 +145,63 @@ def test_the_served_bot_drives_retraining_through_the_scheduler(
     # The same runner that the in-process scheduler advances now has an open cycle.
     cycle = runtime.runner.open_cycle()
     assert cycle is not None and f"Retraining run {cycle.id} started" in answer["text"]
+
+
+def test_a_promotion_from_slack_is_refused_for_a_model_that_does_not_answer(
+    served: tuple[Any, SlackDriver, str], workspace: Workspace
+) -> None:
+    """The issue's case: promoting a model that does not exist turned every reply into an
+    apology while /healthz said ok. Now the promotion is refused; forced, /healthz says so."""
+    runtime, driver, base_url = served
+    reviewer = workspace.add_user("rita", user_id=REVIEWERS[0])
+    channel = workspace.add_channel("help", members=[reviewer])
+    missing = f"ft:{BASE_MODEL}:acme::missing"
+
+    def answer(text: str) -> str:
+        before = len(workspace.ephemerals_for(reviewer))
+        driver.command(reviewer, channel, text)
+        shown = workspace.wait_until(lambda: workspace.ephemerals_for(reviewer)[before:])
+        return str(shown[-1]["text"])
+
+    refused = answer(f"promote {missing} looks good")
+    assert f"{missing} is not served by the provider (HTTP 404 model_not_found)" in refused
+    assert "--force" in refused
+    assert runtime.active_model() == BASE_MODEL
+    assert httpx2.get(f"{base_url}/healthz").status_code == 200
+
+    assert f"Now serving {missing}" in answer(f"promote {missing} --force I know")
+    health = httpx2.get(f"{base_url}/healthz")
+    assert health.status_code == 503
+    model = health.json()["checks"]["model"]
+    assert model["error"] == "the model is not served by the provider (HTTP 404 model_not_found)"
+
+
+def test_pinned_team_and_app_ids_come_from_settings(
+    tmp_path: Path, workspace: Workspace, slack_server: LocalSlackServer
+) -> None:
+    """TUNELOOP_SLACK_TEAM_ID / TUNELOOP_SLACK_APP_ID win over what auth.test says: pinned to
+    another workspace, this one's events are ignored; pinned to this one, they are answered."""
+    alice = workspace.add_user("alice")
+    channel = workspace.add_channel("help", members=[alice])
+    for team_id, answered in (("T0ELSEWHERE", False), (workspace.team_id, True)):
+        settings = _settings(
+            tmp_path,
+            workspace,
+            slack_server.api_url,
+            slack_team_id=team_id,
+            slack_app_id=workspace.bot.app_id,
+        )
+        runtime = build_bot(settings)
+        with ThreadedServer(runtime.asgi(), name="serve-pinned") as server:
+            driver = SlackDriver(workspace, f"{server.base_url}/slack/events", SECRET)
+            said = driver.mention(alice, channel, f"Am I answered in {team_id}?")
+            assert [r.status for r in said.responses] == [200, 200]
+            if answered:
+                assert workspace.wait_for_bot_replies(channel, said.ts)
+            runtime.reply_workers.shutdown(wait=True)
+            assert bool(workspace.bot_replies(channel, said.ts)) is answered
+            driver.close()
+        runtime.close()
 
 
 def test_the_served_bot_refuses_a_bad_signature(served: tuple[Any, SlackDriver, str]) -> None:

@@ -144,3 +144,15 @@ def test_plain_status_shows_a_run_whose_job_failed(env: str, db: Database) -> No
     assert code == 0, out
     assert "recent runs" in out and "training_failed" in out
     assert "invalid_training_file" in out and "[line 3]" in out  # kept, not read as markup
+
+
+def test_manual_promotion_probes_the_model_first(env: str) -> None:
+    missing = f"ft:{BASE_MODEL}:acme::missing"
+    code, out = run("models", "promote", missing, "--reason", "a typo")
+    assert code == 1
+    assert "is not served by the provider (HTTP 404 model_not_found); not promoted" in out
+    assert "--force" in out
+    code, out = run("models", "list", "--json")
+    assert json.loads(out)["models"] == []  # nothing was promoted, nothing bootstrapped
+    code, out = run("models", "promote", missing, "--reason", "I know", "--force", "--json")
+    assert code == 0 and json.loads(out)["to_model"] == missing, out

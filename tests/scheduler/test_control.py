@@ -50,3 +50,28 @@ def test_promote_and_rollback_refuse_in_the_callers_terms(harness: Harness) -> N
     harness.gate_overrides = {"shutdown_days": 60}
     with pytest.raises(ControlError, match="shuts down on 2027-01-14"):
         _service(harness).promote("gpt-4o-2024-08-06", "UREVIEW1", "try")
+
+
+MISSING = "ft:gpt-4.1-mini-2025-04-14:acme::missing"
+
+
+def test_promote_refuses_a_model_that_does_not_answer_unless_forced(harness: Harness) -> None:
+    service = _service(harness)
+    with pytest.raises(ControlError) as refused:
+        service.promote(MISSING, "UREVIEW1", "try")
+    assert str(refused.value) == (
+        f"{MISSING} is not served by the provider (HTTP 404 model_not_found): not promoted "
+        "(check the name, or promote it with --force to serve it anyway)"
+    )
+    assert service.status()["active_model"] == BASE_MODEL
+    assert f"Now serving {MISSING}" in service.promote(MISSING, "UREVIEW1", "try", force=True)
+
+
+def test_force_also_overrides_the_shutdown_limit(harness: Harness) -> None:
+    harness.gate_overrides = {"shutdown_days": 60}
+    service = _service(harness)
+    with pytest.raises(ControlError, match="shuts down on 2027-01-14"):
+        service.promote("gpt-4o-2024-08-06", "UREVIEW1", "try")
+    assert "Now serving gpt-4o-2024-08-06" in service.promote(
+        "gpt-4o-2024-08-06", "UREVIEW1", "try", force=True
+    )

@@ -236,12 +236,17 @@ def models_promote(
     reason: str = REASON_OPTION,
     reviewer: str | None = REVIEWER_OPTION,
     force: bool = typer.Option(
-        False, "--force", help="Promote even if the model shuts down within the gate's limit."
+        False,
+        "--force",
+        help="Promote even if the model does not answer a probe or shuts down within the "
+        "gate's limit.",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Serve MODEL now, by hand (audited). Refuses a model that shuts down soon."""
+    """Serve MODEL now, by hand (audited). Refuses a model that does not answer one small chat
+    completion (a self-hosted adapter is loaded first), or that shuts down soon."""
     from curation.models.base import utcnow
+    from scheduler.serving.probe import probe_before_promotion
     from scheduler.training.model_info import shutdown_date
     from tuneloop.provider import build_openai_client
     from tuneloop.settings import load_settings
@@ -253,12 +258,13 @@ def models_promote(
         db = open_database(settings)
         client = build_openai_client(settings)
         registry, serving = registry_for_changes(settings, db, client)
-        # A self-hosted adapter is loaded first: one the server cannot serve is refused here
-        # rather than turning every reply into an apology.
-        if serving is not None and not serving.ensure(model) and not force:
+        # A model that does not answer is refused here rather than turning every reply into
+        # an apology (a self-hosted adapter is loaded on the serving side first).
+        probe = None if force else probe_before_promotion(client, model, serving=serving)
+        if probe is not None and not probe.answers:
             fail(
-                f"{model} is neither the served base model nor an adapter in the adapter store "
-                f"({settings.resolved_adapter_store_dir}); use --force to promote it anyway"
+                f"{model} {probe.problem}; not promoted. Check the name (`tuneloop models "
+                f"list`), or use --force to promote it anyway"
             )
         shuts = shutdown_date(client, model)
         days = (shuts - utcnow().date()).days if shuts else None

@@ -211,7 +211,9 @@ def build_world(
         listener_executor=listeners,
         reload_model=model_reloader(runner),
     )
-    server = ThreadedServer(create_asgi_app(app), name="demo-bot").start()
+    server = ThreadedServer(
+        create_asgi_app(app, signing_secret=SIGNING_SECRET), name="demo-bot"
+    ).start()
     closers += [server.stop, listeners.shutdown, replies.shutdown]
     driver = SlackDriver(ws, server.base_url + EVENTS_PATH, SIGNING_SECRET)
     closers.append(driver.close)

@@ -20,6 +20,7 @@ from bot.blocks.commands import HELP, queue_text, stats_text, status_text
 from bot.control import ControlError
 from bot.deps import Deps
 from bot.home import retraining_summary
+from bot.incidents import incident_text, report_incident
 from bot.reviewing import NOT_A_REVIEWER
 from curation.models import ReviewState
 from curation.stats import store_stats
@@ -29,6 +30,8 @@ log = logging.getLogger("tuneloop.bot.commands")
 REVIEWER_ONLY = frozenset({"queue", "retrain", "promote", "rollback"})
 READING = frozenset({"status", "stats", "queue"})
 QUEUE_LINES = 10
+#: `/tuneloop promote MODEL --force`: promote without probing the model first.
+FORCE = "--force"
 
 
 def _change(deps: Deps, verb: str, rest: str, user: str) -> str:
@@ -36,10 +39,13 @@ def _change(deps: Deps, verb: str, rest: str, user: str) -> str:
     if verb == "retrain":
         return control.request_retrain(user)
     if verb == "promote":
-        model, _, reason = rest.partition(" ")
+        words = rest.split()
+        force = FORCE in words
+        model, *reason = [word for word in words if word != FORCE] or [""]
         if not model:
-            return "Say which model: `/tuneloop promote MODEL [reason]`."
-        return control.promote(model, user, reason.strip() or f"promoted from Slack by {user}")
+            return f"Say which model: `/tuneloop promote MODEL [{FORCE}] [reason]`."
+        why = " ".join(reason) or f"promoted from Slack by {user}"
+        return control.promote(model, user, why, force=force)
     return control.rollback(user, rest.strip() or f"rolled back from Slack by {user}")
 
 
@@ -71,9 +77,9 @@ def tuneloop_command_listener(deps: Deps) -> Callable[..., None]:
             )
         except ControlError as refusal:
             answer = f":warning: {refusal}"
-        except Exception:
-            log.exception("/tuneloop %s failed", verb)
-            answer = f":warning: `/tuneloop {verb}` failed; the error is in the bot's log."
+        except Exception:  # its text may name the database server: only in the log
+            error_id = report_incident(log, f"/tuneloop {verb} failed")
+            answer = ":warning: " + incident_text(f"`/tuneloop {verb}` failed", error_id)
         respond(text=answer, response_type="ephemeral")
 
     return handle_tuneloop_command
