@@ -16,6 +16,7 @@ from bot.config import BotConfig
 from bot.control import RetrainingControl
 from bot.conversation.delivery import StreamingSwitch
 from bot.conversation.responder import Responder
+from bot.conversation.triggers import FollowUps
 from bot.deps import Deps
 from bot.listeners import register_listeners
 from bot.replies import ModelCall, PromptBuilder, ReplyService
@@ -70,6 +71,7 @@ def build_app(
         streaming=StreamingSwitch(config.streaming),
         delivery=config.delivery,
         history_messages=config.history_messages,
+        follow_ups=FollowUps(config.follow_ups),
     )
     app = App(
         client=client,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.conversation.delivery import DeliveryOptions
+from bot.conversation.triggers import FollowUpRule
 from bot.replies import TokenBudget
 from bot.replies.prompt import DEFAULT_ENCODING
 
@@ -29,6 +30,9 @@ class BotConfig:
     model_timeout_s: float = 60.0
     delivery: DeliveryOptions = field(default_factory=DeliveryOptions)
     streaming: bool = True
+    #: Who may go on in a thread the bot answered without mentioning it (see
+    #: `bot.conversation.triggers.FollowUps`).
+    follow_ups: FollowUpRule = FollowUpRule.ASKER
     #: Newest thread messages read for a prompt (before the token budget trims them).
     history_messages: int = 400
     #: Threads for Bolt's listeners: acks, clicks, modals (never model calls).

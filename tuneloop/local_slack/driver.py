@@ -158,6 +158,20 @@ class SlackDriver:
             said.responses.append(response)
         return said
 
+    def delete(self, user: str, channel: str, ts: str) -> AppResponse:
+        """`user` deletes their message: Slack removes it (a thread root with replies stays as
+        a tombstone) and tells the app with `message_deleted` (or `message_changed`)."""
+        message = self.ws.message(channel, ts)
+        if message is None or message.get("user") != user:
+            raise LookupError(f"{user} has no message {ts} in {channel}")
+        previous, tombstoned = self.ws.delete(channel, ts)
+        if tombstoned:
+            now = self.ws.message(channel, ts) or {}
+            event = payloads.message_changed_event(self.ws, channel, now, previous)
+        else:
+            event = payloads.message_deleted_event(self.ws, channel, previous)
+        return self.deliver_event(event)[1]
+
     def mention(self, user: str, channel: str, text: str, *, thread_ts: str | None = None) -> Said:
         return self.say(user, channel, f"<@{self.ws.bot.user_id}> {text}", thread_ts=thread_ts)
 
