@@ -290,6 +290,7 @@ class Workspace:
             else:
                 self._messages[channel_id].remove(found)
                 self._deleted.setdefault(channel_id, set()).add(ts)
+                self.statuses.pop((channel_id, ts), None)  # its thread went with it
                 root_ts = found.get("thread_ts")
                 root = self._find(channel_id, root_ts) if root_ts and root_ts != ts else None
                 if root is not None:
