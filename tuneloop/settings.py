@@ -254,6 +254,20 @@ class Settings(BaseSettings):
     slack_listener_threads: int = Field(
         default=16, ge=2, le=256, validation_alias=_env("TUNELOOP_SLACK_LISTENER_THREADS")
     )
+    slack_follow_ups: Literal["asker", "anyone", "mention"] = Field(
+        default="asker",
+        validation_alias=_env("TUNELOOP_SLACK_FOLLOW_UPS"),
+        description="In a thread the bot answered, who may go on without mentioning it "
+        "(a message that mentions someone else is never for the bot)",
+    )
+    slack_rate_limit_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        validation_alias=_env("TUNELOOP_SLACK_RATE_LIMIT_WAIT_SECONDS"),
+        description="Seconds one answer may wait out Slack's rate limits before it is kept "
+        "and delivered later",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
