@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from bot.config import BotConfig
 from bot.control import RetrainingControl
 from bot.conversation.delivery import StreamingSwitch
+from bot.conversation.names import SlackNames
 from bot.conversation.responder import Responder
 from bot.conversation.triggers import FollowUps
 from bot.deps import Deps
@@ -72,6 +73,7 @@ def build_app(
         delivery=config.delivery,
         history_messages=config.history_messages,
         follow_ups=FollowUps(config.follow_ups),
+        names=SlackNames(ttl_s=config.names_ttl_s),
     )
     app = App(
         client=client,

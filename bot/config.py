@@ -33,6 +33,9 @@ class BotConfig:
     #: Who may go on in a thread the bot answered without mentioning it (see
     #: `bot.conversation.triggers.FollowUps`).
     follow_ups: FollowUpRule = FollowUpRule.ASKER
+    #: How long a person's or channel's name is kept before users.info / conversations.info
+    #: are asked again.
+    names_ttl_s: float = 3600.0
     #: Newest thread messages read for a prompt (before the token budget trims them).
     history_messages: int = 400
     #: Threads for Bolt's listeners: acks, clicks, modals (never model calls).

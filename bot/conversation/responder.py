@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.conversation.delivery import DeliveryOptions, SlackReplySink, StreamingSwitch
+from bot.conversation.names import SlackNames
 from bot.conversation.status import DelayedCalls
 from bot.conversation.thread import question_turns
 from bot.conversation.triggers import FollowUps, conversation_ref, thread_root
@@ -64,6 +65,7 @@ class Responder:
         delivery: DeliveryOptions,
         history_messages: int,
         follow_ups: FollowUps,
+        names: SlackNames,
     ) -> None:
         self._replies = replies
         self._capture = capture
@@ -72,6 +74,7 @@ class Responder:
         self._delivery = delivery
         self._history_messages = history_messages
         self._follow_ups = follow_ups
+        self._names = names
         self._in_flight = _InFlight()
         self._later = DelayedCalls(workers)
 
@@ -123,7 +126,11 @@ class Responder:
         if question.only_as_follow_up and not self._is_follow_up(question):
             return None
         turns = question_turns(
-            client, event, bot_user_id=question.bot_user_id, max_messages=self._history_messages
+            client,
+            event,
+            bot_user_id=question.bot_user_id,
+            max_messages=self._history_messages,
+            readable=lambda text: self._names.readable(client, text),
         )
         if not turns[-1].content:
             return None  # a bare mention: nothing was asked

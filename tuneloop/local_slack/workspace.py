@@ -155,16 +155,17 @@ class Workspace:
 
     # --- people and channels --------------------------------------------------------------------
     def _add_user(self, user_id: str, name: str, *, is_bot: bool = False, **extra: Any) -> None:
+        real_name = extra.pop("real_name", name)
         self.users[user_id] = {
             "id": user_id,
-            "team_id": self.team_id,
+            "team_id": extra.pop("team_id", self.team_id),
             "name": name,
-            "real_name": extra.pop("real_name", name),
+            "real_name": real_name,
             "is_bot": is_bot,
             "is_admin": extra.pop("is_admin", False),
             "deleted": False,
             "tz": "Europe/London",
-            "profile": {"display_name": name, "real_name": name},
+            "profile": {"display_name": name, "real_name": real_name},
             **({"bot_id": self.bot.bot_id} if is_bot else {}),
         }
 
