@@ -36,6 +36,9 @@ class BotConfig:
     #: How long a person's or channel's name is kept before users.info / conversations.info
     #: are asked again.
     names_ttl_s: float = 3600.0
+    #: Characters of an attached plain-text file put under the question (the prompt's token
+    #: budget still applies to the whole).
+    file_chars: int = 20_000
     #: Newest thread messages read for a prompt (before the token budget trims them).
     history_messages: int = 400
     #: Threads for Bolt's listeners: acks, clicks, modals (never model calls).

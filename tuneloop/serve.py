@@ -79,6 +79,7 @@ def bot_config(settings: Settings) -> BotConfig:
         ),
         streaming=settings.slack_streaming,
         follow_ups=FollowUpRule(settings.slack_follow_ups),
+        file_chars=settings.slack_file_chars,
         listener_threads=settings.slack_listener_threads,
         reply_workers=settings.slack_reply_workers,
     )

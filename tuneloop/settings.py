@@ -260,6 +260,13 @@ class Settings(BaseSettings):
         description="In a thread the bot answered, who may go on without mentioning it "
         "(a message that mentions someone else is never for the bot)",
     )
+    slack_file_chars: int = Field(
+        default=20_000,
+        ge=0,
+        le=1_000_000,
+        validation_alias=_env("TUNELOOP_SLACK_FILE_CHARS"),
+        description="Characters of an attached plain-text file read into the question",
+    )
     slack_rate_limit_wait_seconds: float = Field(
         default=30.0,
         ge=0,

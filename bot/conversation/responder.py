@@ -21,11 +21,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.conversation.delivery import DeliveryOptions, SlackReplySink, StreamingSwitch
+from bot.conversation.files import Attachments, FileReader, unreadable_reply
 from bot.conversation.names import SlackNames
 from bot.conversation.status import DelayedCalls
 from bot.conversation.thread import question_turns
 from bot.conversation.triggers import FollowUps, conversation_ref, thread_root
-from bot.replies import Outcome, ReplyRequest, ReplyService
+from bot.replies import Outcome, ReplyRequest, ReplyService, Turn
 from curation.capture import Capture
 
 log = logging.getLogger("tuneloop.bot.responder")
@@ -66,6 +67,7 @@ class Responder:
         history_messages: int,
         follow_ups: FollowUps,
         names: SlackNames,
+        files: FileReader,
     ) -> None:
         self._replies = replies
         self._capture = capture
@@ -75,6 +77,7 @@ class Responder:
         self._history_messages = history_messages
         self._follow_ups = follow_ups
         self._names = names
+        self._files = files
         self._in_flight = _InFlight()
         self._later = DelayedCalls(workers)
 
@@ -132,11 +135,22 @@ class Responder:
             max_messages=self._history_messages,
             readable=lambda text: self._names.readable(client, text),
         )
-        if not turns[-1].content:
-            return None  # a bare mention: nothing was asked
+        files = event.get("files") or []
+        attachments = self._files.read(client.token, files) if files else Attachments()
+        asked = turns[-1].content
         sink = self._sink(client, channel, thread_root(event), question)
         ref = conversation_ref(event, team_id=question.team_id, event_id=question.event_id)
-        request = ReplyRequest(ref, turns, withdrawn=withdrawn or threading.Event())
+        if not asked and not attachments.read:
+            if attachments.unread:  # only files the bot cannot read: say so, briefly
+                return self._replies.decline(
+                    ref, attachments.text, unreadable_reply(attachments), sink
+                )
+            return None  # a bare mention: nothing was asked
+        if attachments.text:
+            turns[-1] = Turn("user", f"{asked}\n\n{attachments.text}".strip())
+        request = ReplyRequest(
+            ref, turns, notes=attachments.notes, withdrawn=withdrawn or threading.Event()
+        )
         outcome = self._replies.answer(request, sink)
         if outcome is Outcome.UNSENT:
             later = _Later(client, ref.channel_id, ref.message_ts, question, sink.notice_ts)

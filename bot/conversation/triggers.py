@@ -15,12 +15,13 @@ QUESTION_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 
 
 def asked_by_person(event: Mapping[str, Any]) -> bool:
-    """A new message a person wrote (not an edit, a deletion, a join or a bot's post)."""
+    """A new message a person wrote, with text or files (not an edit, a deletion, a join or a
+    bot's post)."""
     return (
         event.get("subtype") in QUESTION_SUBTYPES
         and not event.get("bot_id")
         and bool(event.get("user"))
-        and bool(str(event.get("text") or "").strip())
+        and (bool(str(event.get("text") or "").strip()) or bool(event.get("files")))
     )
 
 

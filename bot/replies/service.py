@@ -124,6 +124,19 @@ class ReplyService:
             return self._withdraw(sink, exchange_id)
         return Outcome.ANSWERED
 
+    def decline(self, ref: ConversationRef, question: str, reply: str, sink: ReplySink) -> Outcome:
+        """Answer without the model: `reply` says why (a message holding only files the bot
+        cannot read, say). Recorded as a failed exchange, once: a repeated delivery of the
+        message gets no second reply."""
+        exchange_id, created = self._capture.claim_exchange(
+            ref, [{"role": "user", "content": question}]
+        )
+        if not created:
+            return Outcome.DUPLICATE
+        self._capture.fail_exchange(exchange_id, error=f"not answered: {reply}", model=None)
+        self._apologise_with(sink, reply)
+        return Outcome.FAILED
+
     @staticmethod
     def _withdraw(sink: ReplySink, exchange_id: int) -> Outcome:
         log.info("the question of exchange %s was deleted: reply withdrawn", exchange_id)
@@ -147,7 +160,11 @@ class ReplyService:
 
     @staticmethod
     def _apologise(sink: ReplySink, kind: str) -> None:
+        ReplyService._apologise_with(sink, apology_for(kind))
+
+    @staticmethod
+    def _apologise_with(sink: ReplySink, text: str) -> None:
         try:
-            sink.apologise(apology_for(kind))
+            sink.apologise(text)
         except Exception:
             log.exception("could not post the apology")

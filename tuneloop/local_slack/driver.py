@@ -138,10 +138,19 @@ class SlackDriver:
         return f"{self.ws.public_url}/respond/{token}"
 
     # --- conversation ---------------------------------------------------------------------------
-    def say(self, user: str, channel: str, text: str, *, thread_ts: str | None = None) -> Said:
-        """Post as `user`; deliver `app_mention` (if the bot is mentioned outside a DM) and
-        `message` (if the bot is in the conversation), each with its own event id."""
-        message = self.ws.post(channel, user=user, text=text, thread_ts=thread_ts)
+    def say(
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        files: list[Json] | None = None,
+    ) -> Said:
+        """Post as `user` (with `files` from `Workspace.upload`); deliver `app_mention` (if
+        the bot is mentioned outside a DM) and `message` (if the bot is in the conversation),
+        each with its own event id."""
+        message = self.ws.post(channel, user=user, text=text, thread_ts=thread_ts, files=files)
         said = Said(channel, message)
         conversation = self.ws.channel(channel)
         if self.ws.bot.user_id in self.ws.mentions(text) and not conversation.is_im:

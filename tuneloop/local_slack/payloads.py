@@ -97,12 +97,13 @@ def app_mention_event(ws: Workspace, channel_id: str, message: Json) -> Json:
         "user": message["user"],
         "text": message["text"],
         "ts": message["ts"],
-        "team": ws.team_id,
+        "team": message.get("team", ws.team_id),
         "channel": channel_id,
         "event_ts": message["ts"],
     }
-    if message.get("thread_ts"):
-        event["thread_ts"] = message["thread_ts"]
+    for key in ("thread_ts", "files", "user_team"):
+        if message.get(key):
+            event[key] = message[key]
     return event
 
 

@@ -111,6 +111,7 @@ class Workspace:
         self._messages: dict[str, list[Json]] = {}
         self._streaming: set[tuple[str, str]] = set()
         self._deleted: dict[str, set[str]] = {}
+        self.file_contents: dict[str, bytes] = {}
         self._triggers: dict[str, str] = {}
         self._add_user(self.bot.user_id, bot_name, is_bot=True)
 
@@ -233,8 +234,10 @@ class Workspace:
         blocks: list[Json] | None = None,
         metadata: Json | None = None,
         streaming: bool = False,
+        files: list[Json] | None = None,
     ) -> Json:
-        """Add a message (from a person or the bot) and return a copy of it."""
+        """Add a message (from a person or the bot) and return a copy of it. `files` (from
+        `upload`) make it a `file_share` message, as Slack sends one."""
         with self.changing(channel_id):
             channel = self.channel(channel_id)
             ts = self._ts.next()
@@ -253,6 +256,10 @@ class Workspace:
                 message["blocks"] = copy_json(blocks)
             if metadata:
                 message["metadata"] = copy_json(metadata)
+            if files:
+                message["files"] = copy_json(files)
+                message["subtype"] = "file_share"
+                message["upload"] = True
             root = self._find(channel.id, thread_ts) if thread_ts else None
             if thread_ts and root is None and thread_ts not in self._deleted.get(channel.id, ()):
                 raise SlackApiFailure("thread_not_found")
@@ -298,6 +305,25 @@ class Workspace:
                     root["reply_count"] = max(0, root.get("reply_count", 1) - 1)
             self._streaming.discard((channel_id, ts))
             return previous, has_replies
+
+    def upload(self, user: str, name: str, content: bytes, *, mimetype: str, filetype: str) -> Json:
+        """A file `user` uploads, as Slack describes it in a message's `files`; its bytes are
+        served at `url_private` to the bot's token only."""
+        with self.changing():
+            file_id = slack_id("F")
+            self.file_contents[file_id] = content
+            url = f"{self.public_url}/files/{file_id}/{name}"
+            return {
+                "id": file_id,
+                "name": name,
+                "title": name,
+                "mimetype": mimetype,
+                "filetype": filetype,
+                "size": len(content),
+                "user": user,
+                "url_private": url,
+                "url_private_download": f"{url}?download=1",
+            }
 
     def next_ts(self) -> str:
         """A fresh message ts (an event's own ts, say)."""
