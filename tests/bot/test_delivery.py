@@ -274,3 +274,18 @@ def test_post_then_update_updates_at_most_once_per_interval(slack_server: LocalS
     assert final is not None and final["text"].endswith("piece 39 ")
     assert final["blocks"][-1]["elements"][0]["value"] == "7"
     assert (channel, question["ts"]) not in ws.statuses
+
+
+def test_streaming_to_a_slack_connect_guest_names_the_guests_team(
+    make_bot: Callable[..., Bot], scripted: ScriptedModel
+) -> None:
+    scripted.reply = _long_text(3000)
+    bot = make_bot(openai_client=scripted.client())
+    guest = bot.ws.add_user("gus", team_id="T0PARTNER1")
+    bot.ws.channels[bot.channel].members.add(guest)
+    said = bot.ask("How do I get a guest account?", user=guest)
+    [reply] = bot.answered(said)
+    assert reply["text"] == scripted.reply
+    [start] = bot.ws.calls_to("chat.startStream")
+    assert start.args["recipient_user_id"] == guest
+    assert start.args["recipient_team_id"] == "T0PARTNER1"  # the guest's, not this workspace's

@@ -249,6 +249,8 @@ class Workspace:
                 # A Slack Connect guest's messages carry the guest's own team.
                 "team": self.users.get(user, {}).get("team_id", self.team_id),
             }
+            if message["team"] != self.team_id:
+                message["user_team"] = message["source_team"] = message["team"]
             if user == self.bot.user_id:
                 message["bot_id"] = self.bot.bot_id
                 message["app_id"] = self.bot.app_id
