@@ -44,7 +44,7 @@ class BotConfig:
     #: Threads for Bolt's listeners: acks, clicks, modals (never model calls).
     listener_threads: int = 16
     #: Concurrent replies (each waits on the model); more questions queue.
-    reply_workers: int = 64
+    reply_workers: int = 256
     suggested_prompts: tuple[tuple[str, str], ...] = DEFAULT_SUGGESTED_PROMPTS
     #: Items shown on a reviewer's App Home (Slack allows 100 blocks per view).
     home_queue_items: int = 12

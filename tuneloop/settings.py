@@ -249,7 +249,7 @@ class Settings(BaseSettings):
         default=0.3, ge=0, le=30, validation_alias=_env("TUNELOOP_STATUS_DELAY_SECONDS")
     )
     slack_reply_workers: int = Field(
-        default=64, ge=1, le=1024, validation_alias=_env("TUNELOOP_SLACK_REPLY_WORKERS")
+        default=256, ge=1, le=1024, validation_alias=_env("TUNELOOP_SLACK_REPLY_WORKERS")
     )
     slack_listener_threads: int = Field(
         default=16, ge=2, le=256, validation_alias=_env("TUNELOOP_SLACK_LISTENER_THREADS")
