@@ -15,7 +15,10 @@ from slack_sdk import WebClient
 from bot.config import BotConfig
 from bot.control import RetrainingControl
 from bot.conversation.delivery import StreamingSwitch
+from bot.conversation.files import FileReader
+from bot.conversation.names import SlackNames
 from bot.conversation.responder import Responder
+from bot.conversation.triggers import FollowUps
 from bot.deps import Deps
 from bot.incidents import listener_failed
 from bot.listeners import register_listeners
@@ -80,6 +83,9 @@ def build_app(
         streaming=StreamingSwitch(config.streaming),
         delivery=config.delivery,
         history_messages=config.history_messages,
+        follow_ups=FollowUps(config.follow_ups),
+        names=SlackNames(ttl_s=config.names_ttl_s),
+        files=FileReader(max_chars=config.file_chars),
     )
     app = App(
         client=client,

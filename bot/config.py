@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.conversation.delivery import DeliveryOptions
+from bot.conversation.triggers import FollowUpRule
 from bot.replies import TokenBudget
 from bot.replies.prompt import DEFAULT_ENCODING
 
@@ -31,12 +32,21 @@ class BotConfig:
     reply_temperature: float | None = None
     delivery: DeliveryOptions = field(default_factory=DeliveryOptions)
     streaming: bool = True
+    #: Who may go on in a thread the bot answered without mentioning it (see
+    #: `bot.conversation.triggers.FollowUps`).
+    follow_ups: FollowUpRule = FollowUpRule.ASKER
+    #: How long a person's or channel's name is kept before users.info / conversations.info
+    #: are asked again.
+    names_ttl_s: float = 3600.0
+    #: Characters of an attached plain-text file put under the question (the prompt's token
+    #: budget still applies to the whole).
+    file_chars: int = 20_000
     #: Newest thread messages read for a prompt (before the token budget trims them).
     history_messages: int = 400
     #: Threads for Bolt's listeners: acks, clicks, modals (never model calls).
     listener_threads: int = 16
     #: Concurrent replies (each waits on the model); more questions queue.
-    reply_workers: int = 64
+    reply_workers: int = 256
     suggested_prompts: tuple[tuple[str, str], ...] = DEFAULT_SUGGESTED_PROMPTS
     #: Items shown on a reviewer's App Home (Slack allows 100 blocks per view).
     home_queue_items: int = 12

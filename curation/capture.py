@@ -79,6 +79,8 @@ _CLAIM_EXCHANGE = {
     .returning(_EXCHANGES.c.id),
 }
 _UPDATE_EXCHANGE = update(_EXCHANGES).where(_EXCHANGES.c.id == bindparam("exchange_id"))
+#: The same for the reply path's writes, which must never bring a deleted question back.
+_UPDATE_LIVE_EXCHANGE = _UPDATE_EXCHANGE.where(_EXCHANGES.c.status != ExchangeStatus.DELETED)
 #: Attempts at a claim whose id collides with a stored row (the sequence is moved past the
 #: data between attempts; another process may be doing the same).
 _CLAIM_ATTEMPTS = 3
@@ -194,9 +196,10 @@ class Capture:
                 )
             return existing, False
 
-    def complete_exchange(self, exchange_id: int, answer: Answer) -> None:
-        """Store the reply of a claimed exchange."""
-        self._update(
+    def complete_exchange(self, exchange_id: int, answer: Answer) -> bool:
+        """Store the reply of a claimed exchange. False (and nothing stored) when its
+        question was deleted meanwhile: the reply must not be shown either."""
+        return self._update_live(
             exchange_id,
             reply=clean_for_storage(answer.reply),
             model=answer.model,
@@ -212,14 +215,48 @@ class Capture:
     def fail_exchange(
         self, exchange_id: int, *, error: str, model: str | None, latency_ms: int | None = None
     ) -> None:
-        """The model failed: keep the question, with the error, for later."""
-        self._update(
+        """The model failed: keep the question, with the error, for later (unless the
+        question was deleted meanwhile)."""
+        self._update_live(
             exchange_id,
             status=ExchangeStatus.FAILED,
             error=clean_for_storage(error)[:2000],
             model=model,
             latency_ms=latency_ms,
         )
+
+    def mark_unsent(self, exchange_id: int, *, error: str) -> bool:
+        """The reply is stored but Slack would not take it: keep it for a later delivery."""
+        return self._update_live(
+            exchange_id, status=ExchangeStatus.UNSENT, error=clean_for_storage(error)[:2000]
+        )
+
+    def take_unsent(self, exchange_id: int) -> Exchange | None:
+        """Claim an unsent reply for delivery (it counts as answered from now on); None when
+        another process took it first or it is no longer unsent. A delivery that fails
+        calls `mark_unsent` again."""
+        with self._db.statements() as connection:
+            taken = connection.execute(
+                update(_EXCHANGES)
+                .where(
+                    _EXCHANGES.c.id == exchange_id,
+                    _EXCHANGES.c.status == ExchangeStatus.UNSENT,
+                )
+                .values(status=ExchangeStatus.ANSWERED, error=None)
+            ).rowcount
+        return self.exchange(exchange_id) if taken == 1 else None
+
+    def _update_live(self, exchange_id: int, **values: Any) -> bool:
+        """`_update`, unless the question is deleted: then False and nothing written."""
+        with self._db.statements() as connection:
+            result = connection.execute(
+                _UPDATE_LIVE_EXCHANGE, {"exchange_id": exchange_id, **values}
+            )
+            if result.rowcount == 1:
+                return True
+            if connection.execute(select(Exchange.id).where(Exchange.id == exchange_id)).first():
+                return False
+            raise NotFoundError(f"exchange {exchange_id} does not exist")
 
     def _update(self, exchange_id: int, **values: Any) -> None:
         """One prebuilt UPDATE: no read before the write, and no row read back."""
@@ -245,6 +282,15 @@ class Capture:
         with self._db.read_session() as session:
             return self._get(session, exchange_id)
 
+    def exchange_by_message(self, channel_id: str, message_ts: str) -> Exchange | None:
+        """The exchange of the question at (channel, ts), if the bot took it."""
+        with self._db.read_session() as session:
+            return session.scalar(
+                select(Exchange).where(
+                    Exchange.channel_id == channel_id, Exchange.message_ts == message_ts
+                )
+            )
+
     def exchange_by_reply(self, channel_id: str, reply_ts: str) -> Exchange | None:
         """The exchange whose reply is the message at (channel, ts), if it is one of ours."""
         with self._db.read_session() as session:
@@ -256,11 +302,18 @@ class Capture:
 
     def thread_has_exchange(self, team_id: str, channel_id: str, thread_ts: str) -> bool:
         """Whether the bot already answered in this thread (then no mention is needed)."""
+        return bool(self.thread_askers(team_id, channel_id, thread_ts))
+
+    def thread_askers(self, team_id: str, channel_id: str, thread_ts: str) -> set[str]:
+        """The people whose questions the bot took in this thread (deleted ones aside)."""
         key = ConversationRef(channel_id, thread_ts, thread_ts, "", team_id).thread_key
         with self._db.read_session() as session:
-            return (
-                session.scalar(select(Exchange.id).where(Exchange.thread_key == key).limit(1))
-                is not None
+            return set(
+                session.scalars(
+                    select(Exchange.user_id)
+                    .where(Exchange.thread_key == key, Exchange.status != ExchangeStatus.DELETED)
+                    .distinct()
+                )
             )
 
     @staticmethod

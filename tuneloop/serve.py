@@ -25,14 +25,15 @@ from starlette.applications import Starlette
 from bot import BotConfig, RetrainingControl, build_app
 from bot.asgi import create_asgi_app
 from bot.conversation.delivery import DeliveryOptions
+from bot.conversation.triggers import FollowUpRule
 from bot.origin import AppIdentity
 from bot.replies import TokenBudget
 from bot.replies.prompt import DEFAULT_ENCODING
 from bot.reviewers import UserGroupReviewers, any_of
 from curation.store import Store
+from tuneloop.health import HealthCheck
 from tuneloop.metrics import Metrics
 from tuneloop.metrics.http import metrics_route
-from tuneloop.health import HealthCheck
 from tuneloop.settings import Settings
 from tuneloop.wiring import (
     active_model_lookup,
@@ -78,8 +79,13 @@ def bot_config(settings: Settings) -> BotConfig:
         encoding_for=encoding_for,
         model_timeout_s=settings.model_timeout_seconds,
         reply_temperature=settings.reply_temperature,
-        delivery=DeliveryOptions(status_delay_s=settings.status_delay_seconds),
+        delivery=DeliveryOptions(
+            status_delay_s=settings.status_delay_seconds,
+            rate_limit_budget_s=settings.slack_rate_limit_wait_seconds,
+        ),
         streaming=settings.slack_streaming,
+        follow_ups=FollowUpRule(settings.slack_follow_ups),
+        file_chars=settings.slack_file_chars,
         listener_threads=settings.slack_listener_threads,
         reply_workers=settings.slack_reply_workers,
     )

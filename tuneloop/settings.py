@@ -323,7 +323,7 @@ class Settings(BaseSettings):
         default=0.3, ge=0, le=30, validation_alias=_env("TUNELOOP_STATUS_DELAY_SECONDS")
     )
     slack_reply_workers: int = Field(
-        default=64, ge=1, le=1024, validation_alias=_env("TUNELOOP_SLACK_REPLY_WORKERS")
+        default=256, ge=1, le=1024, validation_alias=_env("TUNELOOP_SLACK_REPLY_WORKERS")
     )
     slack_listener_threads: int = Field(
         default=16, ge=2, le=256, validation_alias=_env("TUNELOOP_SLACK_LISTENER_THREADS")
@@ -359,6 +359,29 @@ class Settings(BaseSettings):
         ge=0,
         description="How long /healthz reuses its last one-token probe of the served model.",
         validation_alias=_env("TUNELOOP_HEALTH_MODEL_CHECK_SECONDS"),
+    )
+
+    # --- slack conversations ---------------------------------------------------------------
+    slack_follow_ups: Literal["asker", "anyone", "mention"] = Field(
+        default="asker",
+        validation_alias=_env("TUNELOOP_SLACK_FOLLOW_UPS"),
+        description="In a thread the bot answered, who may go on without mentioning it "
+        "(a message that mentions someone else is never for the bot)",
+    )
+    slack_file_chars: int = Field(
+        default=20_000,
+        ge=0,
+        le=1_000_000,
+        validation_alias=_env("TUNELOOP_SLACK_FILE_CHARS"),
+        description="Characters of an attached plain-text file read into the question",
+    )
+    slack_rate_limit_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        validation_alias=_env("TUNELOOP_SLACK_RATE_LIMIT_WAIT_SECONDS"),
+        description="Seconds one answer may wait out Slack's rate limits before it is kept "
+        "and delivered later",
     )
 
     @field_validator("log_level", mode="before")

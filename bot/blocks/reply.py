@@ -1,22 +1,30 @@
-"""The blocks of a reply: its text in sections, then the feedback and correction controls.
+"""The blocks of a reply: its text as a `markdown` block, then the feedback and correction
+controls.
 
-`context_actions` takes only feedback buttons and icon buttons, so "Correct this answer", a
-regular button, sits in an `actions` block right below it. A message may have 50 blocks and a
-section 3,000 characters; a longer reply is cut with a note rather than refused by Slack.
+The text is the model's standard Markdown, left for Slack to render (`bot.blocks.markdown`);
+a reply longer than one message's 12,000 characters of markdown goes out as several messages
+(pages), and the controls come under the last. `context_actions` takes only feedback buttons
+and icon buttons, so "Correct this answer", a regular button, sits in an `actions` block
+right below it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks import ids
-from bot.blocks.text import SECTION_LIMIT, markdown_to_mrkdwn, plain, section, shorten, split_text
+from bot.blocks.markdown import (
+    MARKDOWN_LIMIT,
+    markdown_block,
+    slack_links_to_markdown,
+    split_markdown,
+)
+from bot.blocks.text import context, escape, plain, shorten
 
 MESSAGE_BLOCK_LIMIT = 50
-CONTROL_BLOCKS = 2
-#: The plain-text `text` of a message with blocks is only the notification and fallback.
-FALLBACK_TEXT_LIMIT = 3000
-TRUNCATED_NOTE = "\n\n_(This answer was too long for one Slack message and was cut here.)_"
+#: The `text` of a message with blocks: Slack takes up to 40,000 characters.
+FALLBACK_TEXT_LIMIT = MARKDOWN_LIMIT
 
 Block = dict[str, Any]
 
@@ -59,15 +67,26 @@ def reply_controls(exchange_id: int) -> list[Block]:
     ]
 
 
-def text_blocks(text: str, *, reserve: int = CONTROL_BLOCKS) -> list[Block]:
-    """The reply as mrkdwn sections, within the message's block limit."""
-    pieces = split_text(markdown_to_mrkdwn(text), SECTION_LIMIT)
-    room = MESSAGE_BLOCK_LIMIT - reserve
-    if len(pieces) > room:
-        pieces = pieces[:room]
-        pieces[-1] = shorten(pieces[-1], SECTION_LIMIT - len(TRUNCATED_NOTE)) + TRUNCATED_NOTE
-    return [section(piece) for piece in pieces]
+def notes_block(notes: Sequence[str]) -> list[Block]:
+    """What the bot wants the reader to know about its answer (files it could not read, say),
+    as one small context line above the controls; nothing when there are no notes."""
+    if not notes:
+        return []
+    return [context(escape(" ".join(notes)), verbatim=True)]
+
+
+def page_blocks(page: str) -> list[Block]:
+    """One page of a reply (at most `MARKDOWN_LIMIT` characters) as its markdown block."""
+    return [markdown_block(page)]
+
+
+def reply_pages(text: str) -> list[str]:
+    """The reply as pages of standard Markdown, one Slack message each (see
+    `bot.blocks.markdown`)."""
+    return split_markdown(slack_links_to_markdown(text), MARKDOWN_LIMIT)
 
 
 def fallback_text(text: str) -> str:
+    """The message's `text`: the notification, and what `conversations.replies` reads back
+    as the bot's turn (a page holds at most 12,000 characters, within Slack's 40,000)."""
     return shorten(text, FALLBACK_TEXT_LIMIT)

@@ -1,20 +1,14 @@
 """Text for Block Kit: Slack's escaping, its mrkdwn dialect, and its length limits.
 
-Slack's `mrkdwn` is not Markdown: `*bold*`, `_italic_`, `<url|label>`, no headings. Model
-replies are Markdown, so they are converted for section blocks, and split to fit Slack's
-3,000 characters per section.
+Slack's `mrkdwn` is not Markdown: `*bold*`, `_italic_`, `<url|label>`, no headings. The
+bot's own messages (review cards, confirmations) are written in mrkdwn here; model replies are
+standard Markdown and go out in `markdown` blocks instead (`bot.blocks.markdown`).
 """
 
 from __future__ import annotations
 
-import re
-
 SECTION_LIMIT = 3000
 ELLIPSIS = "…"
-
-_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
-_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
-_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
 
 
 def escape(text: str) -> str:
@@ -26,35 +20,11 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def markdown_to_mrkdwn(text: str) -> str:
-    """Bold, links and headings from Markdown to Slack's mrkdwn (the common cases)."""
-    text = escape(text)
-    text = _HEADING.sub(lambda m: f"*{m.group(1)}*", text)
-    text = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", text)
-    return _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
-
-
 def shorten(text: str, limit: int) -> str:
     """At most `limit` characters, ending with an ellipsis when cut."""
     if len(text) <= limit:
         return text
     return text[: max(0, limit - len(ELLIPSIS))].rstrip() + ELLIPSIS
-
-
-def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """Pieces of at most `limit` characters, cut at a paragraph, line or word where possible."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-        if cut < limit // 2:
-            cut = limit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
 
 
 def plain(text: str, limit: int = 75) -> dict[str, object]:

@@ -1,11 +1,20 @@
 """Delivering a reply into a Slack thread: status, streaming, and post-then-update.
 
 The thread shows "is thinking..." (assistant.threads.setStatus) while the model works. The
-reply streams with Slack's chat streaming (`WebClient.chat_stream`: chat.startStream,
-appendStream, stopStream). Where streaming is not available (Slack answers `unknown_method`,
-or it is switched off), the reply is posted once enough text has arrived and then updated,
-at most once per `update_interval_s`, as section blocks within Slack's limits. Either way the
-feedback controls come last, in chat.stopStream's `blocks` or a final chat.update.
+reply streams with Slack's chat streaming (chat.startStream, appendStream, stopStream) as
+standard Markdown (`markdown_text`). Where streaming is not available (Slack answers
+`unknown_method`, or it is switched off), the reply is posted once enough text has arrived
+and then updated, at most once per `update_interval_s`, as `markdown` blocks: a reply longer
+than one message's 12,000 characters of markdown continues in further messages
+(`bot.blocks.markdown` closes and reopens a code block cut between them). Either way the
+feedback controls come last, in chat.stopStream's `blocks` or the last message's update.
+
+Rate limits never lose a reply: every call is sent again after Slack's `Retry-After`, with
+the whole text, while the reply's waiting budget lasts (`bot.conversation.rate_limits`). A
+call that still fails does not stop the model: the text keeps arriving, and `finish` tries
+once more to show all of it. If that fails too, `finish` raises `Undelivered` and the caller
+keeps the answer for a later delivery; `give_up` then clears the status and leaves a short
+notice where Slack lets it.
 """
 
 from __future__ import annotations
@@ -13,17 +22,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.chat_stream import ChatStream
 
 from bot.blocks.ids import APOLOGY_EVENT
-from bot.blocks.reply import fallback_text, reply_controls, text_blocks
-from bot.blocks.text import split_text
+from bot.blocks.markdown import MARKDOWN_LIMIT, slack_links_to_markdown
+from bot.blocks.reply import fallback_text, notes_block, page_blocks, reply_controls, reply_pages
+from bot.conversation.rate_limits import RateLimitBudget
 from bot.conversation.status import DeferredStatus, DelayedCalls
 
 log = logging.getLogger("tuneloop.bot.delivery")
@@ -32,11 +42,13 @@ log = logging.getLogger("tuneloop.bot.delivery")
 STREAMING_MISSING = frozenset(
     {"unknown_method", "not_allowed_token_type", "method_deprecated", "feature_not_enabled"}
 )
-#: chat.appendStream takes at most 12,000 characters of markdown per call.
-APPEND_LIMIT = 4000
-#: A Slack message holds about 40,000 characters; a longer reply is cut with a note.
+#: A reply longer than this is cut with a note (three messages of markdown).
 MAX_REPLY_CHARS = 36_000
-CUT_NOTE = "\n\n_(This answer was too long for one Slack message and was cut here.)_"
+CUT_NOTE = "\n\n_(This answer was too long for Slack and was cut here.)_"
+UNDELIVERED_NOTICE = (
+    ":hourglass: Slack is busy and would not take my answer just now. "
+    "I'll post it here as soon as it lets me."
+)
 APOLOGY_METADATA = {"event_type": APOLOGY_EVENT, "event_payload": {"kind": "apology"}}
 #: Status calls run here, beside the model call, once a reply has kept people waiting for
 #: `DeliveryOptions.status_delay_s`. Shared by every reply in the process: the calls are short
@@ -47,6 +59,10 @@ _STATUS_TIMERS = DelayedCalls(_STATUS_CALLS)
 
 def _error_code(error: SlackApiError) -> str:
     return str(error.response.get("error", "")) if error.response is not None else ""
+
+
+class Undelivered(Exception):
+    """Slack would not take the reply (rate limits beyond the budget, or another refusal)."""
 
 
 class StreamingSwitch:
@@ -74,10 +90,24 @@ class DeliveryOptions:
     loading_messages: tuple[str, ...] = ()
     #: The status shows once a reply has taken this long (0: at once); a sooner reply skips it.
     status_delay_s: float = 0.3
-    #: Characters gathered before the first Slack call (the SDK's stream buffer, and the
-    #: post-then-update fallback's first post).
+    #: Characters gathered before the first Slack call (and between stream appends).
     buffer_chars: int = 256
     update_interval_s: float = 1.0
+    #: Seconds one reply may spend waiting out Slack's rate limits before it is kept for later.
+    rate_limit_budget_s: float = 30.0
+    #: How the waits are spent (tests pass one that only records them).
+    sleep: Callable[[float], None] = time.sleep
+    #: A reply Slack would not take is delivered again after these delays, one per attempt
+    #: (then it stays unsent in the store, for a sweep).
+    redeliver_after_s: tuple[float, ...] = (30.0, 120.0, 600.0, 1800.0)
+
+
+def _stable_end(text: str) -> int:
+    """How much of the rendered text later text cannot change: all but a last line that may
+    still be completing a Slack link (`<url|label>`) or an inline code span."""
+    last_line = text.rfind("\n") + 1
+    tail = text[last_line:]
+    return last_line if ("<" in tail or "`" in tail) else len(text)
 
 
 class SlackReplySink:
@@ -95,6 +125,8 @@ class SlackReplySink:
         options: DeliveryOptions,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`team_id` is the asker's own team (a Slack Connect guest's, not this workspace's):
+        Slack wants it as chat.startStream's `recipient_team_id`."""
         self._client = client
         self._channel = channel
         self._thread_ts = thread_ts
@@ -103,17 +135,34 @@ class SlackReplySink:
         self._switch = streaming
         self._options = options
         self._clock = clock
-        self._streaming = streaming.enabled
-        self._stream: ChatStream | None = None
-        self._text = ""
-        self._cut = False
-        self._ts: str | None = None
-        self._shown = 0
-        self._last_update = 0.0
+        self._calls = RateLimitBudget(options.rate_limit_budget_s, sleep=options.sleep)
         self._status = DeferredStatus(
             self._set_status, delay_s=options.status_delay_s, timers=_STATUS_TIMERS
         )
-        self._streamed = 0
+        self._text = ""
+        self._cut = False
+        #: A Slack call failed for good: no more progress, `finish` tries once more.
+        self._stalled = False
+        # streaming
+        self._streaming = streaming.enabled
+        self._stream_ts: str | None = None
+        self._sent = 0  # characters of the rendered reply the stream has
+        # post-then-update: one message per page; the text each shows
+        self._pages: list[str] = []
+        self._shown: list[str | None] = []
+        self._last_update = 0.0
+        #: The ts of the "I'll post it later" notice `give_up` left, if it could.
+        self.notice_ts: str | None = None
+
+    @property
+    def waits(self) -> list[float]:
+        """The rate-limit waits this reply sat out, in seconds."""
+        return list(self._calls.waits)
+
+    @property
+    def message_ts(self) -> list[str]:
+        """Every message of the reply in Slack so far, oldest first."""
+        return list(self._pages) or ([self._stream_ts] if self._stream_ts else [])
 
     # --- ReplySink ------------------------------------------------------------------------------
     def thinking(self) -> None:
@@ -129,65 +178,115 @@ class SlackReplySink:
         if len(text) >= room:
             text, self._cut = text[:room], True
         self._text += text
-        if self._streaming:
-            self._stream_out()
-        else:
-            self._post_progress(force=False)
+        if self._stalled:
+            return
+        try:
+            if self._streaming:
+                self._stream_out()
+            else:
+                self._post_progress(force=False)
+        except SlackApiError as error:
+            log.warning("Slack refused part of a reply (%s); trying again at the end", error)
+            self._stalled = True
 
     def settle(self) -> str | None:
-        """The ts of the reply if part of it is shown already; None for a reply short enough
-        to have stayed in the buffer (it is posted whole, controls included, by `finish`)."""
-        if self._streaming and self._stream is not None and self._stream.ts is not None:
-            self._ts = self._stream.ts
-        return self._ts
+        """The ts of the reply's first message if part of it is shown already; None for a
+        reply short enough to have stayed in the buffer (`finish` posts it whole)."""
+        ts = self.message_ts
+        return ts[0] if ts else None
 
-    def finish(self, exchange_id: int) -> str | None:
+    def finish(self, exchange_id: int, notes: Sequence[str] = ()) -> str | None:
+        """Show the whole reply with `notes` and the controls; the ts of the message that
+        carries the controls. Raises Undelivered when Slack will not take it."""
         self._status.settle()
-        controls = reply_controls(exchange_id)
-        if self._streaming and self._stream is not None and self._stream.ts is not None:
-            try:
-                self._stream.stop(markdown_text=CUT_NOTE if self._cut else None, blocks=controls)
-                return self._ts
-            except SlackApiError as error:
-                self._leave_streaming(error)
-        blocks = text_blocks(self._full_text) + controls
-        if self._ts is None:
-            response = self._client.chat_postMessage(
-                channel=self._channel,
-                thread_ts=self._thread_ts,
-                text=fallback_text(self._full_text),
-                blocks=blocks,
-            )
-            self._ts = str(response["ts"])
-        else:
-            self._client.chat_update(
-                channel=self._channel,
-                ts=self._ts,
-                text=fallback_text(self._full_text),
-                blocks=blocks,
-            )
-        return self._ts
+        tail = notes_block(notes) + reply_controls(exchange_id)
+        try:
+            if self._streaming and self._stream_ts is not None:
+                try:
+                    return self._stop_stream(tail)
+                except SlackApiError as error:
+                    if _error_code(error) == "ratelimited":
+                        raise
+                    self._leave_streaming(error)
+            return self._show_pages(tail)
+        except SlackApiError as error:
+            raise Undelivered(f"Slack refused the reply: {_error_code(error)}") from error
 
     def apologise(self, text: str) -> None:
         self._status.settle()
-        if self._streaming and self._stream is not None and self._stream.ts is not None:
+        if self._streaming and self._stream_ts is not None:
             try:
-                self._stream.stop(markdown_text=f"\n\n{text}", metadata=APOLOGY_METADATA)
+                self._calls.call(
+                    "chat.stopStream",
+                    lambda: self._client.chat_stopStream(
+                        channel=self._channel,
+                        ts=self._stream_ts or "",
+                        markdown_text=f"\n\n{text}",
+                        metadata=APOLOGY_METADATA,
+                    ),
+                )
                 return
             except SlackApiError as error:
                 self._leave_streaming(error)
-        if self._ts is not None:
-            shown = f"{self._text}\n\n{text}"
-            self._client.chat_update(
-                channel=self._channel,
-                ts=self._ts,
-                text=fallback_text(shown),
-                blocks=text_blocks(shown, reserve=0),
-            )
+        if self._pages:
+            self._show(reply_pages(f"{self._text}\n\n{text}"), [])
             return
-        self._client.chat_postMessage(
-            channel=self._channel, thread_ts=self._thread_ts, text=text, metadata=APOLOGY_METADATA
+        self._calls.call(
+            "chat.postMessage",
+            lambda: self._client.chat_postMessage(
+                channel=self._channel,
+                thread_ts=self._thread_ts,
+                text=text,
+                metadata=APOLOGY_METADATA,
+            ),
         )
+
+    def give_up(self) -> None:
+        """After `Undelivered`: clear the status and leave one short notice, each tried once
+        (Slack may still be refusing); never raises."""
+        self._status.settle()
+        try:
+            self._client.assistant_threads_setStatus(
+                channel_id=self._channel, thread_ts=self._thread_ts, status=""
+            )
+        except SlackApiError as error:
+            log.warning("could not clear the thread status: %s", _error_code(error))
+        try:
+            notice = self._client.chat_postMessage(
+                channel=self._channel,
+                thread_ts=self._thread_ts,
+                text=UNDELIVERED_NOTICE,
+                metadata=APOLOGY_METADATA,
+            )
+            self.notice_ts = str(notice["ts"])
+        except SlackApiError as error:
+            log.warning("could not leave the undelivered notice: %s", _error_code(error))
+
+    def withdraw(self) -> None:
+        """The question was deleted: take back whatever of the reply is shown (and the
+        status). Never raises; a message that cannot be deleted is logged."""
+        self._status.settle()
+        self._cut = True
+        if self._stream_ts is not None and self._streaming:
+            try:
+                self._client.chat_stopStream(channel=self._channel, ts=self._stream_ts)
+            except SlackApiError:
+                log.debug("the withdrawn stream could not be stopped", exc_info=True)
+        for ts in self.message_ts:
+            try:
+                self._calls.call(
+                    "chat.delete",
+                    lambda ts=ts: self._client.chat_delete(channel=self._channel, ts=ts),
+                )
+            except SlackApiError as error:
+                log.warning("could not delete reply %s: %s", ts, _error_code(error))
+        if not self.message_ts:
+            try:
+                self._client.assistant_threads_setStatus(
+                    channel_id=self._channel, thread_ts=self._thread_ts, status=""
+                )
+            except SlackApiError:
+                log.debug("could not clear the status of a withdrawn reply", exc_info=True)
 
     # --- status ---------------------------------------------------------------------------------
     def _set_status(self) -> None:
@@ -204,80 +303,134 @@ class SlackReplySink:
             log.exception("could not set the thread status")
 
     # --- streaming ------------------------------------------------------------------------------
-    def _open_stream(self) -> ChatStream:
-        if self._stream is None:
-            self._stream = self._client.chat_stream(
-                channel=self._channel,
-                thread_ts=self._thread_ts,
-                recipient_team_id=self._team_id,
-                recipient_user_id=self._user_id,
-                buffer_size=self._options.buffer_chars,
-            )
-        return self._stream
-
     def _stream_out(self) -> None:
-        """Hand what is new to the stream. A reply still shorter than the buffer stays here:
-        if it ends that short, `finish` posts it whole and no stream is opened at all."""
-        if self._stream is None and len(self._text) < self._options.buffer_chars:
+        """Send the stream what is new. A reply still shorter than the buffer stays here: if
+        it ends that short, `finish` posts it whole and no stream is opened at all."""
+        if len(self._text) - self._sent < self._options.buffer_chars:
+            return  # too little new text to send (rendering only ever adds characters)
+        rendered = slack_links_to_markdown(self._text)
+        new = rendered[self._sent : _stable_end(rendered)]
+        if len(new) < self._options.buffer_chars:
             return
-        new, self._streamed = self._text[self._streamed :], len(self._text)
         self._status.settle()
         try:
-            stream = self._open_stream()
-            for part in split_text(new, APPEND_LIMIT) if len(new) > APPEND_LIMIT else [new]:
-                stream.append(markdown_text=part)
+            for start in range(0, len(new), MARKDOWN_LIMIT):
+                self._stream_piece(new[start : start + MARKDOWN_LIMIT])
         except SlackApiError as error:
+            if _error_code(error) == "ratelimited":
+                raise
             self._leave_streaming(error)
             self._post_progress(force=True)
+
+    def _stream_piece(self, piece: str) -> None:
+        if self._stream_ts is None:
+            response = self._calls.call(
+                "chat.startStream",
+                lambda: self._client.chat_startStream(
+                    channel=self._channel,
+                    thread_ts=self._thread_ts,
+                    recipient_team_id=self._team_id,
+                    recipient_user_id=self._user_id,
+                    markdown_text=piece,
+                ),
+            )
+            self._stream_ts = str(response["ts"])
+        else:
+            self._calls.call(
+                "chat.appendStream",
+                lambda: self._client.chat_appendStream(
+                    channel=self._channel, ts=self._stream_ts or "", markdown_text=piece
+                ),
+            )
+        self._sent += len(piece)
+
+    def _stop_stream(self, tail: list[dict[str, Any]]) -> str:
+        rendered = slack_links_to_markdown(self._text) + (CUT_NOTE if self._cut else "")
+        rest = rendered[self._sent :]
+        while len(rest) > MARKDOWN_LIMIT:
+            self._stream_piece(rest[:MARKDOWN_LIMIT])
+            rest = rest[MARKDOWN_LIMIT:]
+        ts = self._stream_ts or ""
+        self._calls.call(
+            "chat.stopStream",
+            lambda: self._client.chat_stopStream(
+                channel=self._channel, ts=ts, markdown_text=rest or None, blocks=tail
+            ),
+        )
+        self._sent = len(rendered)
+        return ts
 
     def _leave_streaming(self, error: SlackApiError) -> None:
         """Carry on with post-then-update; a started stream message is stopped and reused."""
         code = _error_code(error)
-        started = self._stream.ts if self._stream is not None else None
+        started = self._stream_ts
         if code in STREAMING_MISSING and started is None:
             self._switch.disable(code)
         else:
             log.warning("chat streaming failed (%s): posting and updating instead", code)
         if started is not None:
-            self._ts = started
-            self._shown = -1  # its text is unknown now: the next update rewrites it
+            self._pages, self._shown = [started], [None]  # its text is unknown: rewrite it
             try:
                 self._client.chat_stopStream(channel=self._channel, ts=started)
             except SlackApiError:
                 log.debug("the broken stream could not be stopped", exc_info=True)
         self._streaming = False
-        self._stream = None
+        self._stream_ts = None
 
     # --- post-then-update -----------------------------------------------------------------------
-    @property
-    def _full_text(self) -> str:
-        return self._text + CUT_NOTE if self._cut else self._text
+    def _page_texts(self) -> list[str]:
+        return reply_pages(self._text + (CUT_NOTE if self._cut else ""))
 
     def _post_progress(self, *, force: bool) -> None:
         if not self._text.strip():
             return
-        self._status.settle()
-        now = self._clock()
-        if self._ts is None:
-            if not force and len(self._text) < self._options.buffer_chars:
-                return
-            response = self._client.chat_postMessage(
-                channel=self._channel,
-                thread_ts=self._thread_ts,
-                text=fallback_text(self._full_text),
-                blocks=text_blocks(self._full_text),
-            )
-            self._ts = str(response["ts"])
-        elif len(self._text) != self._shown and (
-            force or now - self._last_update >= self._options.update_interval_s
-        ):
-            self._client.chat_update(
-                channel=self._channel,
-                ts=self._ts,
-                text=fallback_text(self._full_text),
-                blocks=text_blocks(self._full_text),
-            )
-        else:
+        if not self._pages and not force and len(self._text) < self._options.buffer_chars:
             return
-        self._shown = len(self._text)
+        now = self._clock()
+        if self._pages and not force and now - self._last_update < self._options.update_interval_s:
+            return  # the next update (or the next page) is due later
+        pages = self._page_texts()
+        self._status.settle()
+        self._show(pages, [])
         self._last_update = now
+
+    def _show_pages(self, tail: list[dict[str, Any]]) -> str:
+        self._status.settle()
+        pages = self._page_texts()
+        self._show(pages, tail)
+        return self._pages[-1]
+
+    def _show(self, pages: list[str], tail: list[dict[str, Any]]) -> None:
+        """Make Slack show `pages`: earlier pages updated to their final text, new pages
+        posted, `tail` (notes and controls) under the last."""
+        for index, page in enumerate(pages):
+            last = index == len(pages) - 1
+            blocks = page_blocks(page) + (tail if last else [])
+            if index < len(self._pages):
+                if self._shown[index] != page or (last and tail):
+                    self._update(index, page, blocks)
+            else:
+                response = self._calls.call(
+                    "chat.postMessage",
+                    lambda page=page, blocks=blocks: self._client.chat_postMessage(
+                        channel=self._channel,
+                        thread_ts=self._thread_ts,
+                        text=fallback_text(page),
+                        blocks=blocks,
+                    ),
+                )
+                self._pages.append(str(response["ts"]))
+                self._shown.append(page)
+
+    def _update(self, index: int, page: str, blocks: list[dict[str, Any]]) -> None:
+        ts = self._pages[index]
+        self._calls.call(
+            "chat.update",
+            lambda: self._client.chat_update(
+                channel=self._channel,
+                ts=ts,
+                text=fallback_text(page),
+                blocks=blocks or page_blocks(page),
+            ),
+        )
+        self._shown[index] = page

@@ -3,22 +3,30 @@
 Bolt runs listeners on its listener executor and waits there for button and modal `ack()`s.
 A model call can take many seconds, so replies run on separate workers: however many
 conversations are waiting on the model, a click is acknowledged at once.
+
+The responder also knows which questions it is answering right now, so a deleted question's
+answer can be withdrawn mid-way, and it delivers again, later, a reply Slack would not take.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.conversation.delivery import DeliveryOptions, SlackReplySink, StreamingSwitch
+from bot.conversation.files import Attachments, FileReader, unreadable_reply
+from bot.conversation.names import SlackNames
+from bot.conversation.status import DelayedCalls
 from bot.conversation.thread import question_turns
-from bot.conversation.triggers import conversation_ref, thread_root
-from bot.replies import Outcome, ReplyRequest, ReplyService
+from bot.conversation.triggers import FollowUps, conversation_ref, thread_root
+from bot.replies import Outcome, ReplyRequest, ReplyService, Turn
 from curation.capture import Capture
 
 log = logging.getLogger("tuneloop.bot.responder")
@@ -32,8 +40,19 @@ class Question:
     team_id: str
     event_id: str | None
     bot_user_id: str
-    #: Answer only if the bot already answered in this thread (a reply without a mention).
-    only_in_known_thread: bool = False
+    #: Answer only if this message is for the bot by the thread rule (a reply in a thread the
+    #: bot answered, without a mention: `bot.conversation.triggers.FollowUps`).
+    only_as_follow_up: bool = False
+    #: The asker's own team (a Slack Connect guest's team, not this workspace's).
+    user_team_id: str = ""
+
+
+@dataclass
+class _InFlight:
+    """The questions being answered in this process, by (channel, message ts)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    by_message: dict[tuple[str, str], threading.Event] = field(default_factory=dict)
 
 
 class Responder:
@@ -46,6 +65,9 @@ class Responder:
         streaming: StreamingSwitch,
         delivery: DeliveryOptions,
         history_messages: int,
+        follow_ups: FollowUps,
+        names: SlackNames,
+        files: FileReader,
     ) -> None:
         self._replies = replies
         self._capture = capture
@@ -53,37 +75,154 @@ class Responder:
         self._streaming = streaming
         self._delivery = delivery
         self._history_messages = history_messages
+        self._follow_ups = follow_ups
+        self._names = names
+        self._files = files
+        self._in_flight = _InFlight()
+        self._later = DelayedCalls(workers)
 
     def submit(self, client: WebClient, question: Question) -> Future[Outcome | None]:
-        return self._workers.submit(self._answer_safely, client, question)
+        withdrawn = self._track(question)
+        return self._workers.submit(self._answer_safely, client, question, withdrawn)
 
-    def _answer_safely(self, client: WebClient, question: Question) -> Outcome | None:
+    def withdraw(self, channel: str, message_ts: str) -> bool:
+        """The question at (channel, ts) was deleted: stop answering it here. True when it
+        was being answered (or waiting to be) in this process."""
+        with self._in_flight.lock:
+            withdrawn = self._in_flight.by_message.get((channel, message_ts))
+        if withdrawn is None:
+            return False
+        withdrawn.set()
+        return True
+
+    def _track(self, question: Question) -> threading.Event:
+        key = (str(question.event["channel"]), str(question.event["ts"]))
+        with self._in_flight.lock:
+            return self._in_flight.by_message.setdefault(key, threading.Event())
+
+    def _untrack(self, question: Question) -> None:
+        key = (str(question.event["channel"]), str(question.event["ts"]))
+        with self._in_flight.lock:
+            self._in_flight.by_message.pop(key, None)
+
+    def _answer_safely(
+        self, client: WebClient, question: Question, withdrawn: threading.Event
+    ) -> Outcome | None:
         try:
-            return self.answer(client, question)
+            if withdrawn.is_set():
+                return Outcome.WITHDRAWN
+            return self.answer(client, question, withdrawn)
         except Exception:
             log.exception("answering message %s failed", question.event.get("ts"))
             return None
+        finally:
+            self._untrack(question)
 
-    def answer(self, client: WebClient, question: Question) -> Outcome | None:
+    def answer(
+        self,
+        client: WebClient,
+        question: Question,
+        withdrawn: threading.Event | None = None,
+    ) -> Outcome | None:
         event = question.event
         channel = str(event["channel"])
-        if question.only_in_known_thread and not self._capture.thread_has_exchange(
-            question.team_id, channel, thread_root(event)
-        ):
+        if question.only_as_follow_up and not self._is_follow_up(question):
             return None
         turns = question_turns(
-            client, event, bot_user_id=question.bot_user_id, max_messages=self._history_messages
+            client,
+            event,
+            bot_user_id=question.bot_user_id,
+            max_messages=self._history_messages,
+            readable=lambda text: self._names.readable(client, text),
         )
-        if not turns[-1].content:
+        files = event.get("files") or []
+        attachments = self._files.read(client.token, files) if files else Attachments()
+        asked = turns[-1].content
+        sink = self._sink(client, channel, thread_root(event), question)
+        ref = conversation_ref(event, team_id=question.team_id, event_id=question.event_id)
+        if not asked and not attachments.read:
+            if attachments.unread:  # only files the bot cannot read: say so, briefly
+                return self._replies.decline(
+                    ref, attachments.text, unreadable_reply(attachments), sink
+                )
             return None  # a bare mention: nothing was asked
-        sink = SlackReplySink(
+        if attachments.text:
+            turns[-1] = Turn("user", f"{asked}\n\n{attachments.text}".strip())
+        request = ReplyRequest(
+            ref, turns, notes=attachments.notes, withdrawn=withdrawn or threading.Event()
+        )
+        outcome = self._replies.answer(request, sink)
+        if outcome is Outcome.UNSENT:
+            later = _Later(client, ref.channel_id, ref.message_ts, question, sink.notice_ts)
+            self._deliver_later(later, attempt=0)
+        return outcome
+
+    def _is_follow_up(self, question: Question) -> bool:
+        event = question.event
+        askers = self._capture.thread_askers(
+            question.team_id, str(event["channel"]), thread_root(event)
+        )
+        return bool(askers) and self._follow_ups.allows(
+            event, askers, bot_user_id=question.bot_user_id
+        )
+
+    def _sink(
+        self, client: WebClient, channel: str, thread_ts: str, question: Question
+    ) -> SlackReplySink:
+        return SlackReplySink(
             client,
             channel=channel,
-            thread_ts=thread_root(event),
-            user_id=str(event.get("user", "")),
-            team_id=question.team_id,
+            thread_ts=thread_ts,
+            user_id=str(question.event.get("user", "")),
+            team_id=question.user_team_id or question.team_id,
             streaming=self._streaming,
             options=self._delivery,
         )
-        ref = conversation_ref(event, team_id=question.team_id, event_id=question.event_id)
-        return self._replies.answer(ReplyRequest(ref, turns), sink)
+
+    # --- later delivery -------------------------------------------------------------------------
+    def _deliver_later(self, later: _Later, attempt: int) -> None:
+        delays = self._delivery.redeliver_after_s
+        if attempt >= len(delays):
+            log.error(
+                "the reply to %s/%s is still undelivered after %d attempts; it stays unsent "
+                "in the store",
+                later.channel,
+                later.message_ts,
+                attempt,
+            )
+            return
+        self._later.call_later(delays[attempt], lambda: self._deliver(later, attempt + 1))
+
+    def _deliver(self, later: _Later, attempt: int) -> None:
+        exchange = self._capture.exchange_by_message(later.channel, later.message_ts)
+        taken = self._capture.take_unsent(exchange.id) if exchange is not None else None
+        if taken is None or taken.reply is None:
+            return  # delivered elsewhere, or deleted
+        sink = self._sink(later.client, later.channel, taken.thread_ts, later.question)
+        sink.write(taken.reply)
+        try:
+            reply_ts = sink.finish(taken.id)
+        except Exception as error:
+            log.warning("delivering the reply to exchange %s failed again: %s", taken.id, error)
+            self._capture.mark_unsent(taken.id, error=f"Slack refused the reply: {error}")
+            self._deliver_later(later, attempt)
+            return
+        if reply_ts is not None:
+            self._capture.set_reply_ts(taken.id, reply_ts)
+        if later.notice_ts is not None:
+            try:
+                later.client.chat_delete(channel=later.channel, ts=later.notice_ts)
+            except SlackApiError as error:
+                log.info("the undelivered notice stays: %s", error.response.get("error"))
+        log.info("delivered the kept reply to exchange %s (attempt %d)", taken.id, attempt)
+
+
+@dataclass(frozen=True)
+class _Later:
+    """A reply to deliver again: where, and the notice left meanwhile."""
+
+    client: WebClient
+    channel: str
+    message_ts: str
+    question: Question
+    notice_ts: str | None

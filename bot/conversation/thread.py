@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from slack_sdk import WebClient
@@ -26,14 +26,27 @@ PAGE_SIZE = 200
 MAX_PAGES = 50
 
 
-def clean_text(text: str, bot_user_id: str) -> str:
-    """Without the bot's mention and Slack's escaping."""
+Readable = Callable[[str], str]
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def clean_text(text: str, bot_user_id: str, readable: Readable = _as_is) -> str:
+    """Without the bot's mention and Slack's escaping; other mentions made `readable` (names
+    for ids, `bot.conversation.names`) before unescaping, so text a person typed as `<@U1>`
+    (which Slack escapes) is never taken for a mention."""
     text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", "", text or "")
-    return unescape(text).strip()
+    return unescape(readable(text)).strip()
 
 
 def to_turns(
-    messages: Iterable[Mapping[str, Any]], *, bot_user_id: str, upto_ts: str
+    messages: Iterable[Mapping[str, Any]],
+    *,
+    bot_user_id: str,
+    upto_ts: str,
+    readable: Readable = _as_is,
 ) -> list[Turn]:
     turns: list[Turn] = []
     limit = float(upto_ts)
@@ -45,7 +58,7 @@ def to_turns(
         ours = message.get("user") == bot_user_id
         if not ours and (message.get("bot_id") or message.get("subtype") not in QUESTION_SUBTYPES):
             continue
-        text = clean_text(str(message.get("text") or ""), bot_user_id)
+        text = clean_text(str(message.get("text") or ""), bot_user_id, readable)
         if text:
             turns.append(Turn("assistant" if ours else "user", text))
     return turns
@@ -59,6 +72,7 @@ def thread_turns(
     upto_ts: str,
     bot_user_id: str,
     max_messages: int,
+    readable: Readable = _as_is,
 ) -> list[Turn]:
     """The thread up to and including `upto_ts`, as turns (at most the newest `max_messages`)."""
     messages: list[Mapping[str, Any]] = []
@@ -78,17 +92,22 @@ def thread_turns(
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
         if not page.get("has_more") or not cursor:
             break
-    return to_turns(messages, bot_user_id=bot_user_id, upto_ts=upto_ts)
+    return to_turns(messages, bot_user_id=bot_user_id, upto_ts=upto_ts, readable=readable)
 
 
 def question_turns(
-    client: WebClient, event: Mapping[str, Any], *, bot_user_id: str, max_messages: int
+    client: WebClient,
+    event: Mapping[str, Any],
+    *,
+    bot_user_id: str,
+    max_messages: int,
+    readable: Readable = _as_is,
 ) -> list[Turn]:
     """The turns for answering `event`: the whole thread when it is in one, else the message.
 
     A failure to read the thread (a missing scope, say) costs the context, not the answer.
     """
-    question = Turn("user", clean_text(str(event.get("text") or ""), bot_user_id))
+    question = Turn("user", clean_text(str(event.get("text") or ""), bot_user_id, readable))
     thread_ts = event.get("thread_ts")
     if not thread_ts or thread_ts == event.get("ts"):
         return [question]
@@ -100,6 +119,7 @@ def question_turns(
             upto_ts=str(event["ts"]),
             bot_user_id=bot_user_id,
             max_messages=max_messages,
+            readable=readable,
         )
     except SlackApiError as error:
         log.warning("could not read thread %s: %s", thread_ts, error.response.get("error"))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import enum
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from curation.capture import ConversationRef
@@ -12,12 +15,13 @@ QUESTION_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 
 
 def asked_by_person(event: Mapping[str, Any]) -> bool:
-    """A new message a person wrote (not an edit, a deletion, a join or a bot's post)."""
+    """A new message a person wrote, with text or files (not an edit, a deletion, a join or a
+    bot's post)."""
     return (
         event.get("subtype") in QUESTION_SUBTYPES
         and not event.get("bot_id")
         and bool(event.get("user"))
-        and bool(str(event.get("text") or "").strip())
+        and (bool(str(event.get("text") or "").strip()) or bool(event.get("files")))
     )
 
 
@@ -45,3 +49,39 @@ def conversation_ref(
         team_id=team_id,
         event_id=event_id,
     )
+
+
+#: A mention of a person (`<@U123>`), a user group (`<!subteam^S123>`) or everyone at once.
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>|<!(subteam\^[A-Z0-9]+|here|channel|everyone)")
+
+
+def mentioned(text: str) -> list[str]:
+    """Who a message mentions: user ids, `subteam^S…`, `here`, `channel`, `everyone`."""
+    return [user or group for user, group in _MENTION.findall(text or "")]
+
+
+class FollowUpRule(enum.StrEnum):
+    """Which messages in a thread the bot answered are for the bot without a mention."""
+
+    ASKER = "asker"  # the people who asked the bot in this thread, mentioning nobody else
+    ANYONE = "anyone"  # anyone in the thread, mentioning nobody else
+    MENTION = "mention"  # nobody: every question mentions the bot
+
+
+@dataclass(frozen=True)
+class FollowUps:
+    """The thread rule: in a thread the bot has answered, a message without the bot's
+    mention is for the bot only if it mentions nobody else (people who mention a colleague,
+    a group or @here are talking to them) and `rule` lets its author go on unprompted.
+    A message that mentions the bot is always for the bot."""
+
+    rule: FollowUpRule = FollowUpRule.ASKER
+
+    def allows(
+        self, event: Mapping[str, Any], askers: Collection[str], *, bot_user_id: str
+    ) -> bool:
+        if self.rule is FollowUpRule.MENTION:
+            return False
+        if any(who != bot_user_id for who in mentioned(str(event.get("text") or ""))):
+            return False
+        return self.rule is FollowUpRule.ANYONE or event.get("user") in askers

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.replies.apology import apology_for
 from bot.replies.model_call import ModelCall, ModelFailure
@@ -31,6 +32,8 @@ class Outcome(enum.StrEnum):
     ANSWERED = "answered"
     DUPLICATE = "duplicate"  # another delivery of this message is (or was) answered
     FAILED = "failed"
+    UNSENT = "unsent"  # answered, but Slack would not take it: kept for a later delivery
+    WITHDRAWN = "withdrawn"  # the question was deleted: not answered, nothing left shown
 
 
 @dataclass
@@ -46,10 +49,16 @@ class _Attempt:
 
 @dataclass(frozen=True)
 class ReplyRequest:
-    """A question in its conversation: where it was asked and the turns up to it."""
+    """A question in its conversation: where it was asked and the turns up to it.
+
+    `notes` are shown under the reply (files the bot could not read, say). `withdrawn` is set
+    when the question is deleted while it is being answered: the model call stops and what
+    was shown is taken back."""
 
     ref: ConversationRef
     turns: Sequence[Turn]
+    notes: Sequence[str] = ()
+    withdrawn: threading.Event = field(default_factory=threading.Event)
 
 
 class ReplyService:
@@ -91,7 +100,11 @@ class ReplyService:
         started = attempt.started = self._clock()
         try:
             reply = self._model_call.stream(model, messages)
-            for piece in reply:
+            pieces = iter(reply)
+            for piece in pieces:
+                if request.withdrawn.is_set():
+                    pieces.close()  # closes the model's HTTP stream: it stops generating
+                    break
                 if attempt.first_piece is None:
                     attempt.first_piece = self._clock()
                 sink.write(piece)
@@ -110,9 +123,11 @@ class ReplyService:
             )
             self._apologise(sink, failure.kind)
             return Outcome.FAILED
-        except Exception as error:  # Slack refused the reply while it was being written
+        except Exception as error:  # not the model's fault: a bug on the way, say
             attempt.failure, attempt.ended = "undelivered", self._clock()
             return self._undelivered(exchange_id, model, self._elapsed_ms(started), error)
+        if request.withdrawn.is_set():
+            return self._withdraw(sink, exchange_id)
         latency_ms = self._elapsed_ms(started)
         attempt.ended = self._clock()
         answer = Answer(
@@ -123,15 +138,40 @@ class ReplyService:
             completion_tokens=reply.completion_tokens,
             latency_ms=latency_ms,
         )
-        self._capture.complete_exchange(exchange_id, answer)
+        if not self._capture.complete_exchange(exchange_id, answer):
+            return self._withdraw(sink, exchange_id)  # deleted meanwhile (on another replica)
         try:
-            reply_ts = sink.finish(exchange_id)
+            reply_ts = sink.finish(exchange_id, request.notes)
         except Exception as error:
+            log.error("could not post the reply to exchange %s", exchange_id, exc_info=error)
             attempt.failure = "undelivered"
-            return self._undelivered(exchange_id, model, latency_ms, error)
+            self._capture.mark_unsent(exchange_id, error=f"Slack refused the reply: {error}")
+            sink.give_up()
+            return Outcome.UNSENT
         if reply_ts is not None and reply_ts != answer.reply_ts:
             self._capture.set_reply_ts(exchange_id, reply_ts)  # reactions on it find it
+        if request.withdrawn.is_set():  # deleted while the controls went up
+            return self._withdraw(sink, exchange_id)
         return Outcome.ANSWERED
+
+    def decline(self, ref: ConversationRef, question: str, reply: str, sink: ReplySink) -> Outcome:
+        """Answer without the model: `reply` says why (a message holding only files the bot
+        cannot read, say). Recorded as a failed exchange, once: a repeated delivery of the
+        message gets no second reply."""
+        exchange_id, created = self._capture.claim_exchange(
+            ref, [{"role": "user", "content": question}]
+        )
+        if not created:
+            return Outcome.DUPLICATE
+        self._capture.fail_exchange(exchange_id, error=f"not answered: {reply}", model=None)
+        self._apologise_with(sink, reply)
+        return Outcome.FAILED
+
+    @staticmethod
+    def _withdraw(sink: ReplySink, exchange_id: int) -> Outcome:
+        log.info("the question of exchange %s was deleted: reply withdrawn", exchange_id)
+        sink.withdraw()
+        return Outcome.WITHDRAWN
 
     def _undelivered(
         self, exchange_id: int, model: str, latency_ms: int, error: Exception
@@ -169,7 +209,11 @@ class ReplyService:
 
     @staticmethod
     def _apologise(sink: ReplySink, kind: str) -> None:
+        ReplyService._apologise_with(sink, apology_for(kind))
+
+    @staticmethod
+    def _apologise_with(sink: ReplySink, text: str) -> None:
         try:
-            sink.apologise(apology_for(kind))
+            sink.apologise(text)
         except Exception:
             log.exception("could not post the apology")

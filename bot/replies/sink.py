@@ -3,6 +3,7 @@ the reply service only knows this protocol, so it never touches the Slack SDK.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -17,9 +18,16 @@ class ReplySink(Protocol):
         """The reply is complete: its message id (ts) if part of it is shown already, else
         None. Nothing new appears (the exchange is recorded next)."""
 
-    def finish(self, exchange_id: int) -> str | None:
-        """Show the whole reply with its feedback and correction controls (the exchange is
-        recorded by now, so a click always finds it); return the reply's message id."""
+    def finish(self, exchange_id: int, notes: Sequence[str] = ()) -> str | None:
+        """Show the whole reply with `notes` and its feedback and correction controls (the
+        exchange is recorded by now, so a click always finds it); return the id (ts) of the
+        message with the controls. Raises when the reply could not be shown."""
+
+    def give_up(self) -> None:
+        """`finish` failed for good: clear the status, leave a short notice if possible."""
+
+    def withdraw(self) -> None:
+        """The question was deleted: take back whatever of the reply is shown."""
 
     def apologise(self, text: str) -> None:
         """The model failed: tell the person, after whatever part of the reply was shown."""

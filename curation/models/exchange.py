@@ -16,6 +16,8 @@ class ExchangeStatus(enum.StrEnum):
     PENDING = "pending"  # claimed: the model is being asked
     ANSWERED = "answered"
     FAILED = "failed"  # the model failed; the question is still kept
+    UNSENT = "unsent"  # answered, but Slack would not take the reply yet: deliver it later
+    DELETED = "deleted"  # the question was deleted in Slack: a tombstone, its text is gone
 
 
 class Exchange(Base):

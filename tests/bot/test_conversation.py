@@ -12,6 +12,7 @@ from bot import BotConfig
 from bot.conversation.delivery import DeliveryOptions
 from curation.models import ExchangeStatus
 from tests.bot.conftest import BASE_MODEL, SYSTEM_PROMPT, Bot
+from tests.bot.fakes import ScriptedModel
 from tuneloop.local_openai import FALLBACK_ANSWER, LocalOpenAI
 from tuneloop.local_slack import payloads
 
@@ -203,3 +204,24 @@ def test_unsigned_or_malformed_requests_are_refused_with_401(bot: Bot) -> None:
         assert http.post(url, content=b"{}", headers=blank).status_code == 401
         garbled = {"X-Slack-Signature": "v0=00", "X-Slack-Request-Timestamp": "soon"}
         assert http.post(url, content=b"{}", headers=garbled).status_code == 401
+
+
+def test_people_and_channels_reach_the_model_and_the_store_by_name(
+    make_bot: Callable[..., Bot],
+) -> None:
+    """Field case "People as ids": mentions become names (users.info, conversations.info),
+    looked up once and cached."""
+    scripted = ScriptedModel()
+    bot = make_bot(openai_client=scripted.client())
+    bob = bot.ws.add_user("bob.stone", real_name="Bob Stone")
+    rita = bot.ws.add_user("rita.p", real_name="Rita Patel")
+    question = f"Can <@{bob}> approve my leave, or only <@{rita}|rita.p>? See <#{bot.channel}>."
+    bot.answered(bot.ask(question))
+    expected = "Can @Bob Stone approve my leave, or only @Rita Patel? See #help-desk."
+    assert scripted.requests[0]["messages"][-1] == {"role": "user", "content": expected}
+    assert bot.exchanges()[0].prompt_messages[-1]["content"] == expected
+    bot.answered(bot.ask(f"And <@{bob}> for sick days? <@UNOBODY1> <!here>"))
+    assert scripted.requests[1]["messages"][-1]["content"] == (
+        "And @Bob Stone for sick days? <@UNOBODY1> @here"
+    )
+    assert len(bot.ws.calls_to("users.info")) == 3  # Bob, Rita, the unknown id: once each

@@ -1,5 +1,8 @@
 """The Block Kit limits Slack enforces, checked the way Slack reports them.
 
+The `markdown` block (standard Markdown, for AI apps) holds at most 12,000 characters, and so
+do all the markdown blocks of one message together; Slack drops a markdown block's block_id.
+
 Slack refuses a message or view that breaks a limit with `invalid_blocks` (or
 `invalid_arguments` for views) and a JSON-pointer note per problem. Checking here means a bot
 that works against the local workspace does not fail on the real one for a too-long section.
@@ -102,7 +105,10 @@ def _block_problems(block: Any, where: str) -> list[str]:
                 f"must be less than {HEADER_TEXT + 1} characters [json-pointer:{where}/text/text]"
             )
     elif kind == "markdown":
-        if _too_long(block.get("text"), MARKDOWN_TEXT):
+        text = block.get("text")
+        if not isinstance(text, str) or not text:
+            problems.append(f"must provide text [json-pointer:{where}/text]")
+        elif _too_long(text, MARKDOWN_TEXT):
             problems.append(
                 f"must be less than {MARKDOWN_TEXT + 1} characters [json-pointer:{where}/text]"
             )
@@ -140,8 +146,31 @@ def _block_problems(block: Any, where: str) -> list[str]:
     return problems
 
 
+def markdown_total(blocks: Sequence[Any]) -> int:
+    """The characters of all the `markdown` blocks of one payload together: Slack allows
+    12,000 in all, not per block (Block Kit reference, "Markdown block")."""
+    return sum(
+        len(block["text"])
+        for block in blocks
+        if isinstance(block, Mapping)
+        and block.get("type") == "markdown"
+        and isinstance(block.get("text"), str)
+    )
+
+
+def stored_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The blocks as Slack keeps them: a markdown block's `block_id` is not retained."""
+    return [
+        {k: v for k, v in block.items() if k != "block_id"}
+        if block.get("type") == "markdown"
+        else block
+        for block in blocks
+    ]
+
+
 def blocks_problems(blocks: Any, *, limit: int = MESSAGE_BLOCKS) -> list[str]:
-    """What Slack would say is wrong with `blocks` (empty when nothing is)."""
+    """What Slack would say is wrong with `blocks` (empty when nothing is). The markdown
+    blocks' total is checked apart (`markdown_total`): Slack names it `msg_blocks_too_long`."""
     if not isinstance(blocks, Sequence) or isinstance(blocks, str | bytes):
         return ["must be an array [json-pointer:/blocks]"]
     problems: list[str] = []

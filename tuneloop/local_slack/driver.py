@@ -138,10 +138,19 @@ class SlackDriver:
         return f"{self.ws.public_url}/respond/{token}"
 
     # --- conversation ---------------------------------------------------------------------------
-    def say(self, user: str, channel: str, text: str, *, thread_ts: str | None = None) -> Said:
-        """Post as `user`; deliver `app_mention` (if the bot is mentioned outside a DM) and
-        `message` (if the bot is in the conversation), each with its own event id."""
-        message = self.ws.post(channel, user=user, text=text, thread_ts=thread_ts)
+    def say(
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        files: list[Json] | None = None,
+    ) -> Said:
+        """Post as `user` (with `files` from `Workspace.upload`); deliver `app_mention` (if
+        the bot is mentioned outside a DM) and `message` (if the bot is in the conversation),
+        each with its own event id."""
+        message = self.ws.post(channel, user=user, text=text, thread_ts=thread_ts, files=files)
         said = Said(channel, message)
         conversation = self.ws.channel(channel)
         if self.ws.bot.user_id in self.ws.mentions(text) and not conversation.is_im:
@@ -157,6 +166,20 @@ class SlackDriver:
             said.event_ids.append(event_id)
             said.responses.append(response)
         return said
+
+    def delete(self, user: str, channel: str, ts: str) -> AppResponse:
+        """`user` deletes their message: Slack removes it (a thread root with replies stays as
+        a tombstone) and tells the app with `message_deleted` (or `message_changed`)."""
+        message = self.ws.message(channel, ts)
+        if message is None or message.get("user") != user:
+            raise LookupError(f"{user} has no message {ts} in {channel}")
+        previous, tombstoned = self.ws.delete(channel, ts)
+        if tombstoned:
+            now = self.ws.message(channel, ts) or {}
+            event = payloads.message_changed_event(self.ws, channel, now, previous)
+        else:
+            event = payloads.message_deleted_event(self.ws, channel, previous)
+        return self.deliver_event(event)[1]
 
     def mention(self, user: str, channel: str, text: str, *, thread_ts: str | None = None) -> Said:
         return self.say(user, channel, f"<@{self.ws.bot.user_id}> {text}", thread_ts=thread_ts)

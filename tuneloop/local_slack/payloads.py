@@ -56,18 +56,54 @@ def message_event(ws: Workspace, channel_id: str, message: Json) -> Json:
     return event
 
 
+def message_deleted_event(ws: Workspace, channel_id: str, previous: Json) -> Json:
+    """`message` with subtype `message_deleted`: `deleted_ts` names the message that went."""
+    event: Json = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "hidden": True,
+        "channel": channel_id,
+        "ts": ws.next_ts(),
+        "deleted_ts": previous["ts"],
+        "previous_message": previous,
+        "channel_type": _channel_type(ws, channel_id),
+    }
+    if previous.get("thread_ts"):
+        event["thread_ts"] = previous["thread_ts"]
+    event["event_ts"] = event["ts"]
+    return event
+
+
+def message_changed_event(ws: Workspace, channel_id: str, message: Json, previous: Json) -> Json:
+    """`message` with subtype `message_changed` (an edit, or a root deleted with replies
+    left: the new message is a `tombstone`)."""
+    ts = ws.next_ts()
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": channel_id,
+        "ts": ts,
+        "event_ts": ts,
+        "message": message,
+        "previous_message": previous,
+        "channel_type": _channel_type(ws, channel_id),
+    }
+
+
 def app_mention_event(ws: Workspace, channel_id: str, message: Json) -> Json:
     event = {
         "type": "app_mention",
         "user": message["user"],
         "text": message["text"],
         "ts": message["ts"],
-        "team": ws.team_id,
+        "team": message.get("team", ws.team_id),
         "channel": channel_id,
         "event_ts": message["ts"],
     }
-    if message.get("thread_ts"):
-        event["thread_ts"] = message["thread_ts"]
+    for key in ("thread_ts", "files", "user_team"):
+        if message.get(key):
+            event[key] = message[key]
     return event
 
 

@@ -1,4 +1,5 @@
-"""The local workspace over HTTP: Slack's Web API under `/api/<method>` and response URLs.
+"""The local workspace over HTTP: Slack's Web API under `/api/<method>`, response URLs, and
+uploaded files at their `url_private` (for the bot's token only).
 
 Served by uvicorn (Starlette), so the bot's real `slack_sdk.WebClient` reaches it through
 `base_url` / `SLACK_API_URL`, exactly as it reaches slack.com. Methods answer from memory
@@ -99,9 +100,19 @@ class LocalSlackServer:
                 )
             return JSONResponse({"ok": True})
 
+        async def file(request: Request) -> Response:
+            ws = self._workspace
+            content = ws.file_contents.get(request.path_params["file_id"])
+            if request.headers.get("authorization") != f"Bearer {ws.bot.token}":
+                return Response("sign in to Slack", status_code=403)  # no token, no file
+            if content is None:
+                return Response("file not found", status_code=404)
+            return Response(content, media_type="application/octet-stream")
+
         return Starlette(
             routes=[
                 Route("/api/{method}", api, methods=["GET", "POST"]),
+                Route("/files/{file_id}/{name}", file, methods=["GET"]),
                 Route("/respond/{token}", respond, methods=["POST"]),
             ]
         )

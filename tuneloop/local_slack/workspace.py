@@ -110,6 +110,8 @@ class Workspace:
         self.response_urls: dict[str, Json] = {}
         self._messages: dict[str, list[Json]] = {}
         self._streaming: set[tuple[str, str]] = set()
+        self._deleted: dict[str, set[str]] = {}
+        self.file_contents: dict[str, bytes] = {}
         self._triggers: dict[str, str] = {}
         self._add_user(self.bot.user_id, bot_name, is_bot=True)
 
@@ -154,16 +156,17 @@ class Workspace:
 
     # --- people and channels --------------------------------------------------------------------
     def _add_user(self, user_id: str, name: str, *, is_bot: bool = False, **extra: Any) -> None:
+        real_name = extra.pop("real_name", name)
         self.users[user_id] = {
             "id": user_id,
-            "team_id": self.team_id,
+            "team_id": extra.pop("team_id", self.team_id),
             "name": name,
-            "real_name": extra.pop("real_name", name),
+            "real_name": real_name,
             "is_bot": is_bot,
             "is_admin": extra.pop("is_admin", False),
             "deleted": False,
             "tz": "Europe/London",
-            "profile": {"display_name": name, "real_name": name},
+            "profile": {"display_name": name, "real_name": real_name},
             **({"bot_id": self.bot.bot_id} if is_bot else {}),
         }
 
@@ -231,8 +234,10 @@ class Workspace:
         blocks: list[Json] | None = None,
         metadata: Json | None = None,
         streaming: bool = False,
+        files: list[Json] | None = None,
     ) -> Json:
-        """Add a message (from a person or the bot) and return a copy of it."""
+        """Add a message (from a person or the bot) and return a copy of it. `files` (from
+        `upload`) make it a `file_share` message, as Slack sends one."""
         with self.changing(channel_id):
             channel = self.channel(channel_id)
             ts = self._ts.next()
@@ -241,8 +246,11 @@ class Workspace:
                 "user": user,
                 "text": text,
                 "ts": ts,
-                "team": self.team_id,
+                # A Slack Connect guest's messages carry the guest's own team.
+                "team": self.users.get(user, {}).get("team_id", self.team_id),
             }
+            if message["team"] != self.team_id:
+                message["user_team"] = message["source_team"] = message["team"]
             if user == self.bot.user_id:
                 message["bot_id"] = self.bot.bot_id
                 message["app_id"] = self.bot.app_id
@@ -250,10 +258,15 @@ class Workspace:
                 message["blocks"] = copy_json(blocks)
             if metadata:
                 message["metadata"] = copy_json(metadata)
-            if thread_ts:
-                root = self._find(channel.id, thread_ts)
-                if root is None:
-                    raise SlackApiFailure("thread_not_found")
+            if files:
+                message["files"] = copy_json(files)
+                message["subtype"] = "file_share"
+                message["upload"] = True
+            root = self._find(channel.id, thread_ts) if thread_ts else None
+            if thread_ts and root is None and thread_ts not in self._deleted.get(channel.id, ()):
+                raise SlackApiFailure("thread_not_found")
+            # A reply to a deleted message lands in the channel itself, as on Slack.
+            if root is not None:
                 message["thread_ts"] = thread_ts
                 message["parent_user_id"] = root["user"]
                 root["thread_ts"] = thread_ts
@@ -266,6 +279,58 @@ class Workspace:
             if streaming:
                 self._streaming.add((channel.id, ts))
             return copy_json(message)
+
+    def delete(self, channel_id: str, ts: str) -> tuple[Json, bool]:
+        """Delete a message as Slack does: (the message as it was, tombstoned). A thread's
+        root with replies stays as a tombstone ("This message was deleted."); any other
+        message goes, and its thread loses a reply."""
+        with self.changing(channel_id):
+            found = self._find(channel_id, ts)
+            if found is None:
+                raise SlackApiFailure("message_not_found")
+            previous = copy_json(found)
+            has_replies = found.get("thread_ts") == ts and found.get("reply_count", 0) > 0
+            if has_replies:
+                for key in ("text", "blocks", "files", "metadata", "user", "bot_id", "app_id"):
+                    found.pop(key, None)
+                found.update(
+                    {"subtype": "tombstone", "text": "This message was deleted.", "hidden": True}
+                )
+                found["user"] = "USLACKBOT"
+            else:
+                self._messages[channel_id].remove(found)
+                self._deleted.setdefault(channel_id, set()).add(ts)
+                self.statuses.pop((channel_id, ts), None)  # its thread went with it
+                root_ts = found.get("thread_ts")
+                root = self._find(channel_id, root_ts) if root_ts and root_ts != ts else None
+                if root is not None:
+                    root["reply_count"] = max(0, root.get("reply_count", 1) - 1)
+            self._streaming.discard((channel_id, ts))
+            return previous, has_replies
+
+    def upload(self, user: str, name: str, content: bytes, *, mimetype: str, filetype: str) -> Json:
+        """A file `user` uploads, as Slack describes it in a message's `files`; its bytes are
+        served at `url_private` to the bot's token only."""
+        with self.changing():
+            file_id = slack_id("F")
+            self.file_contents[file_id] = content
+            url = f"{self.public_url}/files/{file_id}/{name}"
+            return {
+                "id": file_id,
+                "name": name,
+                "title": name,
+                "mimetype": mimetype,
+                "filetype": filetype,
+                "size": len(content),
+                "user": user,
+                "url_private": url,
+                "url_private_download": f"{url}?download=1",
+            }
+
+    def next_ts(self) -> str:
+        """A fresh message ts (an event's own ts, say)."""
+        with self.lock:
+            return self._ts.next()
 
     def _find(self, channel_id: str, ts: str) -> Json | None:
         for message in reversed(self._messages.get(channel_id, [])):

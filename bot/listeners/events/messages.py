@@ -20,11 +20,14 @@ Listener = Callable[..., None]
 def _question(
     body: dict[str, Any], event: dict[str, Any], context: BoltContext, **kw: Any
 ) -> Question:
+    team_id = str(context.team_id or body.get("team_id") or "")
     return Question(
         event=event,
-        team_id=str(context.team_id or body.get("team_id") or ""),
+        team_id=team_id,
         event_id=body.get("event_id"),
         bot_user_id=str(context.bot_user_id or ""),
+        # Slack Connect: a guest's messages carry their own team (`user_team`, or `team`).
+        user_team_id=str(event.get("user_team") or event.get("team") or team_id),
         **kw,
     )
 
@@ -50,7 +53,7 @@ def message_listener(deps: Deps) -> Listener:
         if is_direct_message(event):
             deps.responder.submit(client, _question(body, event, context))
         elif in_existing_thread(event):
-            question = _question(body, event, context, only_in_known_thread=True)
+            question = _question(body, event, context, only_as_follow_up=True)
             deps.responder.submit(client, question)
 
     return handle_message

@@ -1,10 +1,15 @@
-"""chat.postMessage, chat.update, chat.postEphemeral and conversations.replies."""
+"""chat.postMessage, chat.update, chat.delete, chat.postEphemeral and conversations.replies."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tuneloop.local_slack.block_rules import blocks_problems
+from tuneloop.local_slack.block_rules import (
+    MARKDOWN_TEXT,
+    blocks_problems,
+    markdown_total,
+    stored_blocks,
+)
 from tuneloop.local_slack.errors import SlackApiFailure
 from tuneloop.local_slack.methods.args import Args
 from tuneloop.local_slack.workspace import Workspace, copy_json
@@ -20,7 +25,12 @@ def checked_blocks(args: Args) -> list[dict[str, Any]] | None:
     problems = blocks_problems(blocks)
     if problems:
         raise SlackApiFailure("invalid_blocks", messages=[f"[ERROR] {p}" for p in problems])
-    return blocks
+    if markdown_total(blocks) > MARKDOWN_TEXT:
+        raise SlackApiFailure(
+            "msg_blocks_too_long",
+            messages=[f"[ERROR] markdown blocks may hold {MARKDOWN_TEXT} characters in all"],
+        )
+    return stored_blocks(blocks)
 
 
 def _checked_text(args: Args, blocks: list[dict[str, Any]] | None) -> str:
@@ -64,6 +74,18 @@ def update(ws: Workspace, args: Args) -> dict[str, Any]:
         changes["blocks"] = blocks or None
     message = ws.edit(channel.id, ts, **changes)
     return {"channel": channel.id, "ts": ts, "text": text, "message": message}
+
+
+def delete(ws: Workspace, args: Args) -> dict[str, Any]:
+    channel = ws.channel(args.text("channel", required=True))
+    ts = args.text("ts", required=True)
+    existing = ws.message(channel.id, ts)
+    if existing is None:
+        raise SlackApiFailure("message_not_found")
+    if existing.get("user") != ws.bot.user_id:
+        raise SlackApiFailure("cant_delete_message")
+    ws.delete(channel.id, ts)
+    return {"channel": channel.id, "ts": ts}
 
 
 def post_ephemeral(ws: Workspace, args: Args) -> dict[str, Any]:
@@ -125,6 +147,7 @@ def _cursor_offset(cursor: str) -> int:
 METHODS = {
     "chat.postMessage": post_message,
     "chat.update": update,
+    "chat.delete": delete,
     "chat.postEphemeral": post_ephemeral,
     "conversations.replies": conversations_replies,
 }

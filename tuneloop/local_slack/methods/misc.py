@@ -1,4 +1,5 @@
-"""auth.test, users.info, usergroups.users.list, reactions.add and conversations.open."""
+"""auth.test, users.info, conversations.info, usergroups.users.list, reactions.add and
+conversations.open."""
 
 from __future__ import annotations
 
@@ -29,6 +30,21 @@ def users_info(ws: Workspace, args: Args) -> dict[str, Any]:
     return {"user": user}
 
 
+def conversations_info(ws: Workspace, args: Args) -> dict[str, Any]:
+    channel = ws.channel(args.text("channel", required=True))
+    return {
+        "channel": {
+            "id": channel.id,
+            "name": channel.name if not channel.is_im else "",
+            "is_channel": channel.kind == "channel",
+            "is_group": channel.kind == "group",
+            "is_im": channel.is_im,
+            "is_mpim": channel.kind == "mpim",
+            "is_private": channel.kind in ("group", "im", "mpim"),
+        }
+    }
+
+
 def usergroups_users_list(ws: Workspace, args: Args) -> dict[str, Any]:
     members = ws.usergroups.get(args.text("usergroup", required=True))
     if members is None:
@@ -54,6 +70,7 @@ def conversations_open(ws: Workspace, args: Args) -> dict[str, Any]:
 METHODS = {
     "auth.test": auth_test,
     "users.info": users_info,
+    "conversations.info": conversations_info,
     "usergroups.users.list": usergroups_users_list,
     "reactions.add": reactions_add,
     "conversations.open": conversations_open,

@@ -39,6 +39,13 @@ def start(ws: Workspace, args: Args) -> dict[str, Any]:
             "invalid_arguments",
             messages=["[ERROR] recipient_user_id and recipient_team_id are required in channels"],
         )
+    recipient = ws.users.get(args.text("recipient_user_id"))
+    if recipient is not None and args.text("recipient_team_id") != recipient["team_id"]:
+        # Slack Connect: a guest from another organisation belongs to their own team.
+        raise SlackApiFailure(
+            "invalid_arguments",
+            messages=["[ERROR] recipient_team_id must be the recipient user's team"],
+        )
     message = ws.post(
         channel.id, user=ws.bot.user_id, text=_new_text(args), thread_ts=thread_ts, streaming=True
     )
