@@ -35,7 +35,7 @@ from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.websocket_client import SocketModeClient
-from websocket import WebSocketApp
+from websocket import WebSocketApp, WebSocketTimeoutException
 
 from tuneloop.slack_link import SlackLink
 
@@ -78,11 +78,17 @@ class TunedSocketModeClient(SocketModeClient):
         self._next_attempt = 0.0
         super().__init__(app_token, ping_interval=ping_interval, **kwargs)
         self.on_open_listeners.append(lambda _ws: self._opened())
+        self.on_error_listeners.append(self._failed)
         self.on_close_listeners.append(lambda _ws: self._closed())
 
     def _opened(self) -> None:
         self._failures = 0
         self.link.set("connected")
+
+    def _failed(self, session: WebSocketApp, error: Exception) -> None:
+        if isinstance(error, WebSocketTimeoutException) and session.sock is not None:
+            # No pong: the peer is gone. A closing handshake would wait 3 s for its answer.
+            session.sock.shutdown()
 
     def _closed(self) -> None:
         if not self.closed:
@@ -104,6 +110,8 @@ class TunedSocketModeClient(SocketModeClient):
             return
         if not force and time.monotonic() < self._next_attempt:
             return
+        if not force and self.current_session is not self._last_run:
+            return  # a session not yet running is new, not dead (slack_sdk would replace it)
         try:
             super().connect_to_new_endpoint(force=force)
         except SlackApiError as error:

@@ -154,9 +154,13 @@ def make_bot(
         openai_client: openai.OpenAI | None = None,
         config: BotConfig | None = None,
         reply_workers: int = 8,
+        workspace: Workspace | None = None,
     ) -> Bot:
-        ws = Workspace()
-        slack_server.workspace = ws
+        """A bot in a fresh workspace, or a second instance of the app in `workspace` (new
+        people and channel, the same store), as when two `tuneloop serve` run."""
+        ws = workspace or Workspace()
+        if workspace is None:
+            slack_server.workspace = ws
         alice, bob = ws.add_user("alice"), ws.add_user("bob")
         reviewer = ws.add_user("rita", user_id=REVIEWERS[0])
         channel = ws.add_channel("help-desk", members=[alice, bob, reviewer])

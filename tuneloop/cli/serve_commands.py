@@ -16,12 +16,12 @@ DEFAULT_PORT = 3000
 
 @app.command("serve")
 def serve(
-    host: Annotated[str, typer.Option(help="Address to bind (HTTP mode; /healthz in Socket Mode).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind (HTTP mode; /healthz in Socket Mode).")
+    ] = "127.0.0.1",
     port: Annotated[
         int | None,
-        typer.Option(
-            envvar="PORT", help=f"Port to bind (default: PORT, else {DEFAULT_PORT})."
-        ),
+        typer.Option(envvar="PORT", help=f"Port to bind (default: PORT, else {DEFAULT_PORT})."),
     ] = None,
     no_scheduler: Annotated[
         bool,

@@ -8,8 +8,9 @@ modal's or the command's answer, where `accepts_response_payload` is true). As S
 
 - events are spread over the open connections (Slack allows an app up to 10);
 - an `events_api` envelope not acknowledged within `ack_timeout_s` (Slack: 3 s), or sent on a
-  connection that died before it was acknowledged, is sent again, on another connection where
-  there is one, with `retry_attempt` and `retry_reason` (at most `max_retries` times); an
+  connection that died before it was acknowledged, is sent again on another connection (the
+  next one to open, if there is no other), with `retry_attempt` and `retry_reason` (at most
+  `max_retries` times); an
   interaction or a command that is not acknowledged is not sent again (the person sees an
   error in Slack and tries again);
 - `disconnect(reason)` sends `{"type": "disconnect", "reason": ...}` (`refresh_requested`,
@@ -19,7 +20,8 @@ modal's or the command's answer, where `accepts_response_payload` is true). As S
 `drop(kind)` breaks connections the way networks do, to test the app's recovery: `close`
 ends the TCP connection without a WebSocket close frame (a proxy or a restarted server),
 `reset` sends a TCP reset, `stall` keeps the connection open but silent in both directions
-(a dead NAT entry or a hung load balancer). It is a stand-in for development, demos and
+(a dead NAT entry or a hung load balancer): envelopes sent on it are lost, and it is cut once
+the app has opened a new connection, its unacknowledged envelopes sent again. It is a stand-in for development, demos and
 tests, not Slack. https://docs.slack.dev/apis/events-api/using-socket-mode
 """
 
@@ -99,7 +101,8 @@ class _Link:
 
     @property
     def usable(self) -> bool:
-        return not (self.told_to_disconnect or self.stalled)
+        # Slack cannot tell a stalled connection from a quiet one: it keeps sending on it.
+        return not self.told_to_disconnect
 
 
 @dataclass
@@ -228,12 +231,15 @@ class SocketModeServer:
         return conn.respond(HTTPStatus.UNAUTHORIZED, "invalid or used ticket\n")
 
     async def _serve(self, conn: ServerConnection) -> None:
+        # Slack notices a stalled connection in the end; here, once the app has a new one.
+        for stalled in [each for each in self._links.values() if each.stalled]:
+            stalled.conn.transport.abort()
         with self._changed:
             link = _Link(self._next_link, conn, time.monotonic())
             self._next_link += 1
             self._links[link.id] = link
             self.connections_opened += 1
-            count = len(self._links)
+            count = sum(1 for each in self._links.values() if not each.stalled)
             self._changed.notify_all()
         ws = self._workspace_of()
         hello = {
@@ -266,9 +272,9 @@ class SocketModeServer:
         return delivery
 
     def _usable_links(self, avoid: int | None = None) -> list[_Link]:
-        usable = [link for link in self._links.values() if link.usable]
-        others = [link for link in usable if link.id != avoid]
-        return others or usable
+        """Where to send; a retry goes to another connection than the one that failed it, and
+        waits for one where there is no other."""
+        return [link for link in self._links.values() if link.usable and link.id != avoid]
 
     def _send(
         self, delivery: Delivery, *, retry_attempt: int, reason: str, avoid: int | None = None
@@ -304,6 +310,8 @@ class SocketModeServer:
         task.add_done_callback(self._tasks.discard)
 
     async def _send_text(self, link: _Link, text: str) -> None:
+        if link.stalled:
+            return  # lost on the way, as on a stalled connection
         with contextlib.suppress(ConnectionClosed, OSError):
             await link.conn.send(text)
 
@@ -419,9 +427,9 @@ class SocketModeServer:
 
     # --- looking ----------------------------------------------------------------------------
     def open_connections(self) -> int:
-        """Connections that can take envelopes (not told to go, not stalled)."""
+        """Connections that work: open, not told to go, not stalled."""
         with self._changed:
-            return sum(1 for link in self._links.values() if link.usable)
+            return sum(1 for link in self._links.values() if link.usable and not link.stalled)
 
     def wait_for_connections(self, count: int = 1, timeout: float = 10.0) -> None:
         """Block until `count` usable connections are open."""
