@@ -84,7 +84,7 @@ def test_a_dropped_connection_is_replaced_and_no_question_is_lost_or_answered_tw
     after = bot.ask("How do I book leave?")
     bot.settle()
     asked = [before, after]
-    _answered_once_each(bot, asked + [_said_for(bot, during.payload)])
+    _answered_once_each(bot, [*asked, _said_for(bot, during.payload)])
     assert _handler(bot).link.state == "connected"
 
 

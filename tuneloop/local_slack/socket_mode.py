@@ -21,8 +21,9 @@ modal's or the command's answer, where `accepts_response_payload` is true). As S
 ends the TCP connection without a WebSocket close frame (a proxy or a restarted server),
 `reset` sends a TCP reset, `stall` keeps the connection open but silent in both directions
 (a dead NAT entry or a hung load balancer): envelopes sent on it are lost, and it is cut once
-the app has opened a new connection, its unacknowledged envelopes sent again. It is a stand-in for development, demos and
-tests, not Slack. https://docs.slack.dev/apis/events-api/using-socket-mode
+the app has opened a new connection, its unacknowledged envelopes sent again.
+
+It is a stand-in for development, demos and tests, not Slack. https://docs.slack.dev/apis/events-api/using-socket-mode
 """
 
 from __future__ import annotations
