@@ -270,7 +270,7 @@ class Settings(BaseSettings):
         description="Socket Mode: how often the bot pings Slack over its WebSocket.",
     )
     socket_mode_ping_timeout_seconds: float = Field(
-        default=2.0,
+        default=1.5,
         gt=0,
         le=300,
         validation_alias=_env("TUNELOOP_SOCKET_MODE_PING_TIMEOUT_SECONDS"),
