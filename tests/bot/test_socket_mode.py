@@ -8,18 +8,18 @@ must never do across all that: lose a question or answer one twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.bot.conftest import Bot
-from tuneloop.local_slack import LocalSlackServer
+from tuneloop.local_slack import LocalSlackServer, Workspace
 from tuneloop.local_slack.socket_mode import SocketModeServer
 from tuneloop.socket_mode import DrainingSocketModeHandler
 
 SOCKET_MODE = pytest.mark.parametrize("slack_transport", ["socket_mode"], indirect=True)
-pytestmark = SOCKET_MODE
 
 
 @pytest.fixture
@@ -42,6 +42,7 @@ def _answered_once_each(bot: Bot, asked: list[Any]) -> None:
     assert len(bot.exchanges()) == len(asked)
 
 
+@SOCKET_MODE
 def test_the_app_gets_envelopes_and_acknowledges_each(bot: Bot, server: SocketModeServer) -> None:
     said = bot.ask("How do I book leave?")
     bot.answered(said)
@@ -57,6 +58,7 @@ def test_the_app_gets_envelopes_and_acknowledges_each(bot: Bot, server: SocketMo
     assert server.envelopes[-1]["accepts_response_payload"] is True
 
 
+@SOCKET_MODE
 @pytest.mark.parametrize("reason", ["refresh_requested", "warning"])
 def test_a_disconnect_moves_the_app_to_a_new_connection(
     bot: Bot, server: SocketModeServer, reason: Any
@@ -69,6 +71,7 @@ def test_a_disconnect_moves_the_app_to_a_new_connection(
     assert _handler(bot).link.state == "connected"
 
 
+@SOCKET_MODE
 @pytest.mark.parametrize("drop", ["close", "reset", "stall"])
 def test_a_dropped_connection_is_replaced_and_no_question_is_lost_or_answered_twice(
     bot: Bot, server: SocketModeServer, drop: Any
@@ -88,6 +91,7 @@ def test_a_dropped_connection_is_replaced_and_no_question_is_lost_or_answered_tw
     assert _handler(bot).link.state == "connected"
 
 
+@SOCKET_MODE
 def test_an_unacknowledged_event_is_sent_again_and_answered_once(
     make_bot: Callable[..., Bot], server: SocketModeServer
 ) -> None:
@@ -106,6 +110,7 @@ def test_an_unacknowledged_event_is_sent_again_and_answered_once(
     assert {a.connection for a in server.acks} == {1}
 
 
+@SOCKET_MODE
 def test_two_instances_answer_each_question_once_even_when_slack_sends_it_to_both(
     make_bot: Callable[..., Bot], server: SocketModeServer
 ) -> None:
@@ -124,6 +129,7 @@ def test_two_instances_answer_each_question_once_even_when_slack_sends_it_to_bot
     _answered_once_each(first, asked)
 
 
+@SOCKET_MODE
 def test_link_disabled_stops_the_app_reconnecting(bot: Bot, server: SocketModeServer) -> None:
     server.disconnect("link_disabled")
     handler = _handler(bot)
@@ -136,6 +142,7 @@ def test_link_disabled_stops_the_app_reconnecting(bot: Bot, server: SocketModeSe
     assert len(bot.ws.calls_to("apps.connections.open")) == 1
 
 
+@SOCKET_MODE
 def test_a_refused_token_stops_the_app_reconnecting(bot: Bot, server: SocketModeServer) -> None:
     handler = _handler(bot)
     bot.ws.revoked = "app_uninstalled"
@@ -173,3 +180,29 @@ def _said_for(bot: Bot, envelope: dict[str, Any]) -> Any:
     event = envelope["event"]
     message = bot.ws.message(event["channel"], event["ts"])
     return Said(event["channel"], message or {}, event_ids=[envelope["event_id"]])
+
+
+def test_apps_connections_open_takes_the_app_token_and_its_url_serves_once(
+    slack_server: LocalSlackServer,
+) -> None:
+    import websocket
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    ws = Workspace()
+    slack_server.workspace = ws
+    with_app_token = WebClient(token=ws.app_token, base_url=slack_server.api_url)
+    with_bot_token = WebClient(token=ws.bot.token, base_url=slack_server.api_url)
+    for call in (
+        lambda: with_bot_token.apps_connections_open(app_token=ws.bot.token),
+        lambda: with_app_token.chat_postMessage(channel="C1", text="hi"),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            call()
+        assert refused.value.response["error"] == "not_allowed_token_type"
+    url = with_app_token.apps_connections_open(app_token=ws.app_token)["url"]
+    first = websocket.create_connection(url, timeout=5)
+    assert json.loads(first.recv())["type"] == "hello"
+    first.close()
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        websocket.create_connection(url, timeout=5)  # a URL is good for one connection
