@@ -2,9 +2,10 @@
 
 The bot's real `slack_sdk.WebClient` talks to `LocalSlackServer` (point `SLACK_API_URL` at its
 `api_url`); `SlackDriver` sends the real Bolt app signed events, actions, shortcuts, view
-submissions and slash commands as Slack would, over HTTP or over Socket Mode (`LocalSlackServer.
-socket_mode`, a `SocketModeServer` the app connects to with `apps.connections.open`). Tests,
-`tuneloop chat` and `tuneloop demo` use this one workspace. It is a stand-in for development, demos and tests, not Slack.
+submissions and slash commands as Slack would, over HTTP or over Socket Mode
+(`LocalSlackServer.socket_mode`, a `SocketModeServer` the app connects to with
+`apps.connections.open`). Tests, `tuneloop chat` and `tuneloop demo` use this one workspace.
+It is a stand-in for development, demos and tests, not Slack.
 """
 
 from tuneloop.local_slack.driver import AppResponse, Said, SlackDriver, Submitted
