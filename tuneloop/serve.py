@@ -11,21 +11,28 @@ TUNELOOP_REVIEW_CHANNEL.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 import openai
 from slack_bolt import App
 from slack_sdk import WebClient
 from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
 
 from bot import BotConfig, RetrainingControl, build_app
-from bot.asgi import create_asgi_app
+from bot.asgi import EVENTS_PATH, HEALTH_PATH, create_asgi_app
 from bot.conversation.delivery import DeliveryOptions
 from bot.conversation.triggers import FollowUpRule
+from bot.listeners.events.app_removal import register_app_removal
 from bot.origin import AppIdentity
 from bot.replies import TokenBudget
 from bot.replies.prompt import DEFAULT_ENCODING
@@ -35,6 +42,8 @@ from tuneloop.health import HealthCheck
 from tuneloop.metrics import Metrics
 from tuneloop.metrics.http import metrics_route
 from tuneloop.settings import Settings
+from tuneloop.shutdown import Stopper
+from tuneloop.slack_link import SlackLink
 from tuneloop.wiring import (
     active_model_lookup,
     build_cycle_runner,
@@ -117,6 +126,9 @@ class BotRuntime:
     settings: Settings
     closers: list[Callable[[], None]] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
+    #: Runs Bolt's listeners; drained before the reply workers, since listeners feed them.
+    listeners: Executor | None = None
+    link: SlackLink = field(default_factory=SlackLink)
 
     def retrain_scheduler(self, settings: Settings) -> RetrainScheduler:
         """The scheduler for this process, over the same runner the Slack commands use."""
@@ -129,9 +141,26 @@ class BotRuntime:
         TUNELOOP_SLACK_MAX_BODY_BYTES) and /healthz (a store write and the served model,
         each probed at most once per its TUNELOOP_HEALTH_*_CHECK_SECONDS)."""
         settings = self.settings
-        if not settings.slack_signing_secret:
-            raise SlackSettingsError("SLACK_SIGNING_SECRET is not set: HTTP mode needs it")
-        health = HealthCheck(
+        secret = settings.slack_signing_secret
+        if not secret:
+            if serving_mode(settings) == "http":
+                raise SlackSettingsError("SLACK_SIGNING_SECRET is not set: HTTP mode needs it")
+            # Socket Mode serves /healthz only (`_health_only` drops /slack/events), so no
+            # request is ever verified with this secret.
+            secret = secrets.token_hex(16)
+        app = create_asgi_app(
+            self.app,
+            signing_secret=secret,
+            health=self.health,
+            max_body_bytes=settings.slack_max_body_bytes,
+        )
+        app.router.routes.append(metrics_route(self.metrics.registry))  # GET /metrics
+        return app
+
+    @cached_property
+    def _checks(self) -> HealthCheck:
+        settings = self.settings
+        return HealthCheck(
             self.store.db,
             self.active_model,
             self.runner.ctx.client,
@@ -139,19 +168,47 @@ class BotRuntime:
             store_ttl_s=settings.health_store_check_seconds,
             model_ttl_s=settings.health_model_check_seconds,
         )
-        app = create_asgi_app(
-            self.app,
-            signing_secret=settings.slack_signing_secret,
-            health=health,
-            max_body_bytes=settings.slack_max_body_bytes,
-        )
-        app.router.routes.append(metrics_route(self.metrics.registry))  # GET /metrics
-        return app
 
-    def close(self) -> None:
-        self.reply_workers.shutdown(wait=True)
+    def health(self) -> dict[str, Any]:
+        """/healthz: `ok`, `active_model`, `checks` (the store and the served model, see
+        `HealthCheck`) and `slack_connection`; not ok (so /healthz answers 503) when a check
+        fails, once the link with Slack is lost for good, or while the process is stopping."""
+        link = self.link.health()
+        details = {**self._checks(), **link}
+        if self.link.final or self.link.state == "stopping":
+            details["ok"] = False
+        return details
+
+    def drain(self, grace_s: float) -> bool:
+        """Finish what was accepted (listeners, then the answers they handed over) within
+        `grace_s` seconds; True if everything finished."""
+        deadline = time.monotonic() + grace_s
+        pools = [pool for pool in (self.listeners, self.reply_workers) if pool is not None]
+        for pool in pools:
+            if not _shut_down_by(pool, deadline):
+                log.error(
+                    "the %.0f s shutdown grace ran out with answers still being written; "
+                    "they are cut short (TUNELOOP_SHUTDOWN_GRACE_SECONDS)",
+                    grace_s,
+                )
+                return False
+        return True
+
+    def close(self, *, wait: bool = True) -> None:
+        """Release what the bot holds; `wait=False` after a drain that ran out of time."""
+        for pool in (self.listeners, self.reply_workers):
+            if pool is not None:
+                pool.shutdown(wait=wait, cancel_futures=not wait)
         for close in self.closers:
             close()
+
+
+def _shut_down_by(pool: Executor, deadline: float) -> bool:
+    """Shut `pool` down, waiting for its running and queued work until `deadline` (monotonic)."""
+    waiter = threading.Thread(target=pool.shutdown, name="tuneloop-drain", daemon=True)
+    waiter.start()
+    waiter.join(max(0.0, deadline - time.monotonic()))
+    return not waiter.is_alive()
 
 
 class SlackSettingsError(RuntimeError):
@@ -193,6 +250,7 @@ def build_bot(
     workers = ThreadPoolExecutor(config.reply_workers, thread_name_prefix="tuneloop-reply")
     metrics = Metrics()
     metrics.watch(store_collector(store.db, runner, active_model))
+    listeners = ThreadPoolExecutor(config.listener_threads, thread_name_prefix="tuneloop-listener")
     app = build_app(
         store=store,
         openai_client=openai_client,
@@ -203,11 +261,14 @@ def build_bot(
         signing_secret=settings.slack_signing_secret if serving_mode(settings) == "http" else None,
         config=config,
         reply_workers=workers,
+        listener_executor=listeners,
         reload_model=model_reloader(runner),
         observe_reply=metrics.observe_reply,
         identity=AppIdentity(team_id=settings.slack_team_id, app_id=settings.slack_app_id),
     )
     app.use(metrics.slack_middleware)
+    link = SlackLink("http" if serving_mode(settings) == "http" else "starting")
+    register_app_removal(app, lambda reason: link.lost("revoked", reason))
     return BotRuntime(
         app,
         store,
@@ -217,21 +278,110 @@ def build_bot(
         settings=settings,
         closers=[store.db.dispose],
         metrics=metrics,
+        listeners=listeners,
+        link=link,
     )
 
 
-def run_http(runtime: BotRuntime, *, host: str, port: int) -> None:
-    """Serve /slack/events and /healthz with uvicorn until interrupted."""
+def run_http(runtime: BotRuntime, *, host: str, port: int, grace_s: float) -> bool:
+    """Serve /slack/events and /healthz with uvicorn until SIGTERM or SIGINT, then drain:
+    stop listening (Slack's retries get connection refused, or 503 on a connection still
+    open), finish the requests and answers in flight within `grace_s`. True if all finished."""
     import uvicorn
 
-    # log_config=None: uvicorn's lines go through tuneloop's logging (TUNELOOP_LOG_FORMAT).
-    uvicorn.run(
-        runtime.asgi(), host=host, port=port, lifespan="off", log_level="info", log_config=None
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # tuneloop's Stopper owns the signals: uvicorn would re-raise SIGTERM once it has
+            # stopped, killing the process before the answers in flight are finished.
+            yield
+
+    config = uvicorn.Config(
+        _refusing_while_stopping(runtime.asgi(), runtime.link),
+        host=host,
+        port=port,
+        lifespan="off",
+        log_level="info",
+        log_config=None,  # uvicorn's lines go through tuneloop's logging (TUNELOOP_LOG_FORMAT)
+        timeout_graceful_shutdown=max(1, int(grace_s)),
     )
+    server = Server(config)
+
+    def stop(why: str) -> None:
+        runtime.link.set("stopping", f"{why} received")
+        server.should_exit = True
+
+    stopper = Stopper(grace_s).install(stop)
+    server.run()
+    return runtime.drain(stopper.grace_left())
 
 
-def run_socket_mode(runtime: BotRuntime, app_token: str) -> None:
-    """Connect to Slack over a WebSocket (no public URL) until interrupted."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+def _refusing_while_stopping(app: Starlette, link: SlackLink) -> Callable[..., Any]:
+    """503 for Slack's requests once stopping, so Slack retries them elsewhere or later."""
 
-    SocketModeHandler(runtime.app, app_token).start()
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == EVENTS_PATH and link.state == "stopping":
+            refused = PlainTextResponse("stopping", status_code=503, headers={"Retry-After": "1"})
+            await refused(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return asgi
+
+
+def run_socket_mode(
+    runtime: BotRuntime,
+    app_token: str,
+    *,
+    host: str,
+    port: int,
+    grace_s: float,
+    ping_interval_s: float,
+    ping_timeout_s: float,
+) -> bool:
+    """Connect to Slack over a WebSocket (no public URL), serve /healthz on `host:port`, until
+    SIGTERM or SIGINT; then stop acknowledging (Slack resends those envelopes to another
+    connection or later), finish what was accepted within `grace_s`. True if all finished.
+
+    Raises SlackSettingsError when Slack refuses the app-level token at start-up."""
+    from slack_sdk.errors import SlackApiError
+
+    from tuneloop.local_slack.threaded import ThreadedServer
+    from tuneloop.socket_mode import DrainingSocketModeHandler
+
+    stopper = Stopper(grace_s).install(lambda why: runtime.link.set("stopping", f"{why} received"))
+    handler = DrainingSocketModeHandler(
+        runtime.app,
+        app_token,
+        link=runtime.link,
+        ping_interval=ping_interval_s,
+        ping_timeout=ping_timeout_s,
+    )
+    try:
+        handler.connect()
+    except SlackApiError as error:
+        handler.close()
+        raise SlackSettingsError(
+            f"Slack refused SLACK_APP_TOKEN ({error.response.get('error')}): it must be an "
+            "app-level token (xapp-...) with connections:write, and Socket Mode must be on."
+        ) from error
+    health = ThreadedServer(_health_only(runtime.asgi()), host=host, port=port, name="health")
+    health.start()
+    try:
+        stopper.wait()
+        if not handler.stop_acknowledging(stopper.grace_left()):
+            log.error("envelopes taken before the stop were not all acknowledged in time")
+        left = handler.left_unacknowledged
+        handler.close()
+        if left:
+            log.info("%d envelope(s) left unacknowledged for Slack to resend", left)
+        return runtime.drain(stopper.grace_left())
+    finally:
+        health.stop()
+
+
+def _health_only(app: Starlette) -> Starlette:
+    """The bot's /healthz without /slack/events: Socket Mode requests are not signed, so the
+    events route must not be reachable over HTTP."""
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) == HEALTH_PATH]
+    return app

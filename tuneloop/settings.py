@@ -384,6 +384,31 @@ class Settings(BaseSettings):
         "and delivered later",
     )
 
+    # --- stopping and Socket Mode ----------------------------------------------------------
+    shutdown_grace_seconds: float = Field(
+        default=25.0,
+        ge=0,
+        le=3600,
+        validation_alias=_env("TUNELOOP_SHUTDOWN_GRACE_SECONDS"),
+        description="On SIGTERM/SIGINT, how long `tuneloop serve` may finish the answers in "
+        "flight before it exits (keep it under the orchestrator's own limit: Kubernetes 30 s).",
+    )
+    socket_mode_ping_interval_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=300,
+        validation_alias=_env("TUNELOOP_SOCKET_MODE_PING_INTERVAL_SECONDS"),
+        description="Socket Mode: how often the bot pings Slack over its WebSocket.",
+    )
+    socket_mode_ping_timeout_seconds: float = Field(
+        default=1.5,
+        gt=0,
+        le=300,
+        validation_alias=_env("TUNELOOP_SOCKET_MODE_PING_TIMEOUT_SECONDS"),
+        description="Socket Mode: a ping unanswered this long means the connection is dead "
+        "(a silent stall), and the bot reconnects. Must be below the ping interval.",
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -401,6 +426,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
         return value
+
+    @model_validator(mode="after")
+    def _socket_mode_ping(self) -> Settings:
+        if self.socket_mode_ping_timeout_seconds >= self.socket_mode_ping_interval_seconds:
+            raise ValueError(
+                "TUNELOOP_SOCKET_MODE_PING_TIMEOUT_SECONDS must be below "
+                "TUNELOOP_SOCKET_MODE_PING_INTERVAL_SECONDS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lora_base_model(self) -> Settings:

@@ -2,6 +2,10 @@
 requests from the local workspace's driver, and calling the local workspace's Web API (also on
 127.0.0.1) through a real `slack_sdk.WebClient`, in the manner of bolt-python's own tests.
 
+Or over Socket Mode: tests marked `@BOTH_TRANSPORTS` run a second time with the app connected
+to the local workspace's Socket Mode server through tuneloop's Socket Mode handler (the one
+`tuneloop serve` runs), the driver sending envelopes instead of HTTP requests.
+
 Both servers live for the whole session; each test plugs a fresh workspace and a fresh app
 into them. The database is the shared `store` fixture (SQLite, and PostgreSQL where
 TEST_DATABASE_URL is set).
@@ -32,12 +36,16 @@ from tuneloop.local_openai import LocalOpenAI, instant_clock
 from tuneloop.local_slack import LocalSlackServer, Said, SlackDriver, Workspace
 from tuneloop.local_slack.activity import Activity, TrackingExecutor
 from tuneloop.local_slack.threaded import ThreadedServer
+from tuneloop.slack_link import SlackLink
+from tuneloop.socket_mode import DrainingSocketModeHandler
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 if (SHARED / "tiktoken").is_dir():
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken"))
 
 SIGNING_SECRET = "local-signing-secret"
+#: Run a test over HTTP and over Socket Mode (see the module's docstring).
+BOTH_TRANSPORTS = pytest.mark.parametrize("slack_transport", ["http", "socket_mode"], indirect=True)
 BASE_MODEL = "gpt-4.1-mini-2025-04-14"
 SYSTEM_PROMPT = "You are the Fernhill help desk."
 
@@ -107,6 +115,25 @@ class Bot:
             return list(session.scalars(select(Exchange).order_by(Exchange.id)))
 
 
+@pytest.fixture(params=["http"])
+def slack_transport(request: pytest.FixtureRequest) -> str:
+    """How the local workspace reaches the app: "http" unless a test asks for both."""
+    return str(request.param)
+
+
+def connect_socket_mode(app: App, ws: Workspace, server: LocalSlackServer) -> SlackDriver:
+    """Connect `app` to the local workspace over Socket Mode as `tuneloop serve` would; the
+    driver it returns sends envelopes. Close the handler with `driver.handler.close()`."""
+    handler = DrainingSocketModeHandler(
+        app, ws.app_token, link=SlackLink(), ping_interval=3.0, ping_timeout=2.0
+    )
+    handler.connect()
+    server.socket_mode.wait_for_connections(1)
+    driver = SlackDriver(ws, socket_mode=server.socket_mode)
+    driver.handler = handler  # type: ignore[attr-defined]
+    return driver
+
+
 @pytest.fixture
 def stand_in(tmp_path: Path) -> LocalOpenAI:
     return LocalOpenAI(tmp_path / "openai", clock=instant_clock())
@@ -118,6 +145,7 @@ def make_bot(
     slack_server: LocalSlackServer,
     app_server: tuple[SwitchableApp, ThreadedServer],
     stand_in: LocalOpenAI,
+    slack_transport: str,
 ) -> Iterator[Callable[..., Bot]]:
     made: list[Bot] = []
 
@@ -126,9 +154,13 @@ def make_bot(
         openai_client: openai.OpenAI | None = None,
         config: BotConfig | None = None,
         reply_workers: int = 8,
+        workspace: Workspace | None = None,
     ) -> Bot:
-        ws = Workspace()
-        slack_server.workspace = ws
+        """A bot in a fresh workspace, or a second instance of the app in `workspace` (new
+        people and channel, the same store), as when two `tuneloop serve` run."""
+        ws = workspace or Workspace()
+        if workspace is None:
+            slack_server.workspace = ws
         alice, bob = ws.add_user("alice"), ws.add_user("bob")
         reviewer = ws.add_user("rita", user_id=REVIEWERS[0])
         channel = ws.add_channel("help-desk", members=[alice, bob, reviewer])
@@ -150,11 +182,16 @@ def make_bot(
             reply_workers=replies,
             listener_executor=listeners,
         )
-        switch, server = app_server
-        switch.target = create_asgi_app(app, signing_secret=SIGNING_SECRET)
-        driver = SlackDriver(ws, server.base_url + EVENTS_PATH, SIGNING_SECRET)
+        closers: list[Callable[[], None]] = []
+        if slack_transport == "socket_mode":
+            driver = connect_socket_mode(app, ws, slack_server)
+            closers.append(driver.handler.close)  # type: ignore[attr-defined]
+        else:
+            switch, server = app_server
+            switch.target = create_asgi_app(app, signing_secret=SIGNING_SECRET)
+            driver = SlackDriver(ws, server.base_url + EVENTS_PATH, SIGNING_SECRET)
         bot = Bot(ws, driver, store, app, activity, model, control, alice, bob, reviewer, channel)
-        bot.closers += [driver.close, listeners.shutdown, replies.shutdown]
+        bot.closers += [*closers, driver.close, listeners.shutdown, replies.shutdown]
         made.append(bot)
         return bot
 

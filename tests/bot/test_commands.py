@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bot.conftest import Bot
+from tests.bot.conftest import BOTH_TRANSPORTS, Bot
 from tests.conftest import ask
 
 
@@ -18,11 +18,13 @@ def _answer(bot: Bot, user: str, text: str) -> str:
     return str(shown[-1]["text"])
 
 
+@BOTH_TRANSPORTS
 def test_help_is_the_default(bot: Bot) -> None:
     for text in ("", "help", "nonsense"):
         assert "/tuneloop promote MODEL" in _answer(bot, bot.alice, text)
 
 
+@BOTH_TRANSPORTS
 def test_status_shows_the_active_model_and_the_last_decision(bot: Bot) -> None:
     bot.control.decision = {"outcome": "promoted", "candidate": "ft:x", "incumbent": "base"}
     answer = _answer(bot, bot.alice, "status")
@@ -53,6 +55,7 @@ def test_reviewer_commands_refuse_everyone_else_politely(bot: Bot) -> None:
     assert bot.control.requests == []
 
 
+@BOTH_TRANSPORTS
 def test_retrain_promote_and_rollback_go_to_the_retraining_control(bot: Bot) -> None:
     assert "will start" in _answer(bot, bot.reviewer, "retrain")
     promoted = _answer(bot, bot.reviewer, "promote gpt-4o-mini-2024-07-18 better on leave")

@@ -11,7 +11,7 @@ import httpx2
 from bot import BotConfig
 from bot.conversation.delivery import DeliveryOptions
 from curation.models import ExchangeStatus
-from tests.bot.conftest import BASE_MODEL, SYSTEM_PROMPT, Bot
+from tests.bot.conftest import BASE_MODEL, BOTH_TRANSPORTS, SYSTEM_PROMPT, Bot
 from tests.bot.fakes import ScriptedModel
 from tuneloop.local_openai import FALLBACK_ANSWER, LocalOpenAI
 from tuneloop.local_slack import payloads
@@ -21,6 +21,7 @@ def _block_types(message: dict) -> list[str]:
     return [block["type"] for block in message.get("blocks", [])]
 
 
+@BOTH_TRANSPORTS
 def test_a_mention_gets_exactly_one_threaded_reply_with_feedback_controls(bot: Bot) -> None:
     said = bot.ask("How do I reset my password?")
 
@@ -86,6 +87,7 @@ def test_with_no_status_delay_every_reply_shows_the_status_first(
     assert (said.channel, said.ts) not in bot.ws.statuses
 
 
+@BOTH_TRANSPORTS
 def test_a_retried_event_gets_no_second_reply(bot: Bot) -> None:
     said = bot.ask("How do I book leave?")
     bot.replies(said)
@@ -159,6 +161,7 @@ def test_bot_posts_edits_and_other_subtypes_are_ignored(bot: Bot) -> None:
     assert bot.ws.calls_to("chat.startStream") == []
 
 
+@BOTH_TRANSPORTS
 def test_a_direct_message_is_answered(bot: Bot) -> None:
     said = bot.driver.dm(bot.alice, "Who do I ask about payroll?")
     [reply] = bot.replies(said)

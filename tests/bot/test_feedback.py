@@ -11,7 +11,7 @@ from bot import BotConfig
 from bot.blocks import ids
 from bot.replies import TokenBudget
 from curation.models import Correction, Feedback, FeedbackKind, ReviewItem, ReviewKind
-from tests.bot.conftest import Bot
+from tests.bot.conftest import BOTH_TRANSPORTS, Bot
 from tuneloop.local_openai import FALLBACK_ANSWER
 
 
@@ -27,6 +27,7 @@ def _rows(bot: Bot, model: type) -> list[Any]:
         return list(session.scalars(select(model).order_by(model.id)))
 
 
+@BOTH_TRANSPORTS
 def test_thumbs_up_is_recorded_once_however_often_it_is_clicked(bot: Bot) -> None:
     channel, reply = _answered(bot)
     for _ in range(3):
@@ -78,6 +79,7 @@ def _open_correction(bot: Bot, channel: str, reply: dict[str, Any], user: str) -
     return bot.ws.wait_until(lambda: bot.ws.top_modal(user), what="the correction modal")
 
 
+@BOTH_TRANSPORTS
 def test_the_correct_button_opens_a_modal_prefilled_with_the_reply(bot: Bot) -> None:
     channel, reply = _answered(bot)
     modal = _open_correction(bot, channel, reply, bot.bob)
@@ -88,6 +90,7 @@ def test_the_correct_button_opens_a_modal_prefilled_with_the_reply(bot: Bot) -> 
     assert "How do I book leave?" in modal["blocks"][0]["text"]["text"]
 
 
+@BOTH_TRANSPORTS
 def test_an_empty_correction_is_refused_inside_the_modal(bot: Bot) -> None:
     channel, reply = _answered(bot)
     modal = _open_correction(bot, channel, reply, bot.bob)
@@ -116,6 +119,7 @@ def test_a_correction_identical_to_the_reply_is_refused_inside_the_modal(bot: Bo
     assert "same as the bot's answer" in submitted.errors[ids.CORRECTION_BLOCK]
 
 
+@BOTH_TRANSPORTS
 def test_a_correction_is_stored_queued_and_confirmed_privately(bot: Bot) -> None:
     channel, reply = _answered(bot)
     modal = _open_correction(bot, channel, reply, bot.bob)
@@ -135,6 +139,7 @@ def test_a_correction_is_stored_queued_and_confirmed_privately(bot: Bot) -> None
     assert f"review item #{item.id}" in confirmations[0]["text"]
 
 
+@BOTH_TRANSPORTS
 def test_the_message_shortcut_corrects_a_bot_reply(bot: Bot) -> None:
     channel, reply = _answered(bot)
     response = bot.driver.shortcut(bot.bob, channel, reply, ids.CORRECTION_SHORTCUT)

@@ -12,7 +12,7 @@ from bot import BotConfig
 from bot.blocks import ids
 from bot.replies import TokenBudget
 from curation.models import Example, FeedbackKind, ReviewState
-from tests.bot.conftest import Bot
+from tests.bot.conftest import BOTH_TRANSPORTS, Bot
 from tests.conftest import REVIEWERS, ask
 
 
@@ -55,6 +55,7 @@ def _buttons(view: dict[str, Any], item_id: int) -> list[str]:
     return []
 
 
+@BOTH_TRANSPORTS
 def test_a_reviewers_home_shows_the_queue_and_where_retraining_stands(bot: Bot) -> None:
     item_id = _corrected(bot)
     bot.control.approved = 7
@@ -70,6 +71,7 @@ def test_a_reviewers_home_shows_the_queue_and_where_retraining_stands(bot: Bot) 
     assert _buttons(home, item_id) == [ids.REVIEW_APPROVE, ids.REVIEW_EDIT, ids.REVIEW_REJECT]
 
 
+@BOTH_TRANSPORTS
 def test_approve_from_the_home_tab_makes_an_example(bot: Bot) -> None:
     item_id = _corrected(bot)
     home = _home(bot, bot.reviewer)
@@ -86,6 +88,7 @@ def test_approve_from_the_home_tab_makes_an_example(bot: Bot) -> None:
     assert _buttons(refreshed, item_id) == []  # decided items leave the queue
 
 
+@BOTH_TRANSPORTS
 def test_edit_opens_a_modal_and_approves_the_reviewers_text(bot: Bot) -> None:
     item_id = _corrected(bot)
     home = _home(bot, bot.reviewer)

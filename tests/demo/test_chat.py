@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tuneloop.cli import app as cli_app
@@ -29,10 +30,13 @@ How many days holiday do we get?
 """
 
 
-def test_a_chat_session_flags_corrects_approves_and_retrains() -> None:
-    result = CliRunner().invoke(cli_app, ["chat"], input=SESSION)
+@pytest.mark.parametrize("transport", ["HTTP", "Socket Mode"])
+def test_a_chat_session_flags_corrects_approves_and_retrains(transport: str) -> None:
+    args = ["chat", "--socket-mode"] if transport == "Socket Mode" else ["chat"]
+    result = CliRunner().invoke(cli_app, args, input=SESSION)
     assert result.exit_code == 0, result.output
     out = result.output
+    assert f"The bot hears the local workspace over {transport}." in out
     assert "first run: promoted" in out
     assert "I don't know that yet" in out  # the first model has not learned this topic
     assert "flagged for review" in out

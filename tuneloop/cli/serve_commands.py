@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -14,12 +16,12 @@ DEFAULT_PORT = 3000
 
 @app.command("serve")
 def serve(
-    host: Annotated[str, typer.Option(help="Address to bind in HTTP mode.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind (HTTP mode; /healthz in Socket Mode).")
+    ] = "127.0.0.1",
     port: Annotated[
         int | None,
-        typer.Option(
-            envvar="PORT", help=f"Port in HTTP mode (default: PORT, else {DEFAULT_PORT})."
-        ),
+        typer.Option(envvar="PORT", help=f"Port to bind (default: PORT, else {DEFAULT_PORT})."),
     ] = None,
     no_scheduler: Annotated[
         bool,
@@ -27,8 +29,10 @@ def serve(
     ] = False,
 ) -> None:
     """Run the Slack bot. Socket Mode when SLACK_APP_TOKEN is set (no public URL needed);
-    otherwise HTTP on /slack/events (verified with SLACK_SIGNING_SECRET), /healthz and
-    /metrics. TUNELOOP_METRICS_PORT serves /metrics and /healthz on a port of their own."""
+    otherwise HTTP on /slack/events (verified with SLACK_SIGNING_SECRET) and /metrics.
+    /healthz on --host/--port either way; TUNELOOP_METRICS_PORT serves /metrics and /healthz
+    on a port of their own. SIGTERM or Ctrl+C: no new events, answers in flight finished
+    within TUNELOOP_SHUTDOWN_GRACE_SECONDS, exit 0 (1 if the grace ran out)."""
     from tuneloop.provider import ProviderConfigError
     from tuneloop.serve import (
         SlackSettingsError,
@@ -55,9 +59,7 @@ def serve(
     from tuneloop.wiring import metrics_server
 
     try:  # Socket Mode has no other HTTP server: metrics and health on a port of their own
-        exposed = metrics_server(
-            settings, runtime.metrics, health=lambda: {"active_model": runtime.active_model()}
-        )
+        exposed = metrics_server(settings, runtime.metrics, health=runtime.health)
     except MetricsServerError as exc:
         runtime.close()
         fail(str(exc))
@@ -66,20 +68,42 @@ def serve(
     if not no_scheduler:
         scheduler = runtime.retrain_scheduler(settings)
         scheduler.start()
+    grace_s = settings.shutdown_grace_seconds
+    drained = False
     try:
         if serving_mode(settings) == "socket":
-            console.print("tuneloop bot: Socket Mode", highlight=False)
-            run_socket_mode(runtime, settings.slack_app_token or "")
+            console.print(
+                f"tuneloop bot: Socket Mode (health: http://{host}:{port}/healthz)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            drained = run_socket_mode(
+                runtime,
+                settings.slack_app_token or "",
+                host=host,
+                port=port,
+                grace_s=grace_s,
+                ping_interval_s=settings.socket_mode_ping_interval_seconds,
+                ping_timeout_s=settings.socket_mode_ping_timeout_seconds,
+            )
         else:
             console.print(
                 f"tuneloop bot: http://{host}:{port}/slack/events (health: /healthz)",
                 highlight=False,
                 soft_wrap=True,
             )
-            run_http(runtime, host=host, port=port)
+            drained = run_http(runtime, host=host, port=port, grace_s=grace_s)
+    except SlackSettingsError as exc:
+        fail(str(exc))
     finally:
         if scheduler is not None:
             scheduler.shutdown()  # hands the leader lease over at once
         if exposed is not None:
             exposed.close()
-        runtime.close()
+        runtime.close(wait=drained)
+    if not drained:
+        # Answers still running past the grace: their threads would hold the exit.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    console.print("tuneloop bot: stopped", highlight=False)

@@ -49,15 +49,18 @@ def run_demo(
     say: Say = _quiet,
     trainer: DemoTrainer = "openai",
     models_dir: Path | None = None,
+    socket_mode: bool = False,
 ) -> DemoSummary:
     """Run the whole loop and return what happened (`summary.ok` says if it behaved).
 
     `trainer` "lora" trains SmolLM2 for real and serves it with the local vLLM stand-in
     (minutes); "together" uses the Together stand-in and the default the OpenAI stand-in
-    (seconds)."""
+    (seconds). `socket_mode` has the bot hear the local workspace over Socket Mode instead
+    of HTTP."""
     started = time.monotonic()
     summary = DemoSummary()
     summary.numbers["trainer"] = trainer
+    summary.numbers["slack_transport"] = "socket_mode" if socket_mode else "http"
     with build_world(
         database_url=database_url,
         data_dir=data_dir,
@@ -65,6 +68,7 @@ def run_demo(
         trainer=trainer,
         models_dir=models_dir,
         say=say,
+        socket_mode=socket_mode,
     ) as world:
         _first_model(world, summary, say)
         if not summary.ok:

@@ -40,6 +40,8 @@ from tuneloop.local_together import LocalTogether
 from tuneloop.provider import build_openai_client
 from tuneloop.serve import bot_config
 from tuneloop.settings import Settings, load_settings
+from tuneloop.slack_link import SlackLink
+from tuneloop.socket_mode import DrainingSocketModeHandler
 from tuneloop.wiring import (
     active_model_lookup,
     build_cycle_runner,
@@ -146,9 +148,11 @@ def build_world(
     trainer: DemoTrainer = "openai",
     models_dir: Path | None = None,
     say: Callable[[str], None] = lambda _: None,
+    socket_mode: bool = False,
 ) -> World:
     """A running world in `data_dir` (a new temporary folder when None), training with
-    `trainer` (see `tuneloop.demo.backends`; `models_dir` keeps converted base models)."""
+    `trainer` (see `tuneloop.demo.backends`; `models_dir` keeps converted base models). The
+    bot hears the workspace over HTTP, or over Socket Mode with `socket_mode`."""
     closers: list[Callable[[], None]] = []
     if data_dir is None:
         holder = tempfile.TemporaryDirectory(prefix="tuneloop-demo-")
@@ -211,11 +215,24 @@ def build_world(
         listener_executor=listeners,
         reload_model=model_reloader(runner),
     )
-    server = ThreadedServer(
-        create_asgi_app(app, signing_secret=SIGNING_SECRET), name="demo-bot"
-    ).start()
-    closers += [server.stop, listeners.shutdown, replies.shutdown]
-    driver = SlackDriver(ws, server.base_url + EVENTS_PATH, SIGNING_SECRET)
+    if socket_mode:
+        handler = DrainingSocketModeHandler(
+            app,
+            ws.app_token,
+            link=SlackLink(),
+            ping_interval=settings.socket_mode_ping_interval_seconds,
+            ping_timeout=settings.socket_mode_ping_timeout_seconds,
+        )
+        handler.connect()
+        closers += [handler.close, listeners.shutdown, replies.shutdown]
+        slack.socket_mode.wait_for_connections(1)
+        driver = SlackDriver(ws, socket_mode=slack.socket_mode)
+    else:
+        server = ThreadedServer(
+            create_asgi_app(app, signing_secret=SIGNING_SECRET), name="demo-bot"
+        ).start()
+        closers += [server.stop, listeners.shutdown, replies.shutdown]
+        driver = SlackDriver(ws, server.base_url + EVENTS_PATH, SIGNING_SECRET)
     closers.append(driver.close)
 
     askers = [ws.add_user(name) for name in ("alice", "bob", "chen", "dana")]

@@ -6,6 +6,10 @@ signed with the app's signing secret, in the body format Slack uses for that kin
 JSON for the Events API, `payload=` forms for interactions, plain forms for slash commands.
 What the app answers (a modal's validation errors, a command's ephemeral reply) is applied
 to the workspace as Slack would apply it.
+
+Over Socket Mode (`socket_mode=` a `SocketModeServer` the app is connected to), the same
+payloads go out as envelopes (`events_api`, `interactive`, `slash_commands`) and the app's
+acknowledgement (with its payload) stands in for the HTTP response.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ import httpx2
 
 from tuneloop.local_slack import payloads
 from tuneloop.local_slack.signing import signed_headers
+from tuneloop.local_slack.socket_mode import Kind, SocketModeServer
 from tuneloop.local_slack.workspace import Json, Workspace
 
 FEEDBACK_TYPE = "feedback_buttons"
+#: What an envelope the app never acknowledged reads as (Socket Mode has no HTTP status).
+NOT_ACKNOWLEDGED = 504
 
 
 @dataclass(frozen=True)
@@ -67,20 +74,24 @@ class Submitted:
 
 
 class SlackDriver:
-    """Sends `workspace`'s people's doings to the app at `app_url` (its /slack/events)."""
+    """Sends `workspace`'s people's doings to the app at `app_url` (its /slack/events), or
+    over `socket_mode` when given (then `app_url` and `signing_secret` are not used)."""
 
     def __init__(
         self,
         workspace: Workspace,
-        app_url: str,
-        signing_secret: str,
+        app_url: str = "",
+        signing_secret: str = "",
         *,
         http: httpx2.Client | None = None,
         timeout_s: float = 30.0,
+        socket_mode: SocketModeServer | None = None,
     ) -> None:
         self.ws = workspace
         self.app_url = app_url
         self.signing_secret = signing_secret
+        self.socket_mode = socket_mode
+        self.timeout_s = timeout_s
         self._http = http or httpx2.Client(timeout=timeout_s)
 
     def close(self) -> None:
@@ -105,6 +116,21 @@ class SlackDriver:
         answer = self._http.post(self.app_url, content=body, headers=sent)
         return AppResponse(answer.status_code, answer.text)
 
+    def send_envelope(
+        self, kind: Kind, payload: Json, *, retry_attempt: int = 0, retry_reason: str = ""
+    ) -> AppResponse:
+        """Send one Socket Mode envelope and wait for its acknowledgement (or Slack giving up,
+        read as `NOT_ACKNOWLEDGED`)."""
+        if self.socket_mode is None:
+            raise RuntimeError("this driver delivers over HTTP; pass socket_mode= for envelopes")
+        delivery = self.socket_mode.deliver(
+            kind, payload, retry_attempt=retry_attempt, retry_reason=retry_reason
+        )
+        ack = delivery.wait(self.timeout_s)
+        if ack is None:
+            return AppResponse(NOT_ACKNOWLEDGED, delivery.failed or "")
+        return AppResponse(200, json.dumps(ack.payload) if ack.payload else "")
+
     def deliver_event(
         self,
         event: Json,
@@ -116,6 +142,12 @@ class SlackDriver:
     ) -> tuple[str, AppResponse]:
         """Deliver one event; pass the same `event_id` with `retry_num` to retry it."""
         wrapped = payloads.envelope(self.ws, event, event_id_=event_id)
+        if self.socket_mode is not None:
+            retry = {
+                "retry_attempt": retry_num or 0,
+                "retry_reason": retry_reason if retry_num else "",
+            }
+            return wrapped["event_id"], self.send_envelope("events_api", wrapped, **retry)
         headers = {}
         if retry_num:
             headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
@@ -124,6 +156,8 @@ class SlackDriver:
         return wrapped["event_id"], response
 
     def _interaction(self, payload: Json) -> AppResponse:
+        if self.socket_mode is not None:
+            return self.send_envelope("interactive", payload)
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self.send(body, "application/x-www-form-urlencoded")
 
@@ -325,7 +359,10 @@ class SlackDriver:
             trigger_id=self.ws.issue_trigger(user),
             response_url=self._response_url(channel, user),
         )
-        response = self.send(urlencode(form).encode(), "application/x-www-form-urlencoded")
+        if self.socket_mode is not None:
+            response = self.send_envelope("slash_commands", dict(form))
+        else:
+            response = self.send(urlencode(form).encode(), "application/x-www-form-urlencoded")
         if response.status == 200 and response.text.strip():
             answer = response.json() or {"text": response.text}
             if answer.get("response_type") == "in_channel":

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tuneloop.local_slack.socket_mode import SocketModeServer
 from tuneloop.local_slack.threaded import ThreadedServer
 from tuneloop.local_slack.web_api import call_method
 from tuneloop.local_slack.workspace import Workspace
@@ -41,11 +42,13 @@ async def _values(request: Request) -> dict[str, Any]:
 
 
 class LocalSlackServer:
-    """The Web API of one (swappable) workspace, served by uvicorn in a background thread."""
+    """The Web API of one (swappable) workspace, served by uvicorn in a background thread,
+    and its Socket Mode endpoint (`socket_mode`, on a port of its own)."""
 
     def __init__(self, workspace: Workspace, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._workspace = workspace
         self._server = ThreadedServer(self.asgi_app(), host=host, port=port, name="local-slack")
+        self.socket_mode = SocketModeServer(lambda: self._workspace, host=host)
 
     @property
     def workspace(self) -> Workspace:
@@ -53,8 +56,11 @@ class LocalSlackServer:
 
     @workspace.setter
     def workspace(self, workspace: Workspace) -> None:
-        """Serve another workspace from the next request on (tests reuse one server)."""
+        """Serve another workspace from the next request on (tests reuse one server); Socket
+        Mode connections to the previous one are dropped."""
         workspace.public_url = self.base_url
+        self.socket_mode.reset()
+        workspace.socket_mode_url = self.socket_mode.issue_url
         self._workspace = workspace
 
     @property
@@ -119,10 +125,13 @@ class LocalSlackServer:
 
     def start(self) -> LocalSlackServer:
         self._server.start()
+        self.socket_mode.start()
         self._workspace.public_url = self.base_url
+        self._workspace.socket_mode_url = self.socket_mode.issue_url
         return self
 
     def stop(self) -> None:
+        self.socket_mode.stop()
         self._server.stop()
 
     def __enter__(self) -> LocalSlackServer:

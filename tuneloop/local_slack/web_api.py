@@ -8,6 +8,8 @@ from tuneloop.local_slack.errors import SlackApiFailure
 from tuneloop.local_slack.methods import METHODS, Args
 from tuneloop.local_slack.workspace import Workspace
 
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+
 Answer = tuple[int, dict[str, Any], dict[str, str]]
 
 
@@ -22,7 +24,11 @@ def call_method(
     try:
         if not token:
             raise SlackApiFailure("not_authed")
-        if token != ws.bot.token:
+        # apps.connections.open takes the app-level token and nothing else takes it.
+        expected = ws.app_token if method in APP_TOKEN_METHODS else ws.bot.token
+        if token in (ws.app_token, ws.bot.token) and token != expected:
+            raise SlackApiFailure("not_allowed_token_type")
+        if token != expected or ws.revoked:
             raise SlackApiFailure("invalid_auth")
         ws.faults.check(method)
         handler = METHODS.get(method)

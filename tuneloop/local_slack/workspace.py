@@ -92,6 +92,12 @@ class Workspace:
             token=secret_token("xoxb-local"),
             name=bot_name,
         )
+        #: The app-level token (`xapp-`) that opens Socket Mode connections.
+        self.app_token = secret_token("xapp-1-local")
+        #: Set by the server that plays Socket Mode: issues `apps.connections.open`'s URL.
+        self.socket_mode_url: Callable[[], str] | None = None
+        #: Why the app's tokens stopped working (`app_uninstalled`, `tokens_revoked`), if so.
+        self.revoked: str | None = None
         self.faults = SlackFaults()
         #: Set by the server once it listens; response URLs point at it.
         self.public_url = "http://127.0.0.1"

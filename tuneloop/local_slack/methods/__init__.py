@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tuneloop.local_slack.methods import assistant, chat, misc, streaming, views
+from tuneloop.local_slack.methods import apps, assistant, chat, misc, streaming, views
 from tuneloop.local_slack.methods.args import Args
 from tuneloop.local_slack.workspace import Workspace
 
@@ -17,6 +17,7 @@ METHODS: dict[str, Method] = {
     **streaming.METHODS,
     **views.METHODS,
     **assistant.METHODS,
+    **apps.METHODS,
 }
 
 __all__ = ["METHODS", "Args", "Method"]
