@@ -290,6 +290,6 @@ def test_the_app_removed_from_slack_shows_in_healthz(
     runtime.reply_workers.shutdown(wait=True)
     health = httpx2.get(f"{base_url}/healthz")
     assert health.status_code == 503
-    assert "Slack connection revoked" in health.json()["error"]
-    assert said in health.json()["error"]
+    assert health.json()["ok"] is False and health.json()["slack_connection"] == "revoked"
+    assert said in health.json()["slack_connection_reason"]
     assert runtime.link.final

@@ -29,10 +29,9 @@ def test_socket_mode_health_reports_a_revoked_token(
     workspace.revoked = "app_uninstalled"
     server.drop("reset")
     server.wait_until(lambda: serve.health() == 503, 30, "/healthz to fail")
-    assert (
-        "apps.connections.open answered invalid_auth"
-        in httpx2.get(f"{serve.base_url}/healthz").json()["error"]
-    )
+    health = httpx2.get(f"{serve.base_url}/healthz").json()
+    assert health["slack_connection"] == "revoked"
+    assert "apps.connections.open answered invalid_auth" in health["slack_connection_reason"]
     tries = len(workspace.calls_to("apps.connections.open"))
     serve.stop()
     assert serve.wait() == 0, serve.output
