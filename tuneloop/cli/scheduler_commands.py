@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import configure_logging, console, fail, print_json, reported_errors
+from tuneloop.terminal import labelled, literal, model_column
 
 if TYPE_CHECKING:
     from tuneloop.settings import Settings
@@ -47,7 +47,7 @@ def _show_report(report: Any, as_json: bool) -> None:
     else:
         where = f"cycle {report.cycle_id}" if report.cycle_id else "retrain"
         state = report.outcome or (f"waiting ({report.stage})" if report.cycle_id else "idle")
-        console.print(f"{where}: {state}. {report.note}", highlight=False, soft_wrap=True)
+        console.print(literal(f"{where}: {state}. {report.note}"), soft_wrap=True)
     if report.outcome in FAILED_OUTCOMES:
         raise typer.Exit(1)
 
@@ -74,7 +74,7 @@ def retrain(
 
     def following(holder: str) -> None:
         if not as_json:
-            console.print(f"the scheduler ({holder}) runs the cycle; following it", highlight=False)
+            console.print(literal(f"the scheduler ({holder}) runs the cycle; following it"))
 
     said: list[str] = []
 
@@ -83,7 +83,7 @@ def retrain(
         line = f"cycle {report.cycle_id}: {report.stage}: {report.note}"
         if not as_json and (not said or said[-1] != line):
             said.append(line)
-            console.print(line, highlight=False, soft_wrap=True, markup=False)
+            console.print(literal(line), soft_wrap=True)
 
     with scheduler_errors():
         db = open_database(settings)
@@ -118,9 +118,8 @@ def status(as_json: bool = JSON_OPTION) -> None:
         return
     active = data["active_model"]
     console.print(
-        f"active model: {active['model']}"
-        + ("" if active["promoted"] else " (the base model: nothing promoted yet)"),
-        highlight=False,
+        labelled("active model", active["model"])
+        + ("" if active["promoted"] else " (the base model: nothing promoted yet)")
     )
     console.print(
         f"new approved examples: {data['new_examples']} (a run starts at "
@@ -138,20 +137,25 @@ def status(as_json: bool = JSON_OPTION) -> None:
         if cycle["evaluation"]:
             e = cycle["evaluation"]
             line += f"\n  evaluation: {e['answered']}/{e['planned']} items answered"
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(literal(line), soft_wrap=True)
     leader = data["scheduler"]
-    console.print(f"scheduler: {leader['leader'] if leader else 'not running'}", highlight=False)
+    console.print(literal(f"scheduler: {leader['leader'] if leader else 'not running'}"))
     if data["recent_decisions"]:
-        table = Table("decided", "candidate", "verdict", "reason", title="recent decisions")
+        table = Table("decided", title="recent decisions")
+        model_column(table, "candidate")
+        table.add_column("verdict")
+        table.add_column("reason")
         for d in data["recent_decisions"]:
-            table.add_row(d["decided_at"][:16], d["candidate"], d["verdict"], d["reason"])
+            table.add_row(
+                d["decided_at"][:16], literal(d["candidate"]), d["verdict"], literal(d["reason"])
+            )
         console.print(table)
     if data["recent_cycles"]:
         # Every ended run, those that never reached a decision (a failed job) included.
         table = Table("cycle", "ended", "outcome", "note", title="recent runs")
         for c in data["recent_cycles"]:
             table.add_row(
-                str(c["id"]), (c["closed_at"] or "")[:16], c["outcome"], Text(c["note"] or "")
+                str(c["id"]), (c["closed_at"] or "")[:16], c["outcome"], literal(c["note"] or "")
             )
         console.print(table)
 
@@ -216,15 +220,18 @@ def models_list(as_json: bool = JSON_OPTION) -> None:
         print_json({"models": rows, "history": audit})
         return
     if not rows:
-        console.print(f"no models yet: serving {settings.base_model}", highlight=False)
+        console.print(literal(f"no models yet: serving {settings.base_model}"))
         return
-    table = Table("", "model", "state", "origin", "shutdown")
+    table = Table("")
+    model_column(table)
+    for header in ("state", "origin", "shutdown"):
+        table.add_column(header)
     for r in rows:
         table.add_row(
             "*" if r["active"] else "",
-            r["model"],
+            literal(r["model"]),
             r["state"],
-            r["origin"],
+            literal(r["origin"]),
             r["shutdown_date"] or "",
         )
     console.print(table)
@@ -306,9 +313,10 @@ def _show_change(promotion: Any, as_json: bool) -> None:
         print_json(data)
         return
     console.print(
-        f"{data['action']}: now serving {data['to_model']} (was {data['from_model']}), "
-        f"by {data['actor']}: {data['reason']}",
-        highlight=False,
+        literal(
+            f"{data['action']}: now serving {data['to_model']} (was {data['from_model']}), "
+            f"by {data['actor']}: {data['reason']}"
+        ),
         soft_wrap=True,
     )
 
@@ -382,11 +390,12 @@ def evaluate(
         return
     outcomes = run.summary["outcomes"]
     console.print(
-        f"eval run {run.id}: {candidate} vs {against} on {run.summary['items']} items: "
-        f"{outcomes['win']} wins, {outcomes['loss']} losses, {outcomes['tie']} ties, "
-        f"{outcomes['error']} errors\n"
-        f"gate: {result.reason}\n(nothing promoted; `tuneloop models promote` does that)",
-        highlight=False,
+        literal(
+            f"eval run {run.id}: {candidate} vs {against} on {run.summary['items']} items: "
+            f"{outcomes['win']} wins, {outcomes['loss']} losses, {outcomes['tie']} ties, "
+            f"{outcomes['error']} errors\n"
+            f"gate: {result.reason}\n(nothing promoted; `tuneloop models promote` does that)"
+        ),
         soft_wrap=True,
     )
 

@@ -8,6 +8,7 @@ import typer
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import configure_logging, console, fail, reported_errors
+from tuneloop.terminal import literal
 
 DEFAULT_PORT = 3000
 
@@ -60,8 +61,7 @@ def serve(
             run_socket_mode(runtime, settings.slack_app_token or "")
         else:
             console.print(
-                f"tuneloop bot: http://{host}:{port}/slack/events (health: /healthz)",
-                highlight=False,
+                literal(f"tuneloop bot: http://{host}:{port}/slack/events (health: /healthz)"),
                 soft_wrap=True,
             )
             run_http(runtime, host=host, port=port)

@@ -37,7 +37,7 @@ from tuneloop.local_slack.activity import Activity, TrackingExecutor
 from tuneloop.local_slack.threaded import ThreadedServer
 from tuneloop.provider import build_openai_client
 from tuneloop.serve import bot_config
-from tuneloop.settings import Settings, load_settings
+from tuneloop.settings import SAMPLE_SEEDS_DIR, Settings, load_settings
 from tuneloop.wiring import (
     active_model_lookup,
     build_cycle_runner,
@@ -108,6 +108,12 @@ class World:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
+    def seeds_dir(self) -> Path:
+        """The seeds the world's people were written for: the sample company's (or the LoRA
+        demo's copy of them)."""
+        return self.settings.seeds_dir or SAMPLE_SEEDS_DIR
+
+    @property
     def reply_timeout_s(self) -> float:
         """How long an answer may take: a real model on CPU takes far longer than the
         stand-in's retrieval."""
@@ -156,8 +162,7 @@ def build_world(
     closers.append(slack.stop)
     backend: DemoBackend
     if trainer == "lora":
-        seeds = load_settings().seeds_dir
-        backend = lora_backend(models_dir or default_models_dir(), data_dir, seeds, say)
+        backend = lora_backend(models_dir or default_models_dir(), data_dir, SAMPLE_SEEDS_DIR, say)
     else:
         backend = openai_backend(data_dir, clock)
     closers += backend.closers
@@ -170,6 +175,9 @@ def build_world(
             "slack_signing_secret": SIGNING_SECRET,
             "slack_api_url": slack.api_url,
             "review_channel": None,
+            # The demo's people ask the sample company's questions, whatever the team's own
+            # TUNELOOP_SEEDS_DIR says.
+            "seeds_dir": SAMPLE_SEEDS_DIR,
             **DEMO_SETTINGS,
             **backend.settings,  # a real model trains and answers on its own terms
             **(settings_overrides or {}),
