@@ -12,7 +12,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", short_help="Apply migrations.")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply migrations (PostgreSQL needs this; a SQLite file is upgraded on first use)."""
     from curation.db import current_revision, upgrade

@@ -21,7 +21,7 @@ if typing.TYPE_CHECKING:
 DEFAULT_REPORT = Path("tuneloop-demo-report.md")
 
 
-@app.command("demo")
+@app.command("demo", short_help="Watch the whole loop work, offline, in seconds.")
 def demo(
     db: str | None = typer.Option(
         None,
@@ -89,7 +89,7 @@ def demo(
         raise typer.Exit(1)
 
 
-@app.command("chat")
+@app.command("chat", short_help="Talk to the bot in a local Slack workspace.")
 def chat(
     db: str | None = typer.Option(
         None,

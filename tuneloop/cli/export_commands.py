@@ -20,7 +20,7 @@ class ExportMethod(StrEnum):
     DPO = "dpo"
 
 
-@app.command("export")
+@app.command("export", short_help="Write a dataset version of the approved examples.")
 def export(
     out: Path = typer.Option(
         ..., "--out", help="Folder for train.jsonl, eval.jsonl, manifest.json."

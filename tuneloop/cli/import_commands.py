@@ -59,7 +59,7 @@ def _show(reports: list[ImportReport], as_json: bool) -> None:
         )
 
 
-@seeds_app.command("import")
+@seeds_app.command("import", short_help="Import a seeds folder (safe to repeat).")
 def seeds_import(
     directory: Path | None = typer.Argument(
         None, help="Seeds folder (default: TUNELOOP_SEEDS_DIR)."
@@ -106,7 +106,7 @@ def seeds_import(
     _show(reports, as_json)
 
 
-@app.command("import")
+@app.command("import", short_help="Bulk-import approved examples (safe to repeat).")
 def import_file(
     file: Path = typer.Argument(..., help="Chat JSONL of approved examples."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),

@@ -13,7 +13,7 @@ from tuneloop.cli.output import configure_logging, console, fail, warn
 from tuneloop.terminal import literal
 
 
-@app.command("local-openai")
+@app.command("local-openai", short_help="Serve the offline OpenAI stand-in over HTTP.")
 def local_openai(
     host: Annotated[
         str, typer.Option(help="Address to bind. Keep it on localhost: any key is accepted.")

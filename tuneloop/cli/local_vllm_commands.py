@@ -16,7 +16,7 @@ from tuneloop.cli.output import console, fail
 from tuneloop.terminal import literal
 
 
-@app.command("local-vllm")
+@app.command("local-vllm", short_help="Serve the LoRA base model as vLLM does (CPU stand-in).")
 def local_vllm(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,

@@ -181,7 +181,7 @@ def review_approve(
     _approve(item_id, reviewer, reason, None, as_json, keep_personal_data)
 
 
-@review_app.command("edit")
+@review_app.command("edit", short_help="Write the reply as it should be, and approve it.")
 def review_edit(
     item_id: int,
     text: str | None = typer.Option(None, help="The corrected reply."),
@@ -215,7 +215,7 @@ def review_reject(
         console.print(f"rejected review item {item_id}")
 
 
-@review_app.command("send-back")
+@review_app.command("send-back", short_help="Send an item back for a new correction.")
 def review_send_back(
     item_id: int,
     reason: str = typer.Option(..., help="What the correction needs (required)."),

@@ -53,7 +53,7 @@ def _show_report(report: Any, as_json: bool) -> None:
 
 
 # --- retrain ----------------------------------------------------------------------------------
-@app.command("retrain")
+@app.command("retrain", short_help="Resume or start a retraining run.")
 def retrain(
     now: bool = typer.Option(
         False, "--now", help="Start a run even below TUNELOOP_MIN_NEW_EXAMPLES (never a second)."
@@ -102,7 +102,7 @@ def retrain(
 
 
 # --- status -----------------------------------------------------------------------------------
-@app.command("status")
+@app.command("status", short_help="The served model, the open run, recent decisions.")
 def status(as_json: bool = JSON_OPTION) -> None:
     """The served model, the open run and its stage, and recent decisions."""
     from scheduler.cycle.status import cycle_status
@@ -180,7 +180,7 @@ REVIEWER_OPTION = typer.Option(
 REASON_OPTION = typer.Option(..., "--reason", help="Why (kept in the audit trail).")
 
 
-@models_app.command("list")
+@models_app.command("list", short_help="The models tuneloop has trained or served.")
 def models_list(as_json: bool = JSON_OPTION) -> None:
     """Every model tuneloop has trained or served, and which one is active."""
     from tuneloop.settings import load_settings
@@ -280,7 +280,7 @@ def models_promote(
     _show_change(promotion, as_json)
 
 
-@models_app.command("rollback")
+@models_app.command("rollback", short_help="Serve again the model served before this one.")
 def models_rollback(
     reason: str = REASON_OPTION,
     reviewer: str | None = REVIEWER_OPTION,
@@ -322,7 +322,7 @@ def _show_change(promotion: Any, as_json: bool) -> None:
 
 
 # --- eval -------------------------------------------------------------------------------------
-@app.command("eval")
+@app.command("eval", short_help="Evaluate a model against another, promoting nothing.")
 def evaluate(
     candidate: str = typer.Option(..., "--candidate", help="The model to evaluate."),
     incumbent: str | None = typer.Option(
@@ -338,7 +338,7 @@ def evaluate(
     from curation.models.base import utcnow
     from scheduler.gate import judge_candidate
     from scheduler.gate.records import decision_record, scored_items
-    from scheduler.training.model_info import shutdown_date
+    from scheduler.training.model_info import model_exists, shutdown_date
     from tuneloop.provider import build_openai_client
     from tuneloop.settings import load_settings
     from tuneloop.wiring import (
@@ -357,9 +357,15 @@ def evaluate(
         if against == candidate:
             fail(f"{candidate} is the incumbent; name another model with --incumbent")
         serving = build_serving(settings, client)
-        for model in (candidate, against) if serving is not None else ():
-            if not serving.ensure(model):
+        for model in (candidate, against):
+            if serving is not None and not serving.ensure(model):
                 fail(f"{model} is not served and not in the adapter store; nothing evaluated")
+            if serving is None and not model_exists(client, model):
+                fail(
+                    f"model {model} does not exist at the model provider (it answers 404 for "
+                    "it); nothing evaluated. `tuneloop models list` shows the models tuneloop "
+                    "trained"
+                )
         evaluator = build_evaluator(settings, db, client, concurrency=concurrency)
         with db.session() as session:
             run_id = evaluator.create_run(session, candidate=candidate, incumbent=against).id
@@ -401,7 +407,7 @@ def evaluate(
 
 
 # --- scheduler --------------------------------------------------------------------------------
-@app.command("scheduler")
+@app.command("scheduler", short_help="Run the retraining schedule as a service.")
 def run_scheduler() -> None:
     """Run the retraining schedule in the foreground until SIGTERM or Ctrl-C. Several may run:
     one leads (a lease row in the database), the others stand by to take over."""
