@@ -11,3 +11,7 @@ class ConfigError(ValueError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         self.problems = problems or []
         super().__init__(message)
+
+
+class ProviderConfigError(ConfigError):
+    """The settings do not describe a usable model provider; the message says what to set."""

@@ -15,8 +15,17 @@ from pathlib import Path
 
 import openai
 
+from tuneloop.errors import ProviderConfigError
 from tuneloop.local_openai import LocalOpenAI, RealClock
 from tuneloop.settings import Settings
+
+__all__ = [
+    "ProviderConfigError",
+    "build_openai_client",
+    "describe_provider",
+    "local_openai_data_dir",
+    "local_openai_from_settings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +34,6 @@ _announced: str | None = None
 #: One stand-in per data folder and process, shared by everything that asks for a client, so
 #: the bot and the scheduler see the same jobs and models (and write the folder from one place).
 _instances: dict[Path, LocalOpenAI] = {}
-
-
-class ProviderConfigError(RuntimeError):
-    """The settings do not describe a usable provider; the message says what to set."""
 
 
 def local_openai_data_dir(settings: Settings) -> Path:

@@ -32,7 +32,7 @@ app.add_typer(models_app, name="models")
 def scheduler_errors() -> Iterator[None]:
     """The store's and the scheduler's refusals as a message and exit status 1."""
     from scheduler.errors import SchedulerError
-    from tuneloop.provider import ProviderConfigError
+    from tuneloop.errors import ProviderConfigError
 
     with reported_errors():
         try:

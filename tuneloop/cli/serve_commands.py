@@ -29,7 +29,7 @@ def serve(
 ) -> None:
     """Run the Slack bot. Socket Mode when SLACK_APP_TOKEN is set (no public URL needed);
     otherwise HTTP on /slack/events (verified with SLACK_SIGNING_SECRET) and /healthz."""
-    from tuneloop.provider import ProviderConfigError
+    from tuneloop.errors import ProviderConfigError
     from tuneloop.serve import (
         SlackSettingsError,
         build_bot,
