@@ -196,7 +196,9 @@ def test_tiktoken_files_missing_offline(env: Path) -> None:
     )
     said = " ".join(done.stderr.split())
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-    assert f"error: tiktoken cannot load its o200k_base encoding (TIKTOKEN_CACHE_DIR={cache})" in said
+    assert (
+        f"error: tiktoken cannot load its o200k_base encoding (TIKTOKEN_CACHE_DIR={cache})" in said
+    )
     assert "Offline, set TIKTOKEN_CACHE_DIR to a folder holding tiktoken's cached" in said
 
 

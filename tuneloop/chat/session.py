@@ -172,6 +172,17 @@ class ChatSession:
                 break  # refused: the Home tab would offer it again
             approved += 1
         self._say(f"approved {approved} item(s) from App Home")
+        waiting = [
+            item
+            for item in self.world.store.review.list(ReviewState.PENDING, 1000)
+            if item.correction is not None
+        ]
+        if waiting:
+            self._say(
+                f"{len(waiting)} more correction(s) wait behind the items the Home tab shows "
+                f"first (#{waiting[0].id} is the first): decide those (a flag needs an edit: "
+                "`tuneloop review edit`), then /approve again"
+            )
 
     def _approve_on_home(self, item: ReviewView) -> bool:
         """Show what approving `item` trains, click Approve on its Home card, and say how it
