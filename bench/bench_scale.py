@@ -937,7 +937,8 @@ def compare(before_path: Path, after_path: Path, say: Callable[[str], None]) -> 
             if was:
                 was_ms = f"{was['wall'] * 1000:6.0f} ({was['cpu'] * 1000:4.0f})"
                 now_ms = f"{now['wall'] * 1000:6.0f} ({now['cpu'] * 1000:4.0f})"
-                say(f"  tuneloop {command:16} {was_ms} -> {now_ms}")
+                name = command if command == BARE_PYTHON else f"tuneloop {command}"
+                say(f"  {name:25} {was_ms} -> {now_ms}")
 
 
 # --- main --------------------------------------------------------------------------------------
