@@ -804,11 +804,23 @@ def bring_up_to_date(backend: Backend, label: str, say: Callable[[str], None]) -
 
 
 # --- the command line's start-up ---------------------------------------------------------------
-CLI_COMMANDS = ("--help", "review --help", "review list", "stats", "status", "db current")
+CLI_COMMANDS = (
+    "--help",
+    "review --help",
+    "review list",
+    "stats",
+    "status",
+    "models list",
+    "db current",
+)
+#: The bare interpreter's start, which every ratio is taken against.
+BARE_PYTHON = "python -c pass"
 
 
 def cli_start(workdir: Path) -> dict[str, dict[str, float]]:
-    """Best of 7 wall and CPU times of `tuneloop ...` on an empty, up-to-date SQLite store."""
+    """Best of 7 wall and CPU times of `tuneloop ...` on an empty, up-to-date SQLite store,
+    and of a bare `python -c pass` (BARE_PYTHON) to take ratios against: the machine's speed
+    and load move both alike."""
     import resource
 
     folder = Path(tempfile.mkdtemp(dir=workdir, prefix="cli-"))
@@ -821,12 +833,15 @@ def cli_start(workdir: Path) -> dict[str, dict[str, float]]:
     ]
     subprocess.run([*entry, "review", "list"], env=env, capture_output=True, check=False)
     figures = {}
-    for command in CLI_COMMANDS:
+    for command in (BARE_PYTHON, *CLI_COMMANDS):
+        argv = (
+            [sys.executable, "-c", "pass"] if command == BARE_PYTHON else [*entry, *command.split()]
+        )
         walls, cpus = [], []
         for _ in range(7):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             began = time.perf_counter()
-            subprocess.run([*entry, *command.split()], env=env, capture_output=True, check=False)
+            subprocess.run(argv, env=env, capture_output=True, check=False)
             walls.append(time.perf_counter() - began)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -884,10 +899,17 @@ def report(results: dict[str, Any], say: Callable[[str], None]) -> None:
             f"\ncommand start-up (best of 7; target < {CLI_S} s for commands that touch "
             "neither the model provider nor migrations)"
         )
+        bare = results["cli"].get(BARE_PYTHON)
         for command, f in results["cli"].items():
+            name = command if command == BARE_PYTHON else f"tuneloop {command}"
+            ratio = (
+                f"   {f['cpu'] / bare['cpu']:5.1f}x the bare interpreter's cpu"
+                if bare and bare["cpu"] and command != BARE_PYTHON
+                else ""
+            )
             say(
-                f"  tuneloop {command:16} wall {f['wall'] * 1000:6.0f} ms   cpu "
-                f"{f['cpu'] * 1000:6.0f} ms"
+                f"  {name:25} wall {f['wall'] * 1000:6.0f} ms   cpu {f['cpu'] * 1000:6.0f} ms"
+                + ratio
             )
 
 
@@ -915,7 +937,8 @@ def compare(before_path: Path, after_path: Path, say: Callable[[str], None]) -> 
             if was:
                 was_ms = f"{was['wall'] * 1000:6.0f} ({was['cpu'] * 1000:4.0f})"
                 now_ms = f"{now['wall'] * 1000:6.0f} ({now['cpu'] * 1000:4.0f})"
-                say(f"  tuneloop {command:16} {was_ms} -> {now_ms}")
+                name = command if command == BARE_PYTHON else f"tuneloop {command}"
+                say(f"  {name:25} {was_ms} -> {now_ms}")
 
 
 # --- main --------------------------------------------------------------------------------------

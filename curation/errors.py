@@ -31,3 +31,8 @@ class ValidationError(CurationError):
 
 class SchemaOutOfDateError(CurationError):
     """The database is behind the code's migrations."""
+
+
+class EncodingUnavailableError(CurationError):
+    """tiktoken cannot load an encoding's file (it downloads them on first use; offline
+    machines point TIKTOKEN_CACHE_DIR at a folder that holds them)."""

@@ -115,13 +115,23 @@ class Review:
     # --- reading ---------------------------------------------------------------------------------
 
     def list(
-        self, state: ReviewState | None = ReviewState.PENDING, limit: int = 50
+        self,
+        state: ReviewState | Collection[ReviewState] | None = ReviewState.PENDING,
+        limit: int = 50,
+        *,
+        after_id: int | None = None,
     ) -> list[ReviewView]:
-        """Items in `state` (all states when None), oldest first: a queue is served in order."""
+        """Items in `state` (several states, or all when None), oldest first: a queue is
+        served in order. `after_id` pages on: the items after that id (keyset paging, the
+        same cost for every page)."""
         with self._db.read_session() as session:
             query = select(ReviewItem).order_by(ReviewItem.id).limit(limit)
-            if state is not None:
+            if isinstance(state, ReviewState):
                 query = query.where(ReviewItem.state == state)
+            elif state is not None:
+                query = query.where(ReviewItem.state.in_(list(state)))
+            if after_id is not None:
+                query = query.where(ReviewItem.id > after_id)
             return [self._view(session, item) for item in session.scalars(query)]
 
     def counts(self) -> dict[str, int]:

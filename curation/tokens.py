@@ -22,11 +22,14 @@ to a folder that holds them (see the README).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
 import tiktoken
+
+from curation.errors import EncodingUnavailableError
 
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
@@ -41,7 +44,21 @@ CountText = Callable[[str], int]
 
 @lru_cache(maxsize=8)
 def get_encoding(name: str) -> tiktoken.Encoding:
-    return tiktoken.get_encoding(name)
+    """tiktoken's encoding `name`. Raises EncodingUnavailableError, saying where tiktoken
+    looked, when its file can be neither downloaded nor found in TIKTOKEN_CACHE_DIR."""
+    try:
+        return tiktoken.get_encoding(name)
+    except (OSError, ValueError) as exc:  # requests' errors are OSErrors; a bad hash, ValueError
+        if name not in tiktoken.list_encoding_names():
+            raise
+        cache = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+        where = f"TIKTOKEN_CACHE_DIR={cache}" if cache else "TIKTOKEN_CACHE_DIR is not set"
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise EncodingUnavailableError(
+            f"tiktoken cannot load its {name} encoding ({where}): it downloads the file on "
+            "first use, and that failed. Offline, set TIKTOKEN_CACHE_DIR to a folder holding "
+            f"tiktoken's cached encoding files (cl100k_base and o200k_base). ({first_line})"
+        ) from None
 
 
 def count_text(text: str, encoding: tiktoken.Encoding) -> int:

@@ -16,12 +16,23 @@ from typing import TYPE_CHECKING
 
 import openai
 
+from tuneloop.errors import ProviderConfigError
 from tuneloop.local_openai import LocalOpenAI, RealClock
 from tuneloop.settings import Settings
 
 if TYPE_CHECKING:
     from scheduler.training.together import TogetherClient
     from tuneloop.local_together import LocalTogether
+
+__all__ = [
+    "ProviderConfigError",
+    "build_openai_client",
+    "describe_provider",
+    "local_openai_data_dir",
+    "local_openai_from_settings",
+    "local_together_from_settings",
+    "together_client",
+]
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +42,6 @@ _announced: str | None = None
 #: the bot and the scheduler see the same jobs and models (and write the folder from one place).
 _instances: dict[Path, LocalOpenAI] = {}
 _together_instances: dict[Path, LocalTogether] = {}
-
-
-class ProviderConfigError(RuntimeError):
-    """The settings do not describe a usable provider; the message says what to set."""
 
 
 def local_openai_data_dir(settings: Settings) -> Path:

@@ -7,21 +7,32 @@ values they need.
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from curation.model_specs import DEFAULT_MODEL_SPECS, ModelSpec, ModelTable
 from tuneloop.base_models import SMOLLM2_NAME
+from tuneloop.errors import ConfigError
 
 #: Together's base model when TUNELOOP_TRAINER=together and TUNELOOP_BASE_MODEL is not set.
 TOGETHER_BASE_MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
 
-#: Where the repository's seeds live when tuneloop runs from a checkout (`pip install -e .`).
-REPO_SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+log = logging.getLogger(__name__)
+
+#: The sample company's seeds (Fernhill's IT/HR help desk), shipped with the repository: what
+#: `demo` and `chat` run on, and what `seeds import --sample` imports. A team's own bot starts
+#: from its own folder (`tuneloop init`), never from these by default.
+SAMPLE_SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+#: The default retraining schedule (daily at 03:00 UTC).
+DEFAULT_RETRAIN_CRON = "0 3 * * *"
 
 
 def _env(name: str) -> AliasChoices:
@@ -59,7 +70,7 @@ class Settings(BaseSettings):
     reviewers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("TUNELOOP_REVIEWERS")
     )
-    seeds_dir: Path = Field(default=REPO_SEEDS_DIR, validation_alias=_env("TUNELOOP_SEEDS_DIR"))
+    seeds_dir: Path | None = Field(default=None, validation_alias=_env("TUNELOOP_SEEDS_DIR"))
     eval_fraction: float = Field(
         default=0.2, ge=0.0, lt=1.0, validation_alias=_env("TUNELOOP_EVAL_FRACTION")
     )
@@ -276,7 +287,9 @@ class Settings(BaseSettings):
     gate_shutdown_days: int = Field(
         default=30, ge=0, validation_alias=_env("TUNELOOP_GATE_SHUTDOWN_DAYS")
     )
-    retrain_cron: str = Field(default="0 3 * * *", validation_alias=_env("TUNELOOP_RETRAIN_CRON"))
+    retrain_cron: str = Field(
+        default=DEFAULT_RETRAIN_CRON, validation_alias=_env("TUNELOOP_RETRAIN_CRON")
+    )
     retrain_interval_minutes: int | None = Field(
         default=None, ge=1, validation_alias=_env("TUNELOOP_RETRAIN_INTERVAL_MINUTES")
     )
@@ -427,6 +440,24 @@ class Settings(BaseSettings):
             return [part for part in value.replace(",", " ").split() if part]
         return value
 
+    @field_validator("retrain_cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        """Checked by APScheduler's own parser, loaded only for a schedule that is not the
+        default (it would add a tenth of a second to every command's start)."""
+        if value == DEFAULT_RETRAIN_CRON:
+            return value
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"{exc}; a crontab expression has five fields (minute hour day-of-month month "
+                f"day-of-week, in UTC), such as '{DEFAULT_RETRAIN_CRON}'"
+            ) from None
+        return value
+
     @model_validator(mode="after")
     def _socket_mode_ping(self) -> Settings:
         if self.socket_mode_ping_timeout_seconds >= self.socket_mode_ping_interval_seconds:
@@ -516,10 +547,93 @@ class Settings(BaseSettings):
         return ModelTable(self.model_specs)
 
     @property
-    def system_prompt_file(self) -> Path:
-        return self.seeds_dir / "system_prompt.md"
+    def system_prompt_file(self) -> Path | None:
+        """The team's system prompt (`system_prompt.md` in TUNELOOP_SEEDS_DIR), None without a
+        seeds folder: the bot then answers with no system prompt."""
+        return self.seeds_dir / "system_prompt.md" if self.seeds_dir else None
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides (from CLI options)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Build settings from the environment, with explicit overrides (from CLI options).
+
+    Logs a warning (logger `tuneloop.settings`) for each TUNELOOP_* variable that no setting
+    reads, with the closest real name. Raises ConfigError naming each bad variable, its value
+    and what is allowed."""
+    for unknown in unknown_variables(os.environ):
+        log.warning("%s", unknown)
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [_problem(error) for error in exc.errors()]
+        raise ConfigError(
+            "invalid setting" + ("s" if len(problems) > 1 else "") + ": " + "; ".join(problems),
+            problems,
+        ) from None
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    """`TUNELOOP_GRADER='foo': Input should be 'similarity', 'exact' or 'judge'`."""
+    name = ".".join(str(part) for part in error["loc"]) or "settings"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error.get("type") == "missing":
+        return f"{name}: {message}"
+    return f"{name}={error.get('input')!r}: {message}"
+
+
+# --- misspelt variables -----------------------------------------------------------------------
+#: TUNELOOP_* variables read outside Settings: a command option's environment variable and the
+#: LoRA worker's test hook. Known, so never reported as misspelt.
+OTHER_VARIABLES = frozenset(
+    {"TUNELOOP_REVIEWER", "TUNELOOP_LORA_HOLD_AT_STEP", "TUNELOOP_VLLM_PYTHON"}
+)
+#: The prefix of tuneloop's own variables; others (DATABASE_URL, OPENAI_*, SLACK_*) are shared
+#: with other programs, so an unknown one there is none of tuneloop's business.
+PREFIX = "TUNELOOP_"
+
+
+@dataclass(frozen=True)
+class UnknownVariable:
+    """A TUNELOOP_* variable that no setting reads, and the closest real name (if any is
+    close)."""
+
+    name: str
+    where: str
+    suggestion: str | None
+
+    def __str__(self) -> str:
+        hint = f"; did you mean {self.suggestion}?" if self.suggestion else ""
+        return f"{self.name} (in {self.where}) is not a tuneloop setting and is ignored{hint}"
+
+
+def known_variables() -> frozenset[str]:
+    """Every environment variable tuneloop reads."""
+    names = {
+        str(choice)
+        for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, AliasChoices)
+        for choice in field.validation_alias.choices
+    }
+    return frozenset(names | OTHER_VARIABLES)
+
+
+def unknown_variables(
+    environ: Mapping[str, str], env_file: Path | None = Path(".env")
+) -> list[UnknownVariable]:
+    """TUNELOOP_* names in `environ` and in the `.env` file (as Settings reads it) that no
+    setting reads, each with the closest known name by rapidfuzz's similarity ratio."""
+    found: list[tuple[str, str]] = [(name, "the environment") for name in environ]
+    if env_file is not None and env_file.is_file():
+        from dotenv import dotenv_values
+
+        found += [(name, str(env_file)) for name in dotenv_values(env_file)]
+    known = known_variables()
+    unknown = [(n, where) for n, where in found if n.upper().startswith(PREFIX)]
+    unknown = [(n, where) for n, where in unknown if n.upper() not in known]
+    return [UnknownVariable(name, where, _closest(name, known)) for name, where in unknown]
+
+
+def _closest(name: str, known: Iterable[str]) -> str | None:
+    from rapidfuzz import fuzz, process
+
+    match = process.extractOne(name.upper(), list(known), scorer=fuzz.ratio, score_cutoff=75)
+    return match[0] if match else None

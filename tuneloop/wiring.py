@@ -12,8 +12,11 @@ from tuneloop.settings import Settings
 
 
 def open_database(settings: Settings) -> Database:
-    """The configured database; a SQLite file is created and migrated on first use."""
-    return Database.open(settings.resolved_database_url)
+    """The configured database; a SQLite file is created and migrated on first use. Raises
+    ConfigError (naming DATABASE_URL) for a URL it cannot use or a server it cannot reach."""
+    from tuneloop.database import open_database as open_checked
+
+    return open_checked(settings)
 
 
 def open_store(settings: Settings, db: Database | None = None) -> Store:
@@ -43,7 +46,9 @@ def example_limit(settings: Settings) -> TokenLimit | None:
 
 
 def system_prompt(settings: Settings) -> str | None:
-    return read_system_prompt(settings.system_prompt_file)
+    """The team's system prompt, None without a seeds folder or a `system_prompt.md`."""
+    path = settings.system_prompt_file
+    return read_system_prompt(path) if path is not None else None
 
 
 # --- retraining (scheduler/) ------------------------------------------------------------------

@@ -34,6 +34,15 @@ def model_answers(client: openai.OpenAI, model: str) -> bool:
     return True
 
 
+def model_exists(client: openai.OpenAI, model: str) -> bool:
+    """True when the provider knows `model` (`GET /v1/models/{id}` answers), False on 404."""
+    try:
+        client.models.retrieve(model)
+    except openai.NotFoundError:
+        return False
+    return True
+
+
 def shutdown_date(client: openai.OpenAI, model: str) -> date | None:
     """The model's announced shutdown date, or None if none is announced (or it is unknown)."""
     try:

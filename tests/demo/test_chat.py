@@ -50,3 +50,66 @@ def test_a_chat_session_flags_corrects_approves_and_retrains(transport: str) -> 
     assert "unknown command /frobnicate" in out
     assert "Everyone gets 25 days of annual leave" in out  # a question the seeds taught
     assert "👍 recorded" in out and out.rstrip().endswith("bye")
+
+
+#: Rich markup, a link, an emoji code and an ANSI escape: a question with `[/]` once crashed
+#: the session (and with it, its temporary workspace).
+HOSTILE = "[/] [bold]b[/bold] [link=u]y[/link] :smile: \x1b[31mr"
+SHOWN = "[/] [bold]b[/bold] [link=u]y[/link] :smile: \\x1b[31mr"
+
+
+def test_hostile_text_is_shown_as_written_and_the_session_goes_on() -> None:
+    session = f"Q {HOSTILE}\n/flag\n/correct C {HOSTILE}\n/queue\n/approve all\n/quit\n"
+    result = CliRunner().invoke(cli_app, ["chat"], input=session)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "\x1b" not in out and "😄" not in out
+    assert f"#1 correction: 'Q {SHOWN}' -> 'C {SHOWN}'" in out  # /queue
+    assert f"approving #1: 'Q {SHOWN}' -> 'C {SHOWN}'" in out  # /approve shows what it trains
+    assert "approved #1 as example" in out and out.rstrip().endswith("bye")
+
+
+def test_queue_pages_and_approve_shows_each_item() -> None:
+    from rich.console import Console
+
+    from curation.models import FeedbackKind
+    from tests.conftest import ask
+    from tuneloop.chat import open_chat
+
+    out = Console(record=True, width=300)
+    with open_chat(out) as chat:
+        store = chat.world.store
+        ids = []
+        for n in range(QUEUE_ITEMS):
+            exchange = ask(store, f"question {n}", f"answer {n}")
+            if n % 2:
+                ids.append(store.capture.add_correction(exchange, "UFIX", f"fixed {n}")[1].id)
+            else:
+                ids.append(store.capture.add_feedback(exchange, "UFLAG", FeedbackKind.FLAG)[1].id)
+        out.export_text()  # forget the set-up's lines
+        chat.handle("/queue")
+        first = out.export_text()
+        assert [f"#{i} " in first for i in ids] == [True] * 20 + [False] * 5
+        assert f"{QUEUE_ITEMS} in the queue; /queue more for the next 20" in first
+        chat.handle("/queue more")
+        second = out.export_text()
+        assert [f"#{i} " in second for i in ids] == [False] * 20 + [True] * 5
+        chat.handle("/queue more")
+        assert "no more items in the queue" in out.export_text()
+
+        chat.handle(f"/approve #{ids[1]}")
+        said = out.export_text()
+        assert f"approving #{ids[1]}: 'question 1' -> 'fixed 1'" in said
+        assert f"approved #{ids[1]} as example" in said
+        # The Home tab lists the oldest items; flags (nothing to approve) fill it up in the end.
+        chat.handle("/approve all")
+        said = out.export_text()
+        shown = [n for n in range(QUEUE_ITEMS) if f"'question {n}' -> 'fixed {n}'" in said]
+        assert shown and all(n % 2 and n != 1 for n in shown)
+        assert said.count("approved #") == len(shown)
+        assert f"approved {len(shown)} item(s) from App Home" in said
+        left = [n for n in range(QUEUE_ITEMS) if n % 2 and n != 1 and n not in shown]
+        assert f"{len(left)} more correction(s) wait behind the items the Home tab" in said
+
+
+QUEUE_ITEMS = 25

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.text import Text
 
 from bot.blocks import ids
 from curation.importing import import_seeds
 from curation.models import ReviewState
+from curation.review import ReviewView
 from tuneloop.demo import people
 from tuneloop.demo.world import World, build_world
 from tuneloop.local_openai import Clock
+from tuneloop.terminal import literal
 
 if TYPE_CHECKING:
     from scheduler.service import RetrainScheduler
@@ -28,21 +31,34 @@ HELP = """Type a question to ask the bot, or a command:
   /up                 thumbs-up the last answer
   /flag               thumbs-down (flag) the last answer
   /correct TEXT       correct the last answer ("Correct this answer" and its modal)
-  /queue              the review queue on your App Home tab (you are the reviewer)
-  /approve [ID|all]   approve a queued correction from App Home (default: all)
+  /queue [more]       the review queue (you are the reviewer), 20 at a time; more: the next 20
+  /approve [ID|all]   approve a queued item from App Home, showing what it trains (default: all)
   /retrain            `/tuneloop retrain`: the background scheduler runs it
   /wait               wait until the open retraining run has decided
   /status             `/tuneloop status`
   /help, /quit"""
 
 
+#: Items on one page of `/queue`.
+QUEUE_PAGE = 20
+#: What the review queue holds for a reviewer to act on.
+QUEUED = (ReviewState.PENDING, ReviewState.NEEDS_EDIT)
+
+
 @dataclass
 class ChatSession:
+    """One person's session: the asker of the questions and the reviewer of the answers.
+
+    Everything a person or the model wrote is printed `literal` (never as rich markup), and
+    a line that fails says why and leaves the session (and its workspace) running."""
+
     world: World
     out: Console
     scheduler: RetrainScheduler | None = None
     last: people.Asked | None = None
     _seen: int = field(default=0)
+    #: The last review item `/queue` showed, for `/queue more`.
+    _queue_after: int | None = None
 
     @property
     def you(self) -> str:
@@ -83,12 +99,14 @@ class ChatSession:
             action(rest.strip())
         except (LookupError, RuntimeError, TimeoutError) as error:
             self._say(f"could not do that: {error}")
+        except Exception as error:  # a bug should not end the session and lose its workspace
+            self._say(f"could not do that ({type(error).__name__}): {error}")
         return True
 
     # --- conversation ------------------------------------------------------------------------
     def _ask(self, question: str) -> None:
         self.last = people.ask(self.world, self.you, question)
-        self.out.print(f"[bold]tuneloop>[/] {self.last.answer}", highlight=False)
+        self.out.print(Text("tuneloop> ", style="bold") + literal(self.last.answer))
 
     def _needs_answer(self) -> people.Asked:
         if self.last is None:
@@ -112,26 +130,75 @@ class ChatSession:
         self._ephemerals()
 
     # --- reviewing and retraining --------------------------------------------------------------
-    def _queue(self, _: str) -> None:
+    def _queue(self, more: str) -> None:
+        if more not in ("", "more"):
+            raise LookupError("/queue shows the first page, /queue more the next one")
+        after = self._queue_after if more else None
+        if more and after is None:
+            raise LookupError("say /queue first")
         review = self.world.store.review
-        pending = review.list(ReviewState.PENDING, 20) + review.list(ReviewState.NEEDS_EDIT, 20)
-        if not pending:
-            self._say("the review queue is empty")
-        for item in pending:
+        page = review.list(QUEUED, QUEUE_PAGE, after_id=after)
+        counts = review.counts()
+        total = sum(counts.get(state.value, 0) for state in QUEUED)
+        if not page:
+            self._queue_after = None
+            self._say("the review queue is empty" if not more else "no more items in the queue")
+            return
+        for item in page:
             proposed = f" -> {item.correction!r}" if item.correction else ""
-            self._say(f"#{item.id} {item.kind.value}: {item.question!r}{proposed}")
+            needs_edit = " (needs an edit)" if item.state is ReviewState.NEEDS_EDIT else ""
+            self._say(f"#{item.id} {item.kind.value}{needs_edit}: {item.question!r}{proposed}")
+        self._queue_after = page[-1].id
+        if len(page) == QUEUE_PAGE:
+            self._say(f"{total} in the queue; /queue more for the next {QUEUE_PAGE}")
 
     def _approve(self, which: str) -> None:
         if which in {"", "all"}:
-            count = people.approve_all(self.world, self.you)
-            self._say(f"approved {count} item(s) from App Home")
+            self._approve_all()
             return
+        item_id = which.lstrip("#")
+        if not item_id.isdigit():
+            raise LookupError(f"/approve takes a review item id (#12), or all, not {which!r}")
         self.world.driver.open_home(self.you)
         self.world.settle()
-        home = self.world.ws.home_of(self.you) or {}
-        self.world.driver.click_in_view(self.you, home, ids.REVIEW_APPROVE, which.lstrip("#"))
+        self._approve_on_home(self.world.store.review.get(int(item_id)))
+
+    def _approve_all(self) -> None:
+        self.world.driver.open_home(self.you)
         self.world.settle()
-        self._say(f"approved #{which.lstrip('#')} from App Home")
+        approved = 0
+        while (value := people.first_approvable(self.world.ws.home_of(self.you) or {})) is not None:
+            if not self._approve_on_home(self.world.store.review.get(int(value))):
+                break  # refused: the Home tab would offer it again
+            approved += 1
+        self._say(f"approved {approved} item(s) from App Home")
+        waiting = [
+            item
+            for item in self.world.store.review.list(ReviewState.PENDING, 1000)
+            if item.correction is not None
+        ]
+        if waiting:
+            self._say(
+                f"{len(waiting)} more correction(s) wait behind the items the Home tab shows "
+                f"first (#{waiting[0].id} is the first): decide those (a flag needs an edit: "
+                "`tuneloop review edit`), then /approve again"
+            )
+
+    def _approve_on_home(self, item: ReviewView) -> bool:
+        """Show what approving `item` trains, click Approve on its Home card, and say how it
+        went; True when it was approved."""
+        trained = item.correction if item.correction is not None else item.reply
+        self._say(f"approving #{item.id}: {item.question!r} -> {trained!r}")
+        home = self.world.ws.home_of(self.you) or {}
+        self.world.driver.click_in_view(self.you, home, ids.REVIEW_APPROVE, str(item.id))
+        self.world.settle()
+        self._ephemerals()
+        now = self.world.store.review.get(item.id)
+        if now.state is not ReviewState.APPROVED:
+            self._say(f"#{item.id} was not approved (it is {now.state.value})")
+            return False
+        self._say(f"approved #{item.id} as example {now.example_id}")
+        return True
 
     def _slash(self, text: str) -> None:
         response = self.world.driver.command(self.you, self.world.people.channel, text)
@@ -157,13 +224,13 @@ class ChatSession:
 
     # --- output --------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
-        self.out.print(f"[dim]·[/] {text}", highlight=False)
+        self.out.print(Text("· ", style="dim") + literal(text))
 
     def _ephemerals(self) -> None:
         """What the bot told you privately since last time (confirmations, command answers)."""
         shown = self.world.ws.ephemerals_for(self.you)
         for entry in shown[self._seen :]:
-            self.out.print(f"[italic]tuneloop (only you)>[/] {entry['text']}", highlight=False)
+            self.out.print(Text("tuneloop (only you)> ", style="italic") + literal(entry["text"]))
         self._seen = len(shown)
 
 
@@ -195,9 +262,9 @@ def open_chat(
         transport = "Socket Mode" if socket_mode else "HTTP"
         out.print(f"The bot hears the local workspace over {transport}.", highlight=False)
         out.print("Setting up: seeds, then the first model (export, fine-tune, evaluate, gate)...")
-        import_seeds(world.db, world.settings.seeds_dir, eval_fraction=0.2)
+        import_seeds(world.db, world.seeds_dir, eval_fraction=0.2)
         report = world.runner.tick(force=True, trigger="manual", requested_by="chat")
-        out.print(f"first run: {report.outcome or report.stage}. {report.note}", highlight=False)
+        out.print(literal(f"first run: {report.outcome or report.stage}. {report.note}"))
         scheduler = build_retrain_scheduler(world.settings, world.db, runner=world.runner)
         scheduler.start()
         try:

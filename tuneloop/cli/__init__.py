@@ -8,6 +8,7 @@ from tuneloop.cli import (  # noqa: F401  (imported for their commands)
     example_commands,
     export_commands,
     import_commands,
+    init_commands,
     local_openai_commands,
     local_together_commands,
     local_vllm_commands,

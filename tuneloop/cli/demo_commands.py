@@ -9,9 +9,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, errors, print_json
+from tuneloop.cli.output import console, errors, fail, print_json
+from tuneloop.terminal import literal
 
 if typing.TYPE_CHECKING:
     from tuneloop.demo.backends import DemoTrainer
@@ -19,10 +21,12 @@ if typing.TYPE_CHECKING:
 DEFAULT_REPORT = Path("tuneloop-demo-report.md")
 
 
-@app.command("demo")
+@app.command("demo", short_help="Watch the whole loop work, offline, in seconds.")
 def demo(
     db: str | None = typer.Option(
-        None, "--db", help="Database URL to use (default: a fresh temporary SQLite database)."
+        None,
+        "--db",
+        help="An empty database to use, as a URL (default: a fresh temporary SQLite database).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     report: Path = typer.Option(
@@ -54,6 +58,7 @@ def demo(
             f"error: --trainer must be openai, together or lora, not {trainer!r}", highlight=False
         )
         raise typer.Exit(2)
+    _check_empty(db)
     from tuneloop.demo import run_demo
     from tuneloop.demo.console import ProgressPrinter, checks_table, reasons, summary_table
     from tuneloop.demo.report import write_report
@@ -72,8 +77,7 @@ def demo(
             socket_mode=socket_mode,
         )
     except BaseModelUnavailable as exc:
-        errors.print(f"error: {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        fail(str(exc))
     markdown, chart = write_report(summary, report)
     if as_json:
         data = summary.as_dict()
@@ -82,20 +86,22 @@ def demo(
     else:
         console.print(summary_table(summary))
         for line in reasons(summary):
-            console.print(f"  {line}", highlight=False)
+            console.print(literal(f"  {line}"))
         console.print(checks_table(summary))
-        console.print(f"report: {markdown} (chart: {chart})", highlight=False)
+        console.print(literal(f"report: {markdown} (chart: {chart})"))
         console.print(f"wall time: {summary.wall_seconds:.1f} s", highlight=False)
     if not summary.ok:
         names = ", ".join(check.name for check in summary.failed) or "no checks ran"
-        errors.print(f"[bold red]the loop did not behave:[/] {names}", highlight=False)
+        errors.print(Text("the loop did not behave: ", style="bold red") + literal(names))
         raise typer.Exit(1)
 
 
-@app.command("chat")
+@app.command("chat", short_help="Talk to the bot in a local Slack workspace.")
 def chat(
     db: str | None = typer.Option(
-        None, "--db", help="Database URL to use (default: a fresh temporary SQLite database)."
+        None,
+        "--db",
+        help="An empty database to use, as a URL (default: a fresh temporary SQLite database).",
     ),
     stage_seconds: float = typer.Option(
         0.0,
@@ -111,6 +117,7 @@ def chat(
     reviewer, retrain and see the status, with the scheduler running in the background."""
     import sys
 
+    _check_empty(db)
     from tuneloop.chat import open_chat
     from tuneloop.local_openai import RealClock, instant_clock
 
@@ -118,6 +125,15 @@ def chat(
     with open_chat(console, database_url=db, clock=clock, socket_mode=socket_mode) as session:
         session.run(_lines(sys.stdin, prompt=sys.stdin.isatty()))
     console.print("bye", highlight=False)
+
+
+def _check_empty(url: str | None) -> None:
+    """A database given with --db must be empty: the demo's sample company never lands in a
+    store in use."""
+    if url is not None:
+        from tuneloop.database import open_empty_database
+
+        open_empty_database(url, name="--db").dispose()
 
 
 def _lines(stream: typing.TextIO, *, prompt: bool) -> Iterator[str]:

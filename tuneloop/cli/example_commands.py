@@ -9,6 +9,7 @@ import typer
 from curation.errors import NotFoundError, ValidationError
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, print_json, reported_errors
+from tuneloop.terminal import labelled
 
 if TYPE_CHECKING:
     from curation.db import Database
@@ -45,7 +46,9 @@ def _get(db: Database, example_id: int) -> Example:
 
 
 @examples_app.command("show")
-def examples_show(example_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
+def examples_show(
+    example_id: int, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
+) -> None:
     """One example in full."""
     from tuneloop.settings import load_settings
     from tuneloop.wiring import open_database
@@ -56,7 +59,7 @@ def examples_show(example_id: int, as_json: bool = typer.Option(False, "--json")
         print_json(data)
         return
     for key, value in data.items():
-        console.print(f"[bold]{key}:[/] {value}", highlight=False)
+        console.print(labelled(key, value))
 
 
 @examples_app.command("retire")

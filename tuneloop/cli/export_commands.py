@@ -9,6 +9,7 @@ import typer
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, print_json, reported_errors
+from tuneloop.terminal import literal
 
 
 class ExportMethod(StrEnum):
@@ -19,7 +20,7 @@ class ExportMethod(StrEnum):
     DPO = "dpo"
 
 
-@app.command("export")
+@app.command("export", short_help="Write a dataset version of the approved examples.")
 def export(
     out: Path = typer.Option(
         ..., "--out", help="Folder for train.jsonl, eval.jsonl, manifest.json."
@@ -55,13 +56,14 @@ def export(
         print_json(result.as_dict())
         return
     console.print(
-        f"dataset version {result.dataset_version_id}: {result.train_count} train, "
-        f"{result.eval_count} eval examples in {result.path}\n"
-        f"{result.train_tokens} training tokens x {options.epochs} epochs = "
-        f"{result.estimated_training_tokens} trained tokens, "
-        f"about ${result.estimated_cost_usd:.2f} on {result.model}",
-        highlight=False,
+        literal(
+            f"dataset version {result.dataset_version_id}: {result.train_count} train, "
+            f"{result.eval_count} eval examples in {result.path}\n"
+            f"{result.train_tokens} training tokens x {options.epochs} epochs = "
+            f"{result.estimated_training_tokens} trained tokens, "
+            f"about ${result.estimated_cost_usd:.2f} on {result.model}"
+        )
     )
     left_out = left_out_summary(result.left_out)
     if left_out:
-        console.print(f"{left_out}; the first are listed in manifest.json", highlight=False)
+        console.print(literal(f"{left_out}; the first are listed in manifest.json"))

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, fail, print_json, reported_errors
+from tuneloop.cli.output import console, errors, fail, print_json, reported_errors
+from tuneloop.terminal import literal
 
 if TYPE_CHECKING:
     from curation.importing import ImportChecks, ImportReport
@@ -47,9 +48,8 @@ def _show(reports: list[ImportReport], as_json: bool) -> None:
                     else ""
                 )
                 console.print(
-                    f"{r.path}: {r.added} added, {r.already_present} already present{context}",
-                    highlight=False,
-                    markup=False,
+                    literal(f"{r.path}: {r.added} added, {r.already_present} already present")
+                    + context
                 )
     failed = [r for r in reports if not r.ok]
     if failed:
@@ -59,31 +59,54 @@ def _show(reports: list[ImportReport], as_json: bool) -> None:
         )
 
 
-@seeds_app.command("import")
+@seeds_app.command("import", short_help="Import a seeds folder (safe to repeat).")
 def seeds_import(
     directory: Path | None = typer.Argument(
         None, help="Seeds folder (default: TUNELOOP_SEEDS_DIR)."
+    ),
+    sample: bool = typer.Option(
+        False,
+        "--sample",
+        help="Import the sample company's seeds (Fernhill's IT/HR help desk) instead of your "
+        "team's: for a try, not for your team's bot.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Import train.jsonl (training) and golden.jsonl (evaluation only). Safe to repeat."""
     from curation.importing import import_seeds
-    from tuneloop.settings import load_settings
+    from tuneloop.settings import SAMPLE_SEEDS_DIR, load_settings
     from tuneloop.wiring import open_database
 
     settings = load_settings()
+    if sample and directory is not None:
+        fail("give a seeds folder or --sample, not both")
+    seeds = SAMPLE_SEEDS_DIR if sample else directory or settings.seeds_dir
+    if seeds is None:
+        fail(
+            "which seeds? Give your team's seeds folder (tuneloop seeds import DIR, or set "
+            "TUNELOOP_SEEDS_DIR; `tuneloop init` writes one to start from), or --sample for "
+            "the sample company's (Fernhill's help desk)"
+        )
+    if sample:
+        errors.print(
+            literal(
+                f"importing the sample company's seeds ({SAMPLE_SEEDS_DIR}): Fernhill's help "
+                "desk, not your team's"
+            ),
+            soft_wrap=True,
+        )
     with reported_errors():
         reports = import_seeds(
             open_database(settings),
-            directory or settings.seeds_dir,
+            seeds,
             eval_fraction=settings.eval_fraction,
             checks=_checks(settings, keep_personal_data),
         )
     _show(reports, as_json)
 
 
-@app.command("import")
+@app.command("import", short_help="Bulk-import approved examples (safe to repeat).")
 def import_file(
     file: Path = typer.Argument(..., help="Chat JSONL of approved examples."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import configure_logging, console, errors, fail
+from tuneloop.cli.output import configure_logging, console, fail, warn
+from tuneloop.terminal import literal
 
 
-@app.command("local-openai")
+@app.command("local-openai", short_help="Serve the offline OpenAI stand-in over HTTP.")
 def local_openai(
     host: Annotated[
         str, typer.Option(help="Address to bind. Keep it on localhost: any key is accepted.")
@@ -61,17 +62,18 @@ def local_openai(
         fail(f"--port must be between 1 and 65535, got {port}")
     stand_in = local_openai_from_settings(settings)
     if not _is_loopback(host):
-        errors.print(
-            f"[yellow]warning:[/] binding {host}: anyone who can reach it can use the stand-in "
-            "(it accepts any API key).",
-            highlight=False,
+        warn(
+            f"binding {host}: anyone who can reach it can use the stand-in (it accepts any API "
+            "key)."
         )
     base_url = f"http://{host}:{port}/v1"
     console.print(
-        f"OpenAI stand-in (nearest-neighbour retrieval, not a language model) on {base_url}\n"
-        f"data: {local_openai_data_dir(settings)}\n"
-        f"use it with: OPENAI_BASE_URL={base_url} OPENAI_API_KEY=local TUNELOOP_PROVIDER=openai",
-        highlight=False,
+        literal(
+            f"OpenAI stand-in (nearest-neighbour retrieval, not a language model) on {base_url}\n"
+            f"data: {local_openai_data_dir(settings)}\n"
+            f"use it with: OPENAI_BASE_URL={base_url} OPENAI_API_KEY=local "
+            "TUNELOOP_PROVIDER=openai"
+        ),
         soft_wrap=True,
     )
     http_server.serve(stand_in.handle, host=host, port=port)

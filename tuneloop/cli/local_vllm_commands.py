@@ -13,9 +13,10 @@ import typer
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, fail
+from tuneloop.terminal import literal
 
 
-@app.command("local-vllm")
+@app.command("local-vllm", short_help="Serve the LoRA base model as vLLM does (CPU stand-in).")
 def local_vllm(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -47,9 +48,11 @@ def local_vllm(
     key = api_key or settings.vllm_api_key or secrets.token_urlsafe(16)
     url = f"http://{host}:{port}/v1"
     console.print(
-        f"vLLM stand-in for {settings.base_model} ({folder}) on {url}\n"
-        f"use it with: TUNELOOP_TRAINER=lora TUNELOOP_VLLM_URL={url} TUNELOOP_VLLM_API_KEY={key}",
-        highlight=False,
+        literal(
+            f"vLLM stand-in for {settings.base_model} ({folder}) on {url}\n"
+            f"use it with: TUNELOOP_TRAINER=lora TUNELOOP_VLLM_URL={url} "
+            f"TUNELOOP_VLLM_API_KEY={key}"
+        ),
         soft_wrap=True,
     )
     command = [

@@ -1,4 +1,7 @@
-"""How commands talk: rich for people, stable JSON for scripts, errors on stderr."""
+"""How commands talk: rich for people, stable JSON for scripts, errors on stderr.
+
+Text from people and models goes to the terminal through `tuneloop.terminal.literal`.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,16 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from curation.errors import CurationError, ValidationError
+from tuneloop.errors import ConfigError
+from tuneloop.terminal import literal
 
-console = Console(soft_wrap=True)  # never break a path or id across lines
-errors = Console(stderr=True)
+# No emoji codes on either console: `:smile:` in a person's text is a word. soft_wrap: never
+# break a path or id across lines.
+console = Console(soft_wrap=True, emoji=False)
+errors = Console(stderr=True, emoji=False)
 
 
 def configure_logging(level: str, fmt: str = "text") -> None:
@@ -36,10 +43,16 @@ def print_json(value: Any) -> None:
 
 
 def fail(message: str, problems: list[str] | None = None, code: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    """Say what went wrong on stderr (each problem on its own line) and exit with `code`."""
+    errors.print(Text.assemble(("error: ", "bold red"), literal(message)), soft_wrap=True)
     for problem in problems or []:
-        errors.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+        errors.print(Text("  - ") + literal(problem), soft_wrap=True)
     raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr; the command goes on."""
+    errors.print(Text.assemble(("warning: ", "bold yellow"), literal(message)), soft_wrap=True)
 
 
 @contextmanager
@@ -51,3 +64,21 @@ def reported_errors() -> Iterator[None]:
         fail(str(exc).split("\n", 1)[0], exc.problems)
     except CurationError as exc:
         fail(str(exc))
+
+
+@contextmanager
+def reported_failures() -> Iterator[None]:
+    """Around every command: a setting tuneloop cannot use, a refusal of the store and a
+    database that fails mid-command end in a message and exit status 1, never a traceback.
+    (Other exceptions are bugs, and keep their traceback.)"""
+    try:
+        with reported_errors():
+            yield
+    except ConfigError as exc:
+        several = len(exc.problems) > 1
+        fail(str(exc).split(": ", 1)[0] if several else str(exc), exc.problems if several else [])
+    except Exception as exc:
+        sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+        if sqlalchemy_exc is None or not isinstance(exc, sqlalchemy_exc.OperationalError):
+            raise
+        fail(f"the database failed: {' '.join(str(exc.orig or exc).split())}")

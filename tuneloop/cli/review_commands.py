@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import console, fail, print_json, reported_errors
+from tuneloop.terminal import labelled, literal
 
 if TYPE_CHECKING:
     from curation.review import ReviewView
@@ -87,10 +89,10 @@ def review_list(
             str(v.id),
             v.kind.value,
             v.state.value,
-            _short(v.question),
-            _short(v.reply),
-            _short(v.correction),
-            v.correction_by or v.opened_by,
+            literal(_short(v.question)),
+            literal(_short(v.reply)),
+            literal(_short(v.correction)),
+            literal(v.correction_by or v.opened_by),
             f"{v.opened_at:%Y-%m-%d %H:%M}",
         )
     console.print(table)
@@ -117,7 +119,11 @@ def review_show(item_id: int, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json({**_view_dict(view), "history": events})
         return
-    console.print(f"[bold]review item {view.id}[/] ({view.kind.value}, {view.state.value})")
+    console.print(
+        Text.assemble(
+            (f"review item {view.id}", "bold"), f" ({view.kind.value}, {view.state.value})"
+        )
+    )
     for label, value in (
         ("question", view.question),
         ("reply", view.reply),
@@ -130,11 +136,9 @@ def review_show(item_id: int, as_json: bool = JSON_OPTION) -> None:
         ("personal data", ", ".join(view.personal_data) or None),
     ):
         if value is not None:
-            console.print(f"[bold]{label}:[/] {value}", highlight=False, markup=False)
+            console.print(labelled(label, value))
     for e in events:
-        console.print(
-            f"  {e['at']}  {e['actor']}  {e['action']}  {e['reason'] or ''}", highlight=False
-        )
+        console.print(literal(f"  {e['at']}  {e['actor']}  {e['action']}  {e['reason'] or ''}"))
 
 
 KEEP_PERSONAL_DATA_OPTION = typer.Option(
@@ -177,7 +181,7 @@ def review_approve(
     _approve(item_id, reviewer, reason, None, as_json, keep_personal_data)
 
 
-@review_app.command("edit")
+@review_app.command("edit", short_help="Write the reply as it should be, and approve it.")
 def review_edit(
     item_id: int,
     text: str | None = typer.Option(None, help="The corrected reply."),
@@ -211,7 +215,7 @@ def review_reject(
         console.print(f"rejected review item {item_id}")
 
 
-@review_app.command("send-back")
+@review_app.command("send-back", short_help="Send an item back for a new correction.")
 def review_send_back(
     item_id: int,
     reason: str = typer.Option(..., help="What the correction needs (required)."),

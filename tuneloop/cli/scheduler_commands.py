@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import configure_logging, console, fail, print_json, reported_errors
+from tuneloop.terminal import labelled, literal, model_column
 
 if TYPE_CHECKING:
     from tuneloop.settings import Settings
@@ -32,7 +32,7 @@ app.add_typer(models_app, name="models")
 def scheduler_errors() -> Iterator[None]:
     """The store's and the scheduler's refusals as a message and exit status 1."""
     from scheduler.errors import SchedulerError
-    from tuneloop.provider import ProviderConfigError
+    from tuneloop.errors import ProviderConfigError
 
     with reported_errors():
         try:
@@ -47,13 +47,13 @@ def _show_report(report: Any, as_json: bool) -> None:
     else:
         where = f"cycle {report.cycle_id}" if report.cycle_id else "retrain"
         state = report.outcome or (f"waiting ({report.stage})" if report.cycle_id else "idle")
-        console.print(f"{where}: {state}. {report.note}", highlight=False, soft_wrap=True)
+        console.print(literal(f"{where}: {state}. {report.note}"), soft_wrap=True)
     if report.outcome in FAILED_OUTCOMES:
         raise typer.Exit(1)
 
 
 # --- retrain ----------------------------------------------------------------------------------
-@app.command("retrain")
+@app.command("retrain", short_help="Resume or start a retraining run.")
 def retrain(
     now: bool = typer.Option(
         False, "--now", help="Start a run even below TUNELOOP_MIN_NEW_EXAMPLES (never a second)."
@@ -74,7 +74,7 @@ def retrain(
 
     def following(holder: str) -> None:
         if not as_json:
-            console.print(f"the scheduler ({holder}) runs the cycle; following it", highlight=False)
+            console.print(literal(f"the scheduler ({holder}) runs the cycle; following it"))
 
     said: list[str] = []
 
@@ -83,7 +83,7 @@ def retrain(
         line = f"cycle {report.cycle_id}: {report.stage}: {report.note}"
         if not as_json and (not said or said[-1] != line):
             said.append(line)
-            console.print(line, highlight=False, soft_wrap=True, markup=False)
+            console.print(literal(line), soft_wrap=True)
 
     with scheduler_errors():
         db = open_database(settings)
@@ -102,7 +102,7 @@ def retrain(
 
 
 # --- status -----------------------------------------------------------------------------------
-@app.command("status")
+@app.command("status", short_help="The served model, the open run, recent decisions.")
 def status(as_json: bool = JSON_OPTION) -> None:
     """The served model, the open run and its stage, and recent decisions."""
     from scheduler.cycle.status import cycle_status
@@ -118,9 +118,8 @@ def status(as_json: bool = JSON_OPTION) -> None:
         return
     active = data["active_model"]
     console.print(
-        f"active model: {active['model']}"
-        + ("" if active["promoted"] else " (the base model: nothing promoted yet)"),
-        highlight=False,
+        labelled("active model", active["model"])
+        + ("" if active["promoted"] else " (the base model: nothing promoted yet)")
     )
     console.print(
         f"new approved examples: {data['new_examples']} (a run starts at "
@@ -138,20 +137,25 @@ def status(as_json: bool = JSON_OPTION) -> None:
         if cycle["evaluation"]:
             e = cycle["evaluation"]
             line += f"\n  evaluation: {e['answered']}/{e['planned']} items answered"
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(literal(line), soft_wrap=True)
     leader = data["scheduler"]
-    console.print(f"scheduler: {leader['leader'] if leader else 'not running'}", highlight=False)
+    console.print(literal(f"scheduler: {leader['leader'] if leader else 'not running'}"))
     if data["recent_decisions"]:
-        table = Table("decided", "candidate", "verdict", "reason", title="recent decisions")
+        table = Table("decided", title="recent decisions")
+        model_column(table, "candidate")
+        table.add_column("verdict")
+        table.add_column("reason")
         for d in data["recent_decisions"]:
-            table.add_row(d["decided_at"][:16], d["candidate"], d["verdict"], d["reason"])
+            table.add_row(
+                d["decided_at"][:16], literal(d["candidate"]), d["verdict"], literal(d["reason"])
+            )
         console.print(table)
     if data["recent_cycles"]:
         # Every ended run, those that never reached a decision (a failed job) included.
         table = Table("cycle", "ended", "outcome", "note", title="recent runs")
         for c in data["recent_cycles"]:
             table.add_row(
-                str(c["id"]), (c["closed_at"] or "")[:16], c["outcome"], Text(c["note"] or "")
+                str(c["id"]), (c["closed_at"] or "")[:16], c["outcome"], literal(c["note"] or "")
             )
         console.print(table)
 
@@ -176,7 +180,7 @@ REVIEWER_OPTION = typer.Option(
 REASON_OPTION = typer.Option(..., "--reason", help="Why (kept in the audit trail).")
 
 
-@models_app.command("list")
+@models_app.command("list", short_help="The models tuneloop has trained or served.")
 def models_list(as_json: bool = JSON_OPTION) -> None:
     """Every model tuneloop has trained or served, and which one is active."""
     from tuneloop.settings import load_settings
@@ -216,15 +220,18 @@ def models_list(as_json: bool = JSON_OPTION) -> None:
         print_json({"models": rows, "history": audit})
         return
     if not rows:
-        console.print(f"no models yet: serving {settings.base_model}", highlight=False)
+        console.print(literal(f"no models yet: serving {settings.base_model}"))
         return
-    table = Table("", "model", "state", "origin", "shutdown")
+    table = Table("")
+    model_column(table)
+    for header in ("state", "origin", "shutdown"):
+        table.add_column(header)
     for r in rows:
         table.add_row(
             "*" if r["active"] else "",
-            r["model"],
+            literal(r["model"]),
             r["state"],
-            r["origin"],
+            literal(r["origin"]),
             r["shutdown_date"] or "",
         )
     console.print(table)
@@ -279,7 +286,7 @@ def models_promote(
     _show_change(promotion, as_json)
 
 
-@models_app.command("rollback")
+@models_app.command("rollback", short_help="Serve again the model served before this one.")
 def models_rollback(
     reason: str = REASON_OPTION,
     reviewer: str | None = REVIEWER_OPTION,
@@ -312,15 +319,16 @@ def _show_change(promotion: Any, as_json: bool) -> None:
         print_json(data)
         return
     console.print(
-        f"{data['action']}: now serving {data['to_model']} (was {data['from_model']}), "
-        f"by {data['actor']}: {data['reason']}",
-        highlight=False,
+        literal(
+            f"{data['action']}: now serving {data['to_model']} (was {data['from_model']}), "
+            f"by {data['actor']}: {data['reason']}"
+        ),
         soft_wrap=True,
     )
 
 
 # --- eval -------------------------------------------------------------------------------------
-@app.command("eval")
+@app.command("eval", short_help="Evaluate a model against another, promoting nothing.")
 def evaluate(
     candidate: str = typer.Option(..., "--candidate", help="The model to evaluate."),
     incumbent: str | None = typer.Option(
@@ -336,7 +344,7 @@ def evaluate(
     from curation.models.base import utcnow
     from scheduler.gate import judge_candidate
     from scheduler.gate.records import decision_record, scored_items
-    from scheduler.training.model_info import shutdown_date
+    from scheduler.training.model_info import model_exists, shutdown_date
     from tuneloop.provider import build_openai_client
     from tuneloop.settings import load_settings
     from tuneloop.wiring import (
@@ -355,9 +363,15 @@ def evaluate(
         if against == candidate:
             fail(f"{candidate} is the incumbent; name another model with --incumbent")
         serving = build_serving(settings, client)
-        for model in (candidate, against) if serving is not None else ():
-            if not serving.ensure(model):
+        for model in (candidate, against):
+            if serving is not None and not serving.ensure(model):
                 fail(f"{model} is not served and not in the adapter store; nothing evaluated")
+            if serving is None and not model_exists(client, model):
+                fail(
+                    f"model {model} does not exist at the model provider (it answers 404 for "
+                    "it); nothing evaluated. `tuneloop models list` shows the models tuneloop "
+                    "trained"
+                )
         evaluator = build_evaluator(settings, db, client, concurrency=concurrency)
         with db.session() as session:
             run_id = evaluator.create_run(session, candidate=candidate, incumbent=against).id
@@ -388,17 +402,18 @@ def evaluate(
         return
     outcomes = run.summary["outcomes"]
     console.print(
-        f"eval run {run.id}: {candidate} vs {against} on {run.summary['items']} items: "
-        f"{outcomes['win']} wins, {outcomes['loss']} losses, {outcomes['tie']} ties, "
-        f"{outcomes['error']} errors\n"
-        f"gate: {result.reason}\n(nothing promoted; `tuneloop models promote` does that)",
-        highlight=False,
+        literal(
+            f"eval run {run.id}: {candidate} vs {against} on {run.summary['items']} items: "
+            f"{outcomes['win']} wins, {outcomes['loss']} losses, {outcomes['tie']} ties, "
+            f"{outcomes['error']} errors\n"
+            f"gate: {result.reason}\n(nothing promoted; `tuneloop models promote` does that)"
+        ),
         soft_wrap=True,
     )
 
 
 # --- scheduler --------------------------------------------------------------------------------
-@app.command("scheduler")
+@app.command("scheduler", short_help="Run the retraining schedule as a service.")
 def run_scheduler() -> None:
     """Run the retraining schedule in the foreground until SIGTERM or Ctrl-C. Several may run:
     one leads (a lease row in the database), the others stand by to take over. With

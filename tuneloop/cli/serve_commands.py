@@ -10,6 +10,7 @@ import typer
 
 from tuneloop.cli.app import app
 from tuneloop.cli.output import configure_logging, console, fail, reported_errors
+from tuneloop.terminal import literal
 
 DEFAULT_PORT = 3000
 
@@ -33,7 +34,7 @@ def serve(
     /healthz on --host/--port either way; TUNELOOP_METRICS_PORT serves /metrics and /healthz
     on a port of their own. SIGTERM or Ctrl+C: no new events, answers in flight finished
     within TUNELOOP_SHUTDOWN_GRACE_SECONDS, exit 0 (1 if the grace ran out)."""
-    from tuneloop.provider import ProviderConfigError
+    from tuneloop.errors import ProviderConfigError
     from tuneloop.serve import (
         SlackSettingsError,
         build_bot,
@@ -88,8 +89,7 @@ def serve(
             )
         else:
             console.print(
-                f"tuneloop bot: http://{host}:{port}/slack/events (health: /healthz)",
-                highlight=False,
+                literal(f"tuneloop bot: http://{host}:{port}/slack/events (health: /healthz)"),
                 soft_wrap=True,
             )
             drained = run_http(runtime, host=host, port=port, grace_s=grace_s)

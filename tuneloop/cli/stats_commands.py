@@ -9,7 +9,7 @@ from tuneloop.cli.app import app
 from tuneloop.cli.output import console, print_json, reported_errors
 
 
-@app.command("stats")
+@app.command("stats", short_help="Counts across the store.")
 def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Exchanges, feedback, the review queue, examples and dataset versions."""
     from curation.stats import store_stats

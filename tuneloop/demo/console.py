@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tuneloop.demo.summary import DemoSummary
+from tuneloop.terminal import literal, model_column
 
 
 class ProgressPrinter:
@@ -17,7 +19,7 @@ class ProgressPrinter:
 
     def __call__(self, line: str) -> None:
         self.step += 1
-        self.console.print(f"[bold cyan]{self.step:>2}.[/] {line}", highlight=False)
+        self.console.print(Text(f"{self.step:>2}. ", style="bold cyan") + literal(line))
 
 
 def _figure(value: float | None) -> str:
@@ -28,7 +30,7 @@ def summary_table(summary: DemoSummary) -> Table:
     """One row per model version; the gate's reasons follow in `reasons`."""
     table = Table(title="tuneloop demo: model versions")
     table.add_column("version", no_wrap=True)
-    table.add_column("model", overflow="fold")
+    model_column(table)
     for column in ("golden", "win rate", "lower bound"):
         table.add_column(column, justify="right")
     table.add_column("outcome", no_wrap=True)
@@ -36,11 +38,11 @@ def summary_table(summary: DemoSummary) -> Table:
         colour = {"promoted": "green", "rejected": "red"}.get(row.outcome or "", "white")
         table.add_row(
             row.label,
-            row.model,
+            literal(row.model),
             _figure(row.golden_mean),
             _figure(row.win_rate),
             _figure(row.win_rate_lower_bound),
-            f"[{colour}]{row.outcome or '-'}[/]",
+            literal(row.outcome or "-", style=colour),
         )
     return table
 
@@ -57,5 +59,5 @@ def checks_table(summary: DemoSummary) -> Table:
     table.add_column("detail", overflow="fold")
     for check in summary.checks:
         mark = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
-        table.add_row(check.name, mark, check.detail[:160])
+        table.add_row(check.name, mark, literal(check.detail))
     return table

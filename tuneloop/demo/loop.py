@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from curation.importing import import_seeds
+from curation.models import Example, ExampleSource, Split
 from scheduler.cycle import CycleReport
 from scheduler.evaluation import SimilarityGrader
 from scheduler.records import Decision
@@ -87,7 +88,7 @@ def _finish(world: World, summary: DemoSummary, started: float) -> DemoSummary:
 
 # --- steps ---------------------------------------------------------------------------------------
 def _first_model(world: World, summary: DemoSummary, say: Say) -> None:
-    reports = import_seeds(world.db, world.settings.seeds_dir, eval_fraction=0.2)
+    reports = import_seeds(world.db, world.seeds_dir, eval_fraction=0.2)
     added = {Path(r.path).name: r.added for r in reports}
     say(
         f"Imported the seeds: {added.get('train.jsonl', 0)} training examples, "
@@ -180,13 +181,31 @@ def _learn_from_people(world: World, summary: DemoSummary, say: Say) -> None:
     asked_again = [(answer, topic) for answer, (_, topic) in zip(again, asked, strict=True)]
     learned = sum(topic.answer in answer.answer for answer, topic in asked_again)
     summary.numbers["learned_after"] = learned
+    held_out = _held_out_questions(world, asked_again)
+    summary.numbers["held_out"] = held_out
+    if held_out:
+        say(
+            f"{held_out} of the {len(asked)} corrections are held out: the train/eval split "
+            f"(TUNELOOP_EVAL_FRACTION, {world.settings.eval_fraction:.0%}, by a hash of the "
+            "Slack thread) put every thread of their topic in the evaluation split, so no model "
+            "trains on them; the gate measures each candidate on answers it has not seen."
+        )
     if world.stand_in is not None:
         share = learned / len(asked)
-        say(f"Now answered with the corrected answer: {learned} of {len(asked)}.")
+        unlearned = len(asked) - learned
+        why = (
+            ""
+            if unlearned == 0
+            else f" (the other {unlearned}: held out for evaluation)"
+            if unlearned == held_out
+            else f" ({unlearned} not, {held_out} of them held out for evaluation)"
+        )
+        say(f"Now answered with the corrected answer: {learned} of {len(asked)}{why}.")
         summary.check(
             "the same questions are answered well",
             share >= LEARNED_SHARE,
-            f"{learned}/{len(asked)} answered with their correction (needs {LEARNED_SHARE:.0%})",
+            f"{learned}/{len(asked)} answered with their correction (needs "
+            f"{LEARNED_SHARE:.0%}; {held_out} held out for evaluation)",
         )
         return
     before, after = summary.numbers["closeness_before"], _closeness(asked_again)
@@ -200,6 +219,20 @@ def _learn_from_people(world: World, summary: DemoSummary, say: Say) -> None:
         after >= before + LORA_MIN_GAIN,
         f"mean similarity {before:.3f} -> {after:.3f} (needs a gain of {LORA_MIN_GAIN})",
     )
+
+
+def _held_out_questions(world: World, asked: list[tuple[people.Asked, Topic]]) -> int:
+    """How many of the asked questions belong to a topic whose corrections all went to the
+    evaluation split (so no model is trained on its answer)."""
+    answers = {topic.answer for _, topic in asked}
+    with world.db.read_session() as session:
+        rows = session.execute(
+            select(Example.target, Example.split).where(
+                Example.source == ExampleSource.CORRECTION, Example.target.in_(answers)
+            )
+        ).all()
+    trained = {target for target, split in rows if split == Split.TRAIN}
+    return sum(topic.answer not in trained for _, topic in asked)
 
 
 def _closeness(asked: list[tuple[people.Asked, Topic]]) -> float:

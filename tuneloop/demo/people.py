@@ -87,7 +87,7 @@ def approve_all(world: World, reviewer: str, limit: int = 500) -> int:
     approved = 0
     for _ in range(limit):
         home = world.ws.home_of(reviewer)
-        value = _first_approvable(home or {})
+        value = first_approvable(home or {})
         if value is None:
             return approved
         world.driver.click_in_view(reviewer, home or {}, ids.REVIEW_APPROVE, value)
@@ -96,7 +96,8 @@ def approve_all(world: World, reviewer: str, limit: int = 500) -> int:
     return approved
 
 
-def _first_approvable(view: Json) -> str | None:
+def first_approvable(view: Json) -> str | None:
+    """The review item id of the first Approve button in a Home view, None when none."""
     for block in view.get("blocks", []):
         for element in block.get("elements", []):
             if isinstance(element, dict) and element.get("action_id") == ids.REVIEW_APPROVE:

@@ -39,7 +39,7 @@ from tuneloop.local_slack.threaded import ThreadedServer
 from tuneloop.local_together import LocalTogether
 from tuneloop.provider import build_openai_client
 from tuneloop.serve import bot_config
-from tuneloop.settings import Settings, load_settings
+from tuneloop.settings import SAMPLE_SEEDS_DIR, Settings, load_settings
 from tuneloop.slack_link import SlackLink
 from tuneloop.socket_mode import DrainingSocketModeHandler
 from tuneloop.wiring import (
@@ -113,6 +113,12 @@ class World:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
+    def seeds_dir(self) -> Path:
+        """The seeds the world's people were written for: the sample company's (or the LoRA
+        demo's copy of them)."""
+        return self.settings.seeds_dir or SAMPLE_SEEDS_DIR
+
+    @property
     def reply_timeout_s(self) -> float:
         """How long an answer may take: a real model on CPU takes far longer than the
         stand-in's retrieval."""
@@ -163,8 +169,7 @@ def build_world(
     closers.append(slack.stop)
     backend: DemoBackend
     if trainer == "lora":
-        seeds = load_settings().seeds_dir
-        backend = lora_backend(models_dir or default_models_dir(), data_dir, seeds, say)
+        backend = lora_backend(models_dir or default_models_dir(), data_dir, SAMPLE_SEEDS_DIR, say)
     elif trainer == "together":
         backend = together_backend(data_dir, clock)
     else:
@@ -179,6 +184,9 @@ def build_world(
             "slack_signing_secret": SIGNING_SECRET,
             "slack_api_url": slack.api_url,
             "review_channel": None,
+            # The demo's people ask the sample company's questions, whatever the team's own
+            # TUNELOOP_SEEDS_DIR says.
+            "seeds_dir": SAMPLE_SEEDS_DIR,
             **DEMO_SETTINGS,
             **backend.settings,  # a real model trains and answers on its own terms
             **(settings_overrides or {}),

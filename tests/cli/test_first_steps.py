@@ -1,0 +1,136 @@
+"""A newcomer's first commands: `init` writes a team's own folder, the sample seeds need an
+explicit choice, `--version`, help with plain flags and whole sentences, and an evaluation of
+a model that does not exist."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+
+import click
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from tests.scheduler.conftest import E2E_BASE_MODEL
+from tuneloop.cli import app
+from tuneloop.settings import SAMPLE_SEEDS_DIR, load_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in ("TUNELOOP_SEEDS_DIR", "TUNELOOP_TRAINER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TUNELOOP_PROVIDER", "local")
+    monkeypatch.setenv("TUNELOOP_BASE_MODEL", E2E_BASE_MODEL)
+    return tmp_path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_init_writes_a_team_folder_that_the_commands_use(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = run("init", "acme", "--team", "Acme IT")
+    assert code == 0, out
+    folder = env / "acme"
+    names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert names == [
+        ".env",
+        "README.md",
+        "seeds/golden.jsonl",
+        "seeds/golden.template.jsonl",
+        "seeds/system_prompt.md",
+        "seeds/train.jsonl",
+    ]
+    assert "Acme IT" in (folder / "seeds/system_prompt.md").read_text()
+    assert (folder / "seeds/train.jsonl").read_text() == ""
+    template = [json.loads(line) for line in (folder / "seeds/golden.template.jsonl").open()]
+    assert all(line["messages"][-1]["role"] == "assistant" for line in template)
+    dotenv = (folder / ".env").read_text()
+    assert "TUNELOOP_TRAINER=lora" in dotenv and "TUNELOOP_SEEDS_DIR=seeds" in dotenv
+    assert "2026-12-15" in dotenv  # why not OpenAI: the gate's shutdown-date refusal
+
+    # Run from the folder, tuneloop reads its .env: the team's seeds, the lora backend.
+    monkeypatch.chdir(folder)
+    line = {
+        "messages": [
+            {"role": "user", "content": "Where is the Acme VPN?"},
+            {"role": "assistant", "content": "vpn.acme.example"},
+        ]
+    }
+    (folder / "seeds/train.jsonl").write_text(json.dumps(line) + "\n")
+    (folder / "seeds/golden.jsonl").write_text((folder / "seeds/golden.template.jsonl").read_text())
+    code, out = run("seeds", "import", "--json")
+    assert code == 0, out
+    files = json.loads(out)["files"]
+    assert [(Path(f["path"]).name, f["added"]) for f in files] == [
+        ("train.jsonl", 1),
+        ("golden.jsonl", 3),
+    ]
+    assert load_settings().trainer == "lora"
+
+    # Again: every file the team wrote is kept.
+    code, out = run("init", str(folder))
+    assert code == 0 and out.count("(already there)") == 6
+    assert "vpn.acme.example" in (folder / "seeds/train.jsonl").read_text()
+
+
+def test_init_with_openai_says_why_not(env: Path) -> None:
+    code, out = run("init", "trial", "--trainer", "openai")
+    assert code == 0 and "warning: OpenAI takes no new fine-tuning jobs after 2027-01-06" in out
+    assert "use --trainer lora for a bot that keeps learning" in out
+
+
+def test_the_sample_seeds_need_an_explicit_choice(env: Path) -> None:
+    code, out = run("seeds", "import")
+    assert code == 1 and "which seeds? Give your team's seeds folder" in out
+    assert "`tuneloop init` writes one" in out and "--sample" in out
+    code, out = run("seeds", "import", "--sample")
+    assert code == 0, out
+    assert f"importing the sample company's seeds ({SAMPLE_SEEDS_DIR})" in out
+    assert "Fernhill's help desk, not your team's" in out
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output == f"tuneloop {version('tuneloop')}\n"
+
+
+def _commands(
+    command: click.Command, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _commands(sub, (*path, name))
+
+
+def test_help_has_plain_flags_and_whole_sentences() -> None:
+    root = typer.main.get_command(app)
+    for path, command in _commands(root):
+        ctx = click.Context(command, info_name=" ".join(path) or "tuneloop")
+        for param in command.params:
+            if isinstance(param, click.Option) and param.is_flag:
+                assert not param.secondary_opts, (path, param.opts)  # no --x/--no-x pairs
+        short = command.get_short_help_str(limit=60)
+        assert not path or not short.endswith("..."), (path, short)  # cut in the listing
+        assert "<bool>" not in command.get_help(ctx), path
+
+
+def test_eval_of_a_model_that_does_not_exist(env: Path) -> None:
+    code, out = run("eval", "--candidate", "ft:no-such-model", "--incumbent", E2E_BASE_MODEL)
+    assert code == 1
+    assert "error: model ft:no-such-model does not exist at the model provider" in out
+    assert "nothing evaluated" in out

@@ -1,0 +1,175 @@
+"""The configured database, checked before it is used.
+
+A URL that tuneloop cannot use, a SQLite file in a folder that does not exist (a typo would
+otherwise start a new, empty store) and a server that cannot be reached are refused with a
+ConfigError that names the variable, its value (password hidden) and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tuneloop.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.engine import URL
+
+    from curation.db import Database
+    from tuneloop.settings import Settings
+
+#: What DATABASE_URL may be.
+ALLOWED = "sqlite:///PATH/TO/FILE.db or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+#: Seconds to wait for a PostgreSQL server before saying it cannot be reached (libpq's own
+#: default is to wait for the operating system, minutes for a host that drops packets). A
+#: `connect_timeout` in the URL wins.
+CONNECT_TIMEOUT_S = 10
+#: Hints for the driver's connection errors, by a phrase of their message.
+_HINTS = {
+    "does not exist": "create it (`createdb NAME`, or CREATE DATABASE), then run "
+    "`tuneloop db upgrade`",
+    "connection refused": "is the server running, and listening on that host and port?",
+    "timeout": "is the host reachable from here (address, port, firewall)?",
+    "could not translate host name": "is the host name right?",
+    "name or service not known": "is the host name right?",
+    "password authentication failed": "check the user name and password",
+    "unable to open database file": "can this user read and write that file and its folder?",
+    "file is not a database": "that file is not a SQLite database",
+}
+
+
+def checked_url(url: str, *, name: str = "DATABASE_URL", create_folder: bool = False) -> str:
+    """`url` ready for `curation.db`, or ConfigError naming `name` (the variable or option it
+    came from). A SQLite file's folder must exist unless `create_folder` (the data folder,
+    which tuneloop owns). PostgreSQL gets CONNECT_TIMEOUT_S unless the URL sets one."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{name}={url!r} is not a database URL: use {ALLOWED}") from None
+    shown = _shown(parsed)
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        fixed = parsed.set(drivername="postgresql")
+        raise ConfigError(
+            f"{name}={shown!r}: the scheme is postgresql://, not postgres:// (SQLAlchemy reads "
+            f"only the first); use {_shown(fixed)!r}"
+        )
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"{name}={shown!r}: tuneloop stores its data in SQLite or PostgreSQL; use {ALLOWED}"
+        )
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            folder = Path(database).expanduser().absolute().parent
+            if create_folder:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif not folder.is_dir():
+                raise ConfigError(
+                    f"{name}={shown!r}: the folder {folder} does not exist; create it first "
+                    "(only the data folder, TUNELOOP_DATA_DIR, is created for you), or fix "
+                    "the path"
+                )
+        return url
+    if "connect_timeout" not in parsed.query:
+        parsed = parsed.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_S)})
+        return parsed.render_as_string(hide_password=False)
+    return url
+
+
+def settings_url(settings: Settings) -> str:
+    """The settings' database URL, checked (DATABASE_URL, or a SQLite file in the data
+    folder, which is created)."""
+    return checked_url(settings.resolved_database_url, create_folder=not settings.database_url)
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database, checked and reachable; a SQLite file is created and migrated
+    on first use. Raises ConfigError when it cannot be used."""
+    from curation.db import Database
+
+    url = settings_url(settings)
+    with connection_errors(settings.resolved_database_url):
+        return Database.open(url)
+
+
+def database_engine(settings: Settings) -> Engine:
+    """A bare engine on the checked URL (for migrations)."""
+    from curation.db import make_engine
+
+    return make_engine(settings_url(settings))
+
+
+@contextmanager
+def connection_errors(url: str, *, name: str = "DATABASE_URL") -> Iterator[None]:
+    """The driver's connection failures inside the block, as ConfigError naming `name`, the
+    URL as given (password hidden), the driver's words and a hint."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        yield
+    except OperationalError as exc:
+        said = " ".join(str(exc.orig or exc).split())
+        said = said.removeprefix("connection failed: ")
+        hint = next((h for phrase, h in _HINTS.items() if phrase in said.lower()), None)
+        raise ConfigError(
+            f"cannot open the database {name}={_shown(url)!r}: {said}"
+            + (f" ({hint})" if hint else "")
+        ) from None
+
+
+def _shown(url: URL | str) -> str:
+    """The URL as it may be printed: password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+#: Tables that hold counts kept for speed (filled by migrations and triggers), and the
+#: scheduler's lease: bookkeeping, not data.
+BOOKKEEPING_TABLES = frozenset({"example_tallies", "kept_counts", "scheduler_leases"})
+
+
+def tables_with_rows(db: Database) -> list[str]:
+    """The store's tables (the curated store's and the scheduler's records) that hold at
+    least one row, bookkeeping aside."""
+    from sqlalchemy import select
+
+    import scheduler.records  # registers the scheduler's tables
+    import scheduler.registry  # noqa: F401  (and model versions, promotions)
+    from curation.models import Base
+
+    with db.read_session() as session:
+        return [
+            table.name
+            for table in Base.metadata.sorted_tables
+            if table.name not in BOOKKEEPING_TABLES
+            and session.execute(select(1).select_from(table).limit(1)).first() is not None
+        ]
+
+
+def open_empty_database(url: str, *, name: str) -> Database:
+    """The database at `url` (from option `name`), migrated where SQLite allows it, refused
+    with ConfigError when it already holds data: what runs there (the demo) would mix its
+    sample company's examples and models into someone's store."""
+    from curation.db import Database
+
+    checked = checked_url(url, name=name)
+    with connection_errors(url, name=name):
+        db = Database.open(checked)
+    full = tables_with_rows(db)
+    if full:
+        db.dispose()
+        raise ConfigError(
+            f"{name}={_shown(url)!r} already holds data (in {', '.join(full)}): the demo needs an "
+            "empty database of its own, and never writes into one in use; give a new one "
+            "(after `tuneloop db upgrade` for PostgreSQL), or leave the option out for a "
+            "temporary SQLite file"
+        )
+    return db
