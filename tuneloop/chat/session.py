@@ -30,6 +30,7 @@ HELP = """Type a question to ask the bot, or a command:
   /correct TEXT       correct the last answer ("Correct this answer" and its modal)
   /queue              the review queue on your App Home tab (you are the reviewer)
   /approve [ID|all]   approve a queued correction from App Home (default: all)
+  /approve ID keep    approve one whose reply holds personal data, keeping it
   /retrain            `/tuneloop retrain`: the background scheduler runs it
   /wait               wait until the open retraining run has decided
   /status             `/tuneloop status`
@@ -126,12 +127,28 @@ class ChatSession:
             count = people.approve_all(self.world, self.you)
             self._say(f"approved {count} item(s) from App Home")
             return
+        number, _, option = which.lstrip("#").partition(" ")
+        keep = option.strip().lower() == "keep"
         self.world.driver.open_home(self.you)
         self.world.settle()
         home = self.world.ws.home_of(self.you) or {}
-        self.world.driver.click_in_view(self.you, home, ids.REVIEW_APPROVE, which.lstrip("#"))
+        offered = people.decision_buttons(home, number)
+        if not offered:
+            raise LookupError(f"#{number} is not in your review queue (/queue lists it)")
+        action = ids.REVIEW_APPROVE_KEEPING if keep else ids.REVIEW_APPROVE
+        if action not in offered:
+            if keep:
+                raise LookupError(
+                    f"#{number}'s reply holds no personal data: use /approve {number}"
+                )
+            raise LookupError(
+                f"#{number}'s reply holds personal data (the Home tab lists it): "
+                f"/approve {number} keep approves it keeping that data, "
+                "or /correct the answer without it"
+            )
+        self.world.driver.click_in_view(self.you, home, action, number)
         self.world.settle()
-        self._say(f"approved #{which.lstrip('#')} from App Home")
+        self._say(people.home_notice(self.world.ws.home_of(self.you) or {}) or "done")
 
     def _slash(self, text: str) -> None:
         response = self.world.driver.command(self.you, self.world.people.channel, text)
