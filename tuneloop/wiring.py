@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from curation.correction_limits import CorrectionLimits
 from curation.db import Database
 from curation.importing import read_system_prompt

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -85,32 +86,38 @@ def test_a_correction_racing_an_approval_is_never_approved_unseen(db: Database) 
     for round_ in range(8):
         exchange_id = ask(store, f"Question {round_}?", "Old answer.")
         _, item, _ = store.capture.add_correction(exchange_id, "UALICE", f"Seen {round_}.")
-        seen = store.review.get(item.id)
-        barrier = threading.Barrier(2)
-        results: dict[str, object] = {}
-
-        def approve(item_id: int = item.id, version: int = seen.version) -> None:
-            barrier.wait()
-            try:
-                results["approval"] = store.review.approve(item_id, REVIEWER, seen=version)
-            except ChangedSinceSeenError as error:
-                results["approval"] = error
-
-        def swap(exchange: int = exchange_id, n: int = round_) -> None:
-            barrier.wait()
-            store.capture.add_correction(exchange, "UMALLORY", f"Swapped {n}.")
-
-        threads = [threading.Thread(target=approve), threading.Thread(target=swap)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        outcome = results["approval"]
+        outcome = _approve_while_swapping(store, item.id, exchange_id, round_)
         if isinstance(outcome, ChangedSinceSeenError):
             assert store.review.get(item.id).state is ReviewState.PENDING
         else:
             with store.db.read_session() as session:
                 assert session.get(Example, outcome.example_id).target == f"Seen {round_}."
+
+
+def _approve_while_swapping(store: Store, item_id: int, exchange_id: int, round_: int) -> Any:
+    """Approve the item as seen now while another thread adds a correction; the approval or
+    its refusal."""
+    seen = store.review.get(item_id).version
+    barrier = threading.Barrier(2)
+    results: dict[str, Any] = {}
+
+    def approve() -> None:
+        barrier.wait()
+        try:
+            results["approval"] = store.review.approve(item_id, REVIEWER, seen=seen)
+        except ChangedSinceSeenError as error:
+            results["approval"] = error
+
+    def swap() -> None:
+        barrier.wait()
+        store.capture.add_correction(exchange_id, "UMALLORY", f"Swapped {round_}.")
+
+    threads = [threading.Thread(target=approve), threading.Thread(target=swap)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results["approval"]
 
 
 def test_reviewer_notes_are_scrubbed_of_secrets(store: Store) -> None:
@@ -160,7 +167,7 @@ def test_one_reply_is_limited_whoever_corrects_it(db: Database) -> None:
     exchange_id = ask(store, "Where is the VPN portal?", "I don't know.")
     store.capture.add_correction(exchange_id, "UALICE", "vpn.fernhill.example")
     store.capture.add_correction(exchange_id, "UBOB", "vpn2.fernhill.example")
-    with pytest.raises(RateLimitedError, match="on this answer .* 1 hour"):
+    with pytest.raises(RateLimitedError, match=r"on this answer .* 1 hour"):
         store.capture.add_correction(exchange_id, "UCAROL", "vpn3.fernhill.example")
     other = ask(store, "Where is the wiki?", "I don't know.")
     store.capture.add_correction(other, "UCAROL", "wiki.fernhill.example")
