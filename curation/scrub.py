@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import re
 from collections import Counter
@@ -213,7 +214,7 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "eyj"),
     _rule(
         "azure_key",
-        r"(?i:AccountKey|SharedAccessKey|SharedSecret|sig)=(?P<secret>[^;\s&\"'<>]+)",
+        r"(?i:AccountKey|SharedAccessKey|SharedSecret|sig)=(?!\[REDACTED)(?P<secret>[^;\s&\"'<>]+)",
         "accountkey=", "sharedaccesskey=", "sharedsecret=", "sig=",
     ),
     _rule(
@@ -224,15 +225,15 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
     ),
     _rule(
         "url_password",
-        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@<>|\"']*:(?P<secret>[^\s/?#@<>|\"']+)@",
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@<>|\"']*:(?!\[REDACTED)(?P<secret>[^\s/?#@<>|\"']+)@",
         "://",
         anchored=False,
     ),
     _rule(
         "authorization_header",
         r"(?i:(?:proxy-)?authorization)[\"']?\s*[:=]\s*[\"']?"
-        r"(?:(?i:basic|bearer|token|digest|negotiate|apikey|aws4-hmac-sha256)\s+)?"
-        r"(?P<secret>[^\s\"']{6,})",
+        r"(?:(?i:basic|bearer|token|digest|negotiate|apikey|aws4-hmac-sha256)\s+)?+"
+        r"(?!\[REDACTED)(?P<secret>[^\s\"']{6,})",
         "authorization",
     ),
     _rule("bearer_token", r"\b(?i:bearer)\s+(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)", "bearer"),
@@ -243,14 +244,14 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
         valid=_basic_credentials,
     ),
     _rule(
-        "password_assignment",
+        "secret_assignment",
         rf"(?i:(?P<name>{_NAMES}))(?:[_-]?(?i:id))?\\?[\"'\]]?(?P<space>\s*)"
         rf"(?P<op>:=|=>|=|:)\s*{_VALUE}",
         *_NAME_HINTS,
         valid=_assigned,
     ),
     _rule(
-        "password_assignment",
+        "secret_assignment",
         rf"(?i:(?P<name>--?[a-z-]*(?:password|passwd|secret|token|api-key)))[ =]{_VALUE}",
         "-",
         valid=_assigned,
@@ -327,12 +328,20 @@ def _span(match: re.Match[str]) -> tuple[int, int]:
     return match.span()
 
 
+@functools.cache
+def _hint_finder(rule: _SecretRule) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(hint) for hint in rule.hints), re.IGNORECASE)
+
+
 def _rule_matches(
     rule: _SecretRule, text: str, starts: list[int] | None, ascii_text: bool
 ) -> list[tuple[int, int]]:
-    if starts is None or not (rule.anchored and ascii_text):
+    if starts is None or not rule.anchored:
         matches = list(rule.pattern.finditer(text))
     else:
+        if not ascii_text:
+            # lower() can change lengths outside ASCII: find the hints in the text itself.
+            starts = [m.start() for m in _hint_finder(rule).finditer(text)]
         found = (rule.pattern.match(text, position) for position in sorted(set(starts)))
         matches = [match for match in found if match is not None]
     return [_span(m) for m in matches if rule.valid is None or rule.valid(m)]

@@ -19,14 +19,35 @@ console = Console(soft_wrap=True)  # never break a path or id across lines
 errors = Console(stderr=True)
 
 
+class SecretRedactingFilter(logging.Filter):
+    """Redacts secrets from a record's message (and its traceback text) before a handler
+    writes it, so no log line carries one, whatever the code that logged it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from curation.scrub import redact_secrets
+
+        message = record.getMessage()
+        cleaned = redact_secrets(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_secrets(record.exc_text)
+        return True
+
+
 def configure_logging(level: str) -> None:
     """Plain, timestamped log lines on stderr for the long-running commands (serve, scheduler,
-    local-openai), which log collectors read as they are."""
+    local-openai), which log collectors read as they are; secrets in them are redacted."""
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, SecretRedactingFilter) for f in handler.filters):
+            handler.addFilter(SecretRedactingFilter())
 
 
 def print_json(value: Any) -> None:
