@@ -146,7 +146,7 @@ _NAME_HINTS = (
     "privatekey", "account_key", "accountkey", "auth_key", "authkey", "client_key",
     "master_key", "encryption_key", "signing_key", "storage_key", "subscription_key",
 )  # fmt: skip
-_VALUE = r"(?:(?P<quote>\\?[\"'])(?P<qsecret>[^\n]*?)(?P=quote)|(?P<secret>[^\s;,'\"<>&]+))"
+_VALUE = r"(?:(?P<quote>\\*[\"'])(?P<qsecret>[^\n]*?)(?P=quote)|(?P<secret>[^\s;,'\"<>&]+))"
 
 # Order matters: where two matches overlap they are merged under the earlier rule's kind, so
 # specific token formats come before generic ones (Anthropic before OpenAI, both before
@@ -164,7 +164,7 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
         # headers such as Proc-Type, JSON's \n escapes between lines).
         "private_key",
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-        r"(?:(?:\s|\\[nr])*(?:[A-Za-z0-9+/=]+|[A-Za-z-]+: [^\n]*))*",
+        r"(?:(?:\s|\\+[nr])*(?:[A-Za-z0-9+/=]+|[A-Za-z-]+: [^\n]*))*",
         "private key",
         anchored=False,
     ),
@@ -245,7 +245,7 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
     ),
     _rule(
         "secret_assignment",
-        rf"(?i:(?P<name>{_NAMES}))(?:[_-]?(?i:id))?\\?[\"'\]]?(?P<space>\s*)"
+        rf"(?i:(?P<name>{_NAMES}))(?:[_-]?(?i:id))?\\*[\"'\]]?(?P<space>\s*)"
         rf"(?P<op>:=|=>|=|:)\s*{_VALUE}",
         *_NAME_HINTS,
         valid=_assigned,
