@@ -8,7 +8,9 @@ Secrets are redacted before anything is written.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -17,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from curation.correction_limits import CorrectionLimits, check_correction_limits
 from curation.db import Database
 from curation.errors import NotFoundError, ValidationError
 from curation.models import (
@@ -140,10 +143,20 @@ def _insert_unique(session: Session, row: Any) -> IntegrityError | None:
 
 
 class Capture:
-    """The writes that people's conversations and clicks cause."""
+    """The writes that people's conversations and clicks cause. `correction_limits`: how many
+    corrections one person, and one reply, may get within a window (counted from the store);
+    `clock`: the time corrections are stamped and counted with (injected in tests)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        correction_limits: CorrectionLimits | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._db = db
+        self._limits = correction_limits or CorrectionLimits()
+        self._clock = clock
 
     # --- exchanges ----------------------------------------------------------------------------
 
@@ -365,7 +378,8 @@ class Capture:
         """Propose a better reply. Append-only; the exchange's reply is never changed.
 
         Returns (correction, open review item, created); with an `idempotency_key` (a Slack
-        view id, say) a repeated submission returns the first correction.
+        view id, say) a repeated submission returns the first correction. Raises
+        RateLimitedError past the correction limits (a repeat is never counted again).
         """
         cleaned = text.strip() if isinstance(text, str) else ""
         if not cleaned:
@@ -383,11 +397,16 @@ class Capture:
                 )
                 if existing is not None:
                     return existing, open_item_for(session, existing.exchange_id), False
+            now = self._clock()
+            check_correction_limits(
+                session, self._limits, exchange_id=exchange_id, author_id=author_id, now=now
+            )
             correction = Correction(
                 exchange_id=exchange_id,
                 author_id=author_id,
                 text=clean_for_storage(cleaned),
                 idempotency_key=idempotency_key,
+                created_at=now,
             )
             refusal = _insert_unique(session, correction)
             if refusal is not None:

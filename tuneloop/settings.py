@@ -328,6 +328,24 @@ class Settings(BaseSettings):
     correction_max_tokens: int = Field(
         default=1024, ge=16, validation_alias=_env("TUNELOOP_CORRECTION_MAX_TOKENS")
     )
+    correction_limit_per_person: int = Field(
+        default=30,
+        ge=1,
+        description="Corrections one person may submit within the correction limit's window.",
+        validation_alias=_env("TUNELOOP_CORRECTION_LIMIT_PER_PERSON"),
+    )
+    correction_limit_per_reply: int = Field(
+        default=5,
+        ge=1,
+        description="Corrections one reply may get (from anyone) within the window.",
+        validation_alias=_env("TUNELOOP_CORRECTION_LIMIT_PER_REPLY"),
+    )
+    correction_limit_window_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="The sliding window of the correction limits, in seconds.",
+        validation_alias=_env("TUNELOOP_CORRECTION_LIMIT_WINDOW_SECONDS"),
+    )
     model_timeout_seconds: float = Field(
         default=60.0, gt=0, validation_alias=_env("TUNELOOP_MODEL_TIMEOUT_SECONDS")
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from curation.correction_limits import CorrectionLimits
 from curation.db import Database
 from curation.importing import read_system_prompt
 from curation.model_specs import UnknownModelError
@@ -26,6 +27,16 @@ def open_store(settings: Settings, db: Database | None = None) -> Store:
         eval_fraction=settings.eval_fraction,
         limit=example_limit(settings),
         personal_data=personal_data_policy(settings),
+        correction_limits=correction_limits(settings),
+    )
+
+
+def correction_limits(settings: Settings) -> CorrectionLimits:
+    """How many corrections one person, and one reply, may get within a window."""
+    return CorrectionLimits(
+        per_person=settings.correction_limit_per_person,
+        per_reply=settings.correction_limit_per_reply,
+        window=timedelta(seconds=settings.correction_limit_window_seconds),
     )
 
 

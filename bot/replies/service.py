@@ -1,6 +1,8 @@
 """The reply path, free of Slack: build the prompt, claim the exchange, call the model,
 record what happened.
 
+Secrets in the thread are redacted before the prompt is stored or sent to the model.
+
 Order matters. The exchange is claimed before the model is called, so a retried or duplicated
 delivery of the same message is refused by the store's unique constraints and never answered
 twice. The reply is recorded before its feedback controls appear, so a click always finds an
@@ -24,6 +26,7 @@ from bot.replies.prompt import PromptBuilder
 from bot.replies.sink import ReplySink
 from bot.replies.turns import Turn
 from curation.capture import Answer, Capture, ConversationRef
+from curation.scrub import scrub_messages
 
 log = logging.getLogger("tuneloop.bot.replies")
 
@@ -91,7 +94,9 @@ class ReplyService:
     def _answer(self, request: ReplyRequest, sink: ReplySink, attempt: _Attempt) -> Outcome:
         model = self._active_model()  # per message: a promotion shows on the next reply
         attempt.model = model
-        messages = self._prompt.build(request.turns, model)
+        # The provider sees no secret the store would not keep: the prompt is scrubbed as
+        # the store scrubs it, before it is stored or sent.
+        messages = scrub_messages(self._prompt.build(request.turns, model))
         exchange_id, created = self._capture.claim_exchange(request.ref, messages)
         if not created:
             log.info("not answering %s again (exchange %s)", request.ref.message_ts, exchange_id)
