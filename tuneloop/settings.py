@@ -249,6 +249,15 @@ class Settings(BaseSettings):
     judge_model: str = Field(
         default="gpt-4.1-2025-04-14", validation_alias=_env("TUNELOOP_JUDGE_MODEL")
     )
+    #: Score differences within this are ties: a generative model rewords answers it did not
+    #: learn anything new about, and those rewordings are noise, not evidence.
+    eval_tie_margin: float = Field(
+        default=0.03,
+        ge=0,
+        lt=1,
+        validation_alias=_env("TUNELOOP_EVAL_TIE_MARGIN"),
+        description="Similarity-score differences (0-1) within which an item is a tie",
+    )
     eval_concurrency: int = Field(
         default=16, ge=1, le=256, validation_alias=_env("TUNELOOP_EVAL_CONCURRENCY")
     )

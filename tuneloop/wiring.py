@@ -188,9 +188,13 @@ def build_evaluator(
         grader = ExactMatchGrader()
     elif settings.grader == "judge":
         judge_asker = Asker(client, timeout_s=options.timeout_s, retry=retry)
-        grader = JudgeGrader(judge_asker, settings.judge_model)
+        grader = JudgeGrader(
+            judge_asker,
+            settings.judge_model,
+            similarity=SimilarityGrader(tie_margin=settings.eval_tie_margin),
+        )
     else:
-        grader = SimilarityGrader()
+        grader = SimilarityGrader(tie_margin=settings.eval_tie_margin)
     return Evaluator(db, asker, grader, options)
 
 
