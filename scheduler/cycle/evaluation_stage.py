@@ -53,7 +53,7 @@ def evaluation_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
     # Both must answer: after a restart of a self-hosted server, neither adapter is loaded.
     if not ensure_served(ctx, cycle.id, [run.candidate, run.incumbent]):
         return Progress.WAIT
-    ctx.evaluator.run(run.id)
+    ctx.evaluator.run(run.id, db=ctx.db)
     with ctx.db.session() as session:
         session.get_one(RetrainCycle, cycle.id).stage = CycleStage.DECIDE
     return Progress.CONTINUE

@@ -99,9 +99,12 @@ class Evaluator:
         session.flush()
         return run
 
-    def run(self, eval_run_id: int) -> EvalRun:
-        """Ask and grade every item not yet stored, then mark the run complete."""
-        with self.db.read_session() as session:
+    def run(self, eval_run_id: int, *, db: Database | None = None) -> EvalRun:
+        """Ask and grade every item not yet stored, then mark the run complete. Results are
+        written through `db` when given (the cycle's database, fenced by its leader's lease),
+        else through the evaluator's own."""
+        db = db or self.db
+        with db.read_session() as session:
             run = session.get_one(EvalRun, eval_run_id)
             cases = eval_cases(session, run.dataset_version_id)
             stored = set(
@@ -129,10 +132,10 @@ class Evaluator:
             for future in as_completed(futures):
                 batch.append(future.result())
                 if len(batch) >= self.options.commit_every:
-                    self._store(eval_run_id, batch)
+                    self._store(eval_run_id, batch, db)
                     batch = []
-        self._store(eval_run_id, batch)
-        return self._finish(eval_run_id, len(cases))
+        self._store(eval_run_id, batch, db)
+        return self._finish(db, eval_run_id, len(cases))
 
     # --- steps --------------------------------------------------------------------------------
     def _answer_and_grade(self, candidate: str, incumbent: str, case: EvalCase) -> _Result:
@@ -147,15 +150,15 @@ class Evaluator:
             return _Result(case, mine, theirs, None, f"{type(exc).__name__}: {exc}"[:2000])
         return _Result(case, mine, theirs, grade, None)
 
-    def _store(self, eval_run_id: int, results: Iterable[_Result]) -> None:
+    def _store(self, eval_run_id: int, results: Iterable[_Result], db: Database) -> None:
         rows = [_item(eval_run_id, result) for result in results]
         if not rows:
             return
-        with self.db.session() as session:
+        with db.session() as session:
             session.add_all(rows)
 
-    def _finish(self, eval_run_id: int, planned: int) -> EvalRun:
-        with self.db.session() as session:
+    def _finish(self, db: Database, eval_run_id: int, planned: int) -> EvalRun:
+        with db.session() as session:
             run = session.get_one(EvalRun, eval_run_id)
             items = list(session.scalars(select(EvalItem).where(EvalItem.eval_run_id == run.id)))
             run.item_count = planned
