@@ -184,6 +184,13 @@ class Settings(BaseSettings):
     eval_max_tokens: int = Field(
         default=1024, ge=1, validation_alias=_env("TUNELOOP_EVAL_MAX_TOKENS")
     )
+    eval_retry_wait_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        validation_alias=_env("TUNELOOP_EVAL_RETRY_WAIT_SECONDS"),
+        description="Seconds an evaluation may wait out a burst of 429s or 5xx (honouring "
+        "retry-after) before it pauses, undecided; the next tick or poll resumes it.",
+    )
     gate_margin: float = Field(
         default=0.0, ge=0, lt=0.5, validation_alias=_env("TUNELOOP_GATE_MARGIN")
     )

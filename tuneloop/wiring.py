@@ -156,6 +156,7 @@ def build_evaluator(
         timeout_s=settings.eval_timeout_seconds,
         attempts=settings.eval_attempts,
         max_tokens=settings.eval_max_tokens,
+        retry_wait_s=settings.eval_retry_wait_seconds,
     )
     retry = RetryPolicy(attempts=settings.eval_attempts)
     asker = Asker(
