@@ -28,7 +28,6 @@ from scheduler.records import (
 )
 from scheduler.training.model_info import shutdown_date
 
-
 #: How long a paused evaluation waits before the next poll asks again, when the provider
 #: gave no `retry-after`.
 PAUSE_SECONDS = 60.0

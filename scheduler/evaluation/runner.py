@@ -16,8 +16,8 @@ left incomplete: the next call of `run` asks only what is missing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
