@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from curation.claims import ClaimRules, Claims
 from curation.db import Database
 from curation.errors import NotFoundError, ValidationError
 from curation.models import (
@@ -138,21 +139,31 @@ def _insert_unique(session: Session, row: Any) -> IntegrityError | None:
 
 
 class Capture:
-    """The writes that people's conversations and clicks cause."""
+    """The writes that people's conversations and clicks cause. Exchanges are claimed for
+    `claims.replica_id` (a fresh id per process unless given; see `curation.claims`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, claims: ClaimRules | None = None) -> None:
         self._db = db
+        self.claims = Claims(db, claims or ClaimRules())
+
+    @property
+    def replica_id(self) -> str:
+        return self.claims.rules.replica_id
 
     # --- exchanges ----------------------------------------------------------------------------
 
     def claim_exchange(
         self, ref: ConversationRef, prompt_messages: list[dict[str, Any]]
     ) -> tuple[int, bool]:
-        """Record that a question is being answered. Returns (exchange id, created).
+        """Record that a question is being answered, claimed by this replica. Returns
+        (exchange id, created).
 
         `created` is False for a retried or duplicate delivery (same event id, or same channel
-        and message ts): the caller must not answer again.
+        and message ts): the caller must not answer again. A delivery whose stored claim was
+        abandoned by a dead replica (see `curation.claims`) takes the claim over and is
+        answered: `created` is True.
         """
+        now = self.claims.rules.now()
         values = dict(
             event_id=ref.event_id,
             team_id=ref.team_id,
@@ -163,8 +174,24 @@ class Capture:
             thread_key=ref.thread_key,
             prompt_messages=scrub_messages(prompt_messages),
             status=ExchangeStatus.PENDING,
-            created_at=utcnow(),
+            created_at=now,
+            claimed_by=self.replica_id,
+            claimed_at=now,
         )
+        exchange_id, created = self._claim(ref, values)
+        if created or not self.claims.take_over(
+            exchange_id, values={"prompt_messages": values["prompt_messages"]}
+        ):
+            return exchange_id, created
+        log.warning(
+            "exchange %s (%s/%s) was claimed by a replica that died; answering it here",
+            exchange_id,
+            ref.channel_id,
+            ref.message_ts,
+        )
+        return exchange_id, True
+
+    def _claim(self, ref: ConversationRef, values: dict[str, Any]) -> tuple[int, bool]:
         with self._db.statements() as connection:
             # One statement on the hot path: the delivery constraint decides, and a repeated
             # delivery inserts nothing and returns no row.

@@ -6,6 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from curation.capture import Capture
+from curation.claims import ClaimRules
 from curation.db import Database
 from curation.personal_data import PersonalDataPolicy
 from curation.review import IsReviewer, Review, reviewer_set
@@ -28,9 +29,11 @@ class Store:
         eval_fraction: float = 0.2,
         limit: TokenLimit | None = None,
         personal_data: PersonalDataPolicy | None = None,
+        claims: ClaimRules | None = None,
     ) -> Store:
         """`limit`: the target model's per-example token limit, checked at approval;
-        `personal_data`: what a reviewer must decide on in a reply before it is trained."""
+        `personal_data`: what a reviewer must decide on in a reply before it is trained;
+        `claims`: whose claims this process's exchanges are, and when a replica is dead."""
         is_reviewer = reviewers if callable(reviewers) else reviewer_set(reviewers)
         review = Review(
             db,
@@ -41,7 +44,7 @@ class Store:
         )
         return cls(
             db=db,
-            capture=Capture(db),
+            capture=Capture(db, claims),
             review=review,
             eval_fraction=eval_fraction,
         )
