@@ -41,7 +41,7 @@ def _owner(db: Database, exchange_id: int) -> str | None:
 
 def test_a_claim_names_its_replica_and_a_live_replicas_claim_is_a_duplicate(db: Database) -> None:
     clock = Clock()
-    (a, a_rows), (b, b_rows) = _replica(db, "a", clock), _replica(db, "b", clock)
+    (a, a_rows), (b, _) = _replica(db, "a", clock), _replica(db, "b", clock)
     a_rows.heartbeat()
     exchange_id, created = a.claim_exchange(_ref(), PROMPT)
     assert created and _owner(db, exchange_id) == "a"
