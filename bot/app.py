@@ -19,7 +19,50 @@ from bot.conversation.responder import Responder
 from bot.deps import Deps
 from bot.listeners import register_listeners
 from bot.replies import ModelCall, PromptBuilder, ReplyService
+from curation.outage import OutageRetry
 from curation.store import Store
+
+
+def build_responder(
+    *,
+    store: Store,
+    openai_client: openai.OpenAI,
+    active_model: Callable[[], str],
+    system_prompt: str | None,
+    config: BotConfig,
+    reply_workers: Executor | None = None,
+    reload_model: Callable[[str], bool] | None = None,
+) -> Responder:
+    """The reply path: prompt, claim, model call, delivery, on `reply_workers` (made here,
+    sized by `config`, when not given). Store writes ride out a database outage for
+    `config.store_outage_wait_s`."""
+    store_calls = OutageRetry(max_wait_s=config.store_outage_wait_s)
+    replies = ReplyService(
+        store.capture,
+        ModelCall(
+            openai_client,
+            max_tokens=config.budget.reply_tokens,
+            timeout_s=config.model_timeout_s,
+            reload_model=reload_model,
+        ),
+        PromptBuilder(
+            system_prompt,
+            budget_tokens=config.budget.prompt_tokens,
+            encoding_for=config.encoding_for,
+        ),
+        active_model,
+        store_calls=store_calls,
+    )
+    return Responder(
+        replies=replies,
+        capture=store.capture,
+        workers=reply_workers
+        or ThreadPoolExecutor(config.reply_workers, thread_name_prefix="tuneloop-reply"),
+        streaming=StreamingSwitch(config.streaming),
+        delivery=config.delivery,
+        history_messages=config.history_messages,
+        store_calls=store_calls,
+    )
 
 
 def build_app(
@@ -36,6 +79,7 @@ def build_app(
     listener_executor: Executor | None = None,
     logger: logging.Logger | None = None,
     reload_model: Callable[[str], bool] | None = None,
+    responder: Responder | None = None,
 ) -> App:
     """The tuneloop Bolt app.
 
@@ -44,32 +88,19 @@ def build_app(
     `active_model` is called for every message. `reply_workers` runs model calls and
     `listener_executor` Bolt's listeners (each made here, sized by `config`, when not given;
     whoever passes one shuts it down). `reload_model` is asked to load a model again when
-    the model server answers 404 for it (see `ModelCall`).
+    the model server answers 404 for it (see `ModelCall`). `responder`: a reply path built
+    with `build_responder` (the composition root shares it with the recovery sweep); one is
+    built here from the arguments above when not given.
     """
     config = config or BotConfig()
-    replies = ReplyService(
-        store.capture,
-        ModelCall(
-            openai_client,
-            max_tokens=config.budget.reply_tokens,
-            timeout_s=config.model_timeout_s,
-            reload_model=reload_model,
-        ),
-        PromptBuilder(
-            system_prompt,
-            budget_tokens=config.budget.prompt_tokens,
-            encoding_for=config.encoding_for,
-        ),
-        active_model,
-    )
-    responder = Responder(
-        replies=replies,
-        capture=store.capture,
-        workers=reply_workers
-        or ThreadPoolExecutor(config.reply_workers, thread_name_prefix="tuneloop-reply"),
-        streaming=StreamingSwitch(config.streaming),
-        delivery=config.delivery,
-        history_messages=config.history_messages,
+    responder = responder or build_responder(
+        store=store,
+        openai_client=openai_client,
+        active_model=active_model,
+        system_prompt=system_prompt,
+        config=config,
+        reply_workers=reply_workers,
+        reload_model=reload_model,
     )
     app = App(
         client=client,

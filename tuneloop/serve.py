@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 import openai
@@ -23,11 +24,14 @@ from slack_sdk import WebClient
 from starlette.applications import Starlette
 
 from bot import BotConfig, RetrainingControl, build_app
+from bot.app import build_responder
 from bot.asgi import create_asgi_app
 from bot.conversation.delivery import DeliveryOptions
+from bot.conversation.recovery import Recovery
 from bot.replies import TokenBudget
 from bot.replies.prompt import DEFAULT_ENCODING
 from bot.reviewers import UserGroupReviewers, any_of
+from curation.claims import ClaimRules, Replicas
 from curation.store import Store
 from tuneloop.settings import Settings
 from tuneloop.wiring import (
@@ -76,11 +80,13 @@ def bot_config(settings: Settings) -> BotConfig:
         streaming=settings.slack_streaming,
         listener_threads=settings.slack_listener_threads,
         reply_workers=settings.slack_reply_workers,
+        store_outage_wait_s=settings.store_outage_wait_seconds,
     )
 
 
-def bot_store(settings: Settings, client: WebClient) -> Store:
-    """The store, with reviewers from TUNELOOP_REVIEWERS and TUNELOOP_REVIEWER_GROUP."""
+def bot_store(settings: Settings, client: WebClient, claims: ClaimRules | None = None) -> Store:
+    """The store, with reviewers from TUNELOOP_REVIEWERS and TUNELOOP_REVIEWER_GROUP, claiming
+    exchanges by `claims` (this replica)."""
     groups = (
         [UserGroupReviewers(client, settings.reviewer_group)] if settings.reviewer_group else []
     )
@@ -90,6 +96,7 @@ def bot_store(settings: Settings, client: WebClient) -> Store:
         eval_fraction=settings.eval_fraction,
         limit=example_limit(settings),
         personal_data=personal_data_policy(settings),
+        claims=claims,
     )
 
 
@@ -103,6 +110,9 @@ class BotRuntime:
     reply_workers: ThreadPoolExecutor
     runner: CycleRunner
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: This replica's heartbeat and the sweep for questions that died with another process;
+    #: `start()` it when the bot starts serving.
+    recovery: Recovery | None = None
 
     def retrain_scheduler(self, settings: Settings) -> RetrainScheduler:
         """The scheduler for this process, over the same runner the Slack commands use."""
@@ -112,7 +122,11 @@ class BotRuntime:
         return create_asgi_app(self.app, health=lambda: {"active_model": self.active_model()})
 
     def close(self) -> None:
+        if self.recovery is not None:
+            self.recovery.stop()
         self.reply_workers.shutdown(wait=True)
+        if self.recovery is not None:
+            self.recovery.retire()  # after the answers in flight: nothing left to take over
         for close in self.closers:
             close()
 
@@ -142,7 +156,8 @@ def build_bot(
     from tuneloop.provider import build_openai_client
 
     client = client or slack_web_client(settings)
-    store = bot_store(settings, client)
+    claims = ClaimRules(timeout=timedelta(seconds=settings.replica_timeout_seconds))
+    store = bot_store(settings, client, claims)
     openai_client = openai_client or build_openai_client(settings)
     runner = build_cycle_runner(
         settings,
@@ -154,19 +169,37 @@ def build_bot(
     active_model = active_model_lookup(settings, store.db, registry=runner.ctx.registry)
     config = bot_config(settings)
     workers = ThreadPoolExecutor(config.reply_workers, thread_name_prefix="tuneloop-reply")
-    app = build_app(
+    responder = build_responder(
         store=store,
         openai_client=openai_client,
         active_model=active_model,
         system_prompt=system_prompt(settings),
-        control=control or retraining_control(settings, store.db, runner=runner),
-        client=client,
-        signing_secret=settings.slack_signing_secret if serving_mode(settings) == "http" else None,
         config=config,
         reply_workers=workers,
         reload_model=model_reloader(runner),
     )
-    return BotRuntime(app, store, active_model, workers, runner, [store.db.dispose])
+    app = build_app(
+        store=store,
+        openai_client=openai_client,
+        active_model=active_model,
+        system_prompt=None,  # the responder's
+        control=control or retraining_control(settings, store.db, runner=runner),
+        client=client,
+        signing_secret=settings.slack_signing_secret if serving_mode(settings) == "http" else None,
+        config=config,
+        responder=responder,
+    )
+    recovery = Recovery(
+        capture=store.capture,
+        replicas=Replicas(store.db, claims),
+        responder=responder,
+        client=client,
+        heartbeat_s=settings.replica_heartbeat_seconds,
+        answer_within=timedelta(seconds=settings.recovery_max_age_seconds),
+    )
+    return BotRuntime(
+        app, store, active_model, workers, runner, [store.db.dispose], recovery=recovery
+    )
 
 
 def run_http(runtime: BotRuntime, *, host: str, port: int) -> None:

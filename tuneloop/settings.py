@@ -261,6 +261,34 @@ class Settings(BaseSettings):
     slack_listener_threads: int = Field(
         default=16, ge=2, le=256, validation_alias=_env("TUNELOOP_SLACK_LISTENER_THREADS")
     )
+    replica_heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("TUNELOOP_REPLICA_HEARTBEAT_SECONDS"),
+        description="How often each `tuneloop serve` process says it is alive and sweeps for "
+        "questions left unanswered by processes that died.",
+    )
+    replica_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=_env("TUNELOOP_REPLICA_TIMEOUT_SECONDS"),
+        description="A bot process silent this long is dead: another process (or the next "
+        "start) answers the questions it had claimed.",
+    )
+    recovery_max_age_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias=_env("TUNELOOP_RECOVERY_MAX_AGE_SECONDS"),
+        description="A question left unanswered by a dead process is answered when found "
+        "within this long of being asked; an older one gets an apology instead.",
+    )
+    store_outage_wait_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        validation_alias=_env("TUNELOOP_STORE_OUTAGE_WAIT_SECONDS"),
+        description="How long the bot holds a question while the database cannot be "
+        "reached, answering it once the store is back; past this the person gets an apology.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -274,6 +302,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
         return value
+
+    @model_validator(mode="after")
+    def _heartbeat_within_timeout(self) -> Settings:
+        """A replica must heartbeat several times per timeout, or live ones look dead."""
+        if self.replica_heartbeat_seconds * 2 > self.replica_timeout_seconds:
+            raise ValueError(
+                "TUNELOOP_REPLICA_TIMEOUT_SECONDS must be at least twice "
+                "TUNELOOP_REPLICA_HEARTBEAT_SECONDS "
+                f"(got {self.replica_timeout_seconds} and {self.replica_heartbeat_seconds})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lora_base_model(self) -> Settings:

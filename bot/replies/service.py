@@ -6,6 +6,11 @@ delivery of the same message is refused by the store's unique constraints and ne
 twice. The reply is recorded before its feedback controls appear, so a click always finds an
 answered exchange. A model failure is recorded (the question is kept) and apologised for.
 Slack's status call runs beside the model call (the sink decides how), not before it.
+
+The store's writes ride out a database outage (`store_calls`, bounded): the question waits in
+this process and is answered once the store is back, or the person gets an apology when the
+outage outlasts the bound. An exchange abandoned by a replica that died is answered here by
+`resume` (from its stored prompt), or apologised for by `abandon` when it is too old.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.replies.apology import apology_for
 from bot.replies.model_call import ModelCall, ModelFailure
@@ -22,6 +28,7 @@ from bot.replies.prompt import PromptBuilder
 from bot.replies.sink import ReplySink
 from bot.replies.turns import Turn
 from curation.capture import Answer, Capture, ConversationRef
+from curation.outage import OutageRetry, StoreUnavailable
 
 log = logging.getLogger("tuneloop.bot.replies")
 
@@ -49,20 +56,45 @@ class ReplyService:
         active_model: Callable[[], str],
         *,
         clock: Callable[[], float] = time.monotonic,
+        store_calls: OutageRetry | None = None,
     ) -> None:
         self._capture = capture
         self._model_call = model_call
         self._prompt = prompt
         self._active_model = active_model
         self._clock = clock
+        self._stored = store_calls or OutageRetry()
 
     def answer(self, request: ReplyRequest, sink: ReplySink) -> Outcome:
         model = self._active_model()  # per message: a promotion shows on the next reply
         messages = self._prompt.build(request.turns, model)
-        exchange_id, created = self._capture.claim_exchange(request.ref, messages)
+        try:
+            exchange_id, created = self._stored(self._capture.claim_exchange, request.ref, messages)
+        except StoreUnavailable as error:
+            log.error("could not record message %s: %s", request.ref.message_ts, error)
+            self._apologise(sink, "store_unavailable")
+            return Outcome.FAILED
         if not created:
             log.info("not answering %s again (exchange %s)", request.ref.message_ts, exchange_id)
             return Outcome.DUPLICATE
+        return self._respond(exchange_id, model, messages, sink)
+
+    def resume(self, exchange_id: int, messages: list[dict[str, Any]], sink: ReplySink) -> Outcome:
+        """Answer an exchange this replica took over from one that died, from the prompt
+        stored with it, with the model served now."""
+        log.info("answering exchange %s, abandoned by a replica that died", exchange_id)
+        return self._respond(exchange_id, self._active_model(), messages, sink)
+
+    def abandon(self, exchange_id: int, sink: ReplySink, *, reason: str) -> Outcome:
+        """An exchange taken over too late to answer: record why, and tell the person."""
+        self._stored(self._capture.fail_exchange, exchange_id, error=reason, model=None)
+        self._apologise(sink, "abandoned")
+        return Outcome.FAILED
+
+    def _respond(
+        self, exchange_id: int, model: str, messages: list[dict[str, Any]], sink: ReplySink
+    ) -> Outcome:
+        """Call the model for a claimed exchange, show the reply and record it."""
         sink.thinking()
         started = self._clock()
         try:
@@ -78,8 +110,12 @@ class ReplyService:
                 latency_ms,
                 failure,
             )
-            self._capture.fail_exchange(
-                exchange_id, error=str(failure), model=model, latency_ms=latency_ms
+            self._stored(
+                self._capture.fail_exchange,
+                exchange_id,
+                error=str(failure),
+                model=model,
+                latency_ms=latency_ms,
             )
             self._apologise(sink, failure.kind)
             return Outcome.FAILED
@@ -94,20 +130,25 @@ class ReplyService:
             completion_tokens=reply.completion_tokens,
             latency_ms=latency_ms,
         )
-        self._capture.complete_exchange(exchange_id, answer)
+        try:
+            self._stored(self._capture.complete_exchange, exchange_id, answer)
+        except StoreUnavailable as error:
+            # The reply is shown already; close it rather than leave it half-streamed.
+            log.error("could not record the reply to exchange %s: %s", exchange_id, error)
         try:
             reply_ts = sink.finish(exchange_id)
         except Exception as error:
             return self._undelivered(exchange_id, model, latency_ms, error)
         if reply_ts is not None and reply_ts != answer.reply_ts:
-            self._capture.set_reply_ts(exchange_id, reply_ts)  # reactions on it find it
+            self._stored(self._capture.set_reply_ts, exchange_id, reply_ts)  # reactions find it
         return Outcome.ANSWERED
 
     def _undelivered(
         self, exchange_id: int, model: str, latency_ms: int, error: Exception
     ) -> Outcome:
         log.error("could not post the reply to exchange %s", exchange_id, exc_info=error)
-        self._capture.fail_exchange(
+        self._stored(
+            self._capture.fail_exchange,
             exchange_id,
             error=f"the reply could not be posted: {error}",
             model=model,

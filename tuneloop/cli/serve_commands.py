@@ -50,6 +50,10 @@ def serve(
             fail(str(exc))
         except Exception as exc:  # Bolt checks the token with auth.test at start-up
             fail(f"could not start the Slack app: {exc}")
+    if runtime.recovery is not None:
+        # Heartbeat, and answer what a process that died left unanswered (now and every
+        # TUNELOOP_REPLICA_HEARTBEAT_SECONDS).
+        runtime.recovery.start()
     scheduler = None
     if not no_scheduler:
         scheduler = runtime.retrain_scheduler(settings)
