@@ -66,9 +66,10 @@ class ReplyService:
         self._stored = store_calls or OutageRetry()
 
     def answer(self, request: ReplyRequest, sink: ReplySink) -> Outcome:
-        model = self._active_model()  # per message: a promotion shows on the next reply
-        messages = self._prompt.build(request.turns, model)
         try:
+            # Per message, so a promotion shows on the next reply; read from the store.
+            model = self._stored(self._active_model)
+            messages = self._prompt.build(request.turns, model)
             exchange_id, created = self._stored(self._capture.claim_exchange, request.ref, messages)
         except StoreUnavailable as error:
             log.error("could not record message %s: %s", request.ref.message_ts, error)
@@ -83,7 +84,7 @@ class ReplyService:
         """Answer an exchange this replica took over from one that died, from the prompt
         stored with it, with the model served now."""
         log.info("answering exchange %s, abandoned by a replica that died", exchange_id)
-        return self._respond(exchange_id, self._active_model(), messages, sink)
+        return self._respond(exchange_id, self._stored(self._active_model), messages, sink)
 
     def abandon(self, exchange_id: int, sink: ReplySink, *, reason: str) -> Outcome:
         """An exchange taken over too late to answer: record why, and tell the person."""
