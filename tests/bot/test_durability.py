@@ -5,6 +5,7 @@ person gets an answer once the store is back (or an apology when it stays down t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import shutil
@@ -214,10 +215,8 @@ class PrivatePostgres:
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(self.root, ignore_errors=True)
 
 
