@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +22,7 @@ from sqlalchemy import select
 
 from curation.db import Database, make_engine, upgrade
 from curation.models import Exchange, ExchangeStatus
+from tests.scheduler.test_processes import Process
 from tuneloop.local_openai import LocalOpenAI
 from tuneloop.local_openai.http_server import serve_in_thread
 from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace
@@ -32,7 +30,6 @@ from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace
 pytestmark = pytest.mark.slow
 
 SECRET = "durability-signing-secret"
-CLI = [sys.executable, "-c", "from tuneloop.cli import main; main()"]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
@@ -52,59 +49,30 @@ def _wait_for(condition, what: str, timeout: float = 60.0):
     return result
 
 
-class Serve:
-    """A real `tuneloop serve` process whose log lines can be awaited."""
+class Serve(Process):
+    """A real `tuneloop serve` process, up and healthy, whose log lines can be awaited."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [*CLI, "serve", "--no-scheduler"],
-            env={**env, "PORT": str(self.port)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__({**env, "PORT": str(self.port)}, ("serve", "--no-scheduler"))
         with httpx2.Client() as http:
             _wait_for(lambda: self._healthy(http), "tuneloop serve to come up")
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
     def _healthy(self, http: httpx2.Client) -> bool:
         if self.proc.poll() is not None:
-            raise AssertionError(f"tuneloop serve exited: {self.output()}")
+            raise AssertionError(f"tuneloop serve exited with {self.proc.returncode}")
         try:
             return http.get(f"{self.base}/healthz", timeout=1).status_code == 200
         except httpx2.TransportError:
             return False
 
-    def expect(self, text: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.seen):
-            try:
-                self.seen.append(self.lines.get(timeout=max(0.01, deadline - time.monotonic())))
-            except queue.Empty:
-                raise AssertionError(f"no {text!r} in {self.seen}") from None
-
-    def output(self) -> str:
-        while not self.lines.empty():
-            self.seen.append(self.lines.get())
-        return "\n".join(self.seen)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+    def stop(self) -> int:
         try:
-            self.proc.wait(timeout=30)
+            return super().stop()
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait()
+            return self.proc.wait()
 
 
 @pytest.fixture

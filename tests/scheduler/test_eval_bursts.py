@@ -32,6 +32,28 @@ T0 = datetime(2026, 11, 21, 3, tzinfo=UTC)
 CHAT = ("/chat/completions",)
 
 
+def _evaluator(
+    db: Database,
+    client: openai.OpenAI,
+    *,
+    attempts: int,
+    retry_wait_s: float,
+    waits: list[float] | None = None,
+    round_waits: list[float] | None = None,
+) -> Evaluator:
+    """Question retries and rounds record their waits (none sleeps); time passes only by them."""
+    waits = [] if waits is None else waits
+    round_waits = waits if round_waits is None else round_waits
+    return Evaluator(
+        db,
+        Asker(client, retry=RetryPolicy(attempts=attempts), sleep=waits.append),
+        SimilarityGrader(),
+        EvalOptions(concurrency=1, retry_wait_s=retry_wait_s),
+        sleep=round_waits.append,
+        clock=lambda: sum(waits) + (sum(round_waits) if round_waits is not waits else 0),
+    )
+
+
 def _burst(stand_in: LocalOpenAI, kind: str, calls: int) -> None:
     stand_in.faults.only_paths = CHAT
     if kind == "429":
@@ -47,12 +69,8 @@ def test_a_burst_longer_than_each_questions_tries_is_waited_out(
     add_examples(db, FAQ[:6], golden=True)
     asker_waits: list[float] = []
     round_waits: list[float] = []
-    evaluator = Evaluator(
-        db,
-        Asker(client, retry=RetryPolicy(attempts=4), sleep=asker_waits.append),
-        SimilarityGrader(),
-        EvalOptions(concurrency=1, retry_wait_s=60),
-        sleep=round_waits.append,
+    evaluator = _evaluator(
+        db, client, attempts=4, retry_wait_s=60, waits=asker_waits, round_waits=round_waits
     )
     with db.session() as session:
         run_id = evaluator.create_run(session, candidate=candidate, incumbent=BASE_MODEL).id
@@ -108,14 +126,7 @@ def test_no_wait_starts_past_the_bound(
 ) -> None:
     add_examples(db, FAQ[:3], golden=True)
     waits: list[float] = []
-    evaluator = Evaluator(
-        db,
-        Asker(client, retry=RetryPolicy(attempts=2), sleep=waits.append),
-        SimilarityGrader(),
-        EvalOptions(concurrency=1, retry_wait_s=10),
-        sleep=waits.append,
-        clock=lambda: sum(waits),
-    )
+    evaluator = _evaluator(db, client, attempts=2, retry_wait_s=10, waits=waits)
     with db.session() as session:
         run_id = evaluator.create_run(session, candidate="m1", incumbent="m2").id
     _burst(stand_in, "429", 100_000)
@@ -134,13 +145,7 @@ def test_a_deferred_run_keeps_what_it_answered_and_asks_only_the_rest(
 ) -> None:
     candidate = train_model(client, FAQ)
     add_examples(db, FAQ[:6], golden=True)
-    evaluator = Evaluator(
-        db,
-        Asker(client, retry=RetryPolicy(attempts=1), sleep=lambda _s: None),
-        SimilarityGrader(),
-        EvalOptions(concurrency=1, retry_wait_s=0),
-        sleep=lambda _s: None,
-    )
+    evaluator = _evaluator(db, client, attempts=1, retry_wait_s=0)
     with db.session() as session:
         run_id = evaluator.create_run(session, candidate=candidate, incumbent=BASE_MODEL).id
     stand_in.faults.only_paths = CHAT

@@ -94,11 +94,12 @@ def test_kill_9_during_retrain_wait_resumes_with_exactly_one_job(
 
 
 class Process:
-    """A `tuneloop scheduler` process whose output lines can be awaited."""
+    """A `tuneloop` process (`tuneloop scheduler` unless told) whose output lines can be
+    awaited."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], command: tuple[str, ...] = ("scheduler",)) -> None:
         self.proc = subprocess.Popen(
-            [*CLI, "scheduler"],
+            [*CLI, *command],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
