@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from bot.conversation.recovery import Recovery
 from curation.capture import Capture, ConversationRef
 from curation.claims import ClaimRules, Replicas
@@ -13,6 +16,7 @@ from curation.models import ExchangeStatus
 from curation.models.base import utcnow
 from tests.bot.conftest import SYSTEM_PROMPT, Bot
 from tuneloop.local_slack import payloads
+from tuneloop.settings import load_settings
 
 QUESTION = "How do I book annual leave?"
 
@@ -86,3 +90,9 @@ def test_a_retry_while_the_first_replica_lives_is_still_a_duplicate(bot: Bot) ->
     bot.settle()
     assert len(bot.ws.bot_replies(bot.channel, said.ts)) == 1
     assert len(bot.exchanges()) == 1
+
+
+def test_a_timeout_shorter_than_two_heartbeats_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError, match="TUNELOOP_REPLICA_TIMEOUT_SECONDS must be at least"):
+        load_settings(replica_heartbeat_seconds=10, replica_timeout_seconds=15)
+    assert load_settings(replica_heartbeat_seconds=5, replica_timeout_seconds=10)
