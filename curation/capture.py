@@ -180,7 +180,9 @@ class Capture:
         )
         exchange_id, created = self._claim(ref, values)
         if created or not self.claims.take_over(
-            exchange_id, values={"prompt_messages": values["prompt_messages"]}
+            exchange_id,
+            self.claims.owner(exchange_id),
+            values={"prompt_messages": values["prompt_messages"]},
         ):
             return exchange_id, created
         log.warning(

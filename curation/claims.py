@@ -93,14 +93,30 @@ class Claims:
             )
             return [AbandonedClaim(*row) for row in rows]
 
-    def take_over(self, exchange_id: int, *, values: dict[str, object] | None = None) -> bool:
-        """Claim `exchange_id` for this replica if its claim is still abandoned; True if this
-        replica now holds it. One statement: the row's own check and write are atomic, so of
-        two replicas racing for it exactly one wins."""
+    def owner(self, exchange_id: int) -> str | None:
+        """The replica holding `exchange_id`'s claim now."""
+        with self._db.read_session() as session:
+            return session.scalar(select(Exchange.claimed_by).where(Exchange.id == exchange_id))
+
+    def take_over(
+        self,
+        exchange_id: int,
+        previous_owner: str | None,
+        *,
+        values: dict[str, object] | None = None,
+    ) -> bool:
+        """Claim `exchange_id` for this replica if `previous_owner` still holds it and its
+        claim is abandoned; True if this replica now holds it. One statement, and a
+        compare-and-set on the owner (which PostgreSQL checks again on the locked row, where
+        it may not re-run the subqueries): of replicas racing for it exactly one wins."""
         with self._db.statements() as connection:
             result = connection.execute(
                 update(Exchange)
-                .where(Exchange.id == exchange_id, abandoned(self.rules))
+                .where(
+                    Exchange.id == exchange_id,
+                    Exchange.claimed_by.is_not_distinct_from(previous_owner),
+                    abandoned(self.rules),
+                )
                 .values(
                     claimed_by=self.rules.replica_id, claimed_at=self.rules.now(), **(values or {})
                 )

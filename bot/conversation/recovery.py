@@ -85,7 +85,7 @@ class Recovery:
         rules = claims.rules
         under_way: list[Future[Outcome | None]] = []
         for abandoned in claims.abandoned():
-            if not claims.take_over(abandoned.exchange_id):
+            if not claims.take_over(abandoned.exchange_id, abandoned.claimed_by):
                 continue  # another replica took it first
             age = rules.now() - abandoned.created_at
             too_old = None

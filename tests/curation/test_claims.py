@@ -106,7 +106,7 @@ def test_only_one_of_racing_replicas_takes_an_abandoned_claim(db: Database) -> N
     def take(capture: Capture) -> None:
         barrier.wait()
         for exchange_id in ids:
-            if capture.claims.take_over(exchange_id):
+            if capture.claims.take_over(exchange_id, "dead"):
                 won.append((capture.replica_id, exchange_id))
 
     threads = [threading.Thread(target=take, args=(capture,)) for capture, _ in takers]
