@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from curation.capture import Capture
+from curation.claims import ClaimRules
 from curation.correction_limits import CorrectionLimits
 from curation.db import Database
 from curation.models.base import utcnow
@@ -33,11 +34,13 @@ class Store:
         personal_data: PersonalDataPolicy | None = None,
         correction_limits: CorrectionLimits | None = None,
         clock: Callable[[], datetime] = utcnow,
+        claims: ClaimRules | None = None,
     ) -> Store:
         """`limit`: the target model's per-example token limit, checked at approval;
         `personal_data`: what a reviewer must decide on in a reply before it is trained;
         `correction_limits`: corrections per person and per reply within a window; `clock`:
-        the time corrections are stamped and counted with."""
+        the time corrections are stamped and counted with; `claims`: whose claims this
+        process's exchanges are, and when a replica is dead."""
         is_reviewer = reviewers if callable(reviewers) else reviewer_set(reviewers)
         review = Review(
             db,
@@ -48,7 +51,7 @@ class Store:
         )
         return cls(
             db=db,
-            capture=Capture(db, correction_limits=correction_limits, clock=clock),
+            capture=Capture(db, claims, correction_limits=correction_limits, clock=clock),
             review=review,
             eval_fraction=eval_fraction,
         )

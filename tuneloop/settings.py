@@ -278,6 +278,13 @@ class Settings(BaseSettings):
     reply_temperature: float | None = Field(
         default=None, ge=0, le=2, validation_alias=_env("TUNELOOP_REPLY_TEMPERATURE")
     )
+    eval_retry_wait_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        validation_alias=_env("TUNELOOP_EVAL_RETRY_WAIT_SECONDS"),
+        description="Seconds an evaluation may wait out a burst of 429s or 5xx (honouring "
+        "retry-after) before it pauses, undecided; the next tick or poll resumes it.",
+    )
     gate_margin: float = Field(
         default=0.0, ge=0, lt=0.5, validation_alias=_env("TUNELOOP_GATE_MARGIN")
     )
@@ -449,6 +456,36 @@ class Settings(BaseSettings):
         "(a silent stall), and the bot reconnects. Must be below the ping interval.",
     )
 
+    # --- replicas and outages ---------------------------------------------------------------
+    replica_heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("TUNELOOP_REPLICA_HEARTBEAT_SECONDS"),
+        description="How often each `tuneloop serve` process says it is alive and sweeps for "
+        "questions left unanswered by processes that died.",
+    )
+    replica_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=_env("TUNELOOP_REPLICA_TIMEOUT_SECONDS"),
+        description="A bot process silent this long is dead: another process (or the next "
+        "start) answers the questions it had claimed.",
+    )
+    recovery_max_age_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias=_env("TUNELOOP_RECOVERY_MAX_AGE_SECONDS"),
+        description="A question left unanswered by a dead process is answered when found "
+        "within this long of being asked; an older one gets an apology instead.",
+    )
+    store_outage_wait_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        validation_alias=_env("TUNELOOP_STORE_OUTAGE_WAIT_SECONDS"),
+        description="How long the bot holds a question while the database cannot be "
+        "reached, answering it once the store is back; past this the person gets an apology.",
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -491,6 +528,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TUNELOOP_SOCKET_MODE_PING_TIMEOUT_SECONDS must be below "
                 "TUNELOOP_SOCKET_MODE_PING_INTERVAL_SECONDS"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeat_within_timeout(self) -> Settings:
+        """A replica must heartbeat several times per timeout, or live ones look dead."""
+        if self.replica_heartbeat_seconds * 2 > self.replica_timeout_seconds:
+            raise ValueError(
+                "TUNELOOP_REPLICA_TIMEOUT_SECONDS must be at least twice "
+                "TUNELOOP_REPLICA_HEARTBEAT_SECONDS "
+                f"(got {self.replica_timeout_seconds} and {self.replica_heartbeat_seconds})"
             )
         return self
 

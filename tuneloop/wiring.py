@@ -174,6 +174,7 @@ def build_evaluator(
         attempts=settings.eval_attempts,
         max_tokens=settings.eval_max_tokens,
         temperature=settings.eval_temperature,
+        retry_wait_s=settings.eval_retry_wait_seconds,
     )
     retry = RetryPolicy(attempts=settings.eval_attempts)
     asker = Asker(
