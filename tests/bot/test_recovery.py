@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from pydantic import ValidationError
 
 from bot.conversation.recovery import Recovery
 from curation.capture import Capture, ConversationRef
@@ -15,6 +14,7 @@ from curation.claims import ClaimRules, Replicas
 from curation.models import ExchangeStatus
 from curation.models.base import utcnow
 from tests.bot.conftest import SYSTEM_PROMPT, Bot
+from tuneloop.errors import ConfigError
 from tuneloop.local_slack import payloads
 from tuneloop.settings import load_settings
 
@@ -93,6 +93,6 @@ def test_a_retry_while_the_first_replica_lives_is_still_a_duplicate(bot: Bot) ->
 
 
 def test_a_timeout_shorter_than_two_heartbeats_is_refused_by_name() -> None:
-    with pytest.raises(ValidationError, match="TUNELOOP_REPLICA_TIMEOUT_SECONDS must be at least"):
+    with pytest.raises(ConfigError, match="TUNELOOP_REPLICA_TIMEOUT_SECONDS must be at least"):
         load_settings(replica_heartbeat_seconds=10, replica_timeout_seconds=15)
     assert load_settings(replica_heartbeat_seconds=5, replica_timeout_seconds=10)
