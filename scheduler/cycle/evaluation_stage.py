@@ -53,9 +53,14 @@ def evaluation_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
     # Both must answer: after a restart of a self-hosted server, neither adapter is loaded.
     if not ensure_served(ctx, cycle.id, [run.candidate, run.incumbent]):
         return Progress.WAIT
-    ctx.evaluator.run(run.id)
+    done = ctx.evaluator.run(run.id)
     with ctx.db.session() as session:
-        session.get_one(RetrainCycle, cycle.id).stage = CycleStage.DECIDE
+        stored = session.get_one(RetrainCycle, cycle.id)
+        stored.stage = CycleStage.DECIDE
+        stored.note = (
+            f"evaluated {done.candidate} against {done.incumbent} on "
+            f"{done.summary.get('items', 0)} items; the gate decides"
+        )
     return Progress.CONTINUE
 
 

@@ -69,6 +69,10 @@ class CycleReport:
         return data
 
 
+#: Hears a report on the open cycle after each stage step that moved it on.
+OnStep = Callable[[CycleReport], None]
+
+
 class CycleRunner:
     def __init__(
         self,
@@ -110,17 +114,24 @@ class CycleRunner:
         return new_example_count(self.db, export_method(self.ctx))
 
     def tick(
-        self, *, force: bool = False, trigger: str = "schedule", requested_by: str | None = None
+        self,
+        *,
+        force: bool = False,
+        trigger: str = "schedule",
+        requested_by: str | None = None,
+        on_step: OnStep | None = None,
     ) -> CycleReport:
         """Resume the open cycle, or start one if enough new examples arrived (or `force`),
-        and take it as far as it can go now.
+        and take it as far as it can go now (`on_step`: see `advance`).
 
         A tick ignores a rate-limit wait (429s wait "for the next cycle"); `poll` honours it.
         """
         report = self.begin(force=force, trigger=trigger, requested_by=requested_by)
         if report.cycle_id is None:
             return report
-        return self.advance(report.cycle_id, respect_wait=False, started=report.started)
+        return self.advance(
+            report.cycle_id, respect_wait=False, started=report.started, on_step=on_step
+        )
 
     def begin(
         self, *, force: bool = False, trigger: str = "schedule", requested_by: str | None = None
@@ -158,14 +169,23 @@ class CycleRunner:
         return self.advance(cycle.id, respect_wait=True)
 
     def advance(
-        self, cycle_id: int, *, respect_wait: bool = True, started: bool = False
+        self,
+        cycle_id: int,
+        *,
+        respect_wait: bool = True,
+        started: bool = False,
+        on_step: OnStep | None = None,
     ) -> CycleReport:
-        """Run stages until the cycle ends or has to wait for the provider."""
+        """Run stages until the cycle ends or has to wait for the provider. `on_step` hears
+        where the open cycle stands after each step that moved it on (the returned report
+        says where it ended)."""
         was_open = False
         while True:
             cycle = self._load(cycle_id)
             if not cycle.is_open:
                 break
+            if was_open and on_step is not None:
+                on_step(self._report(cycle, started))
             was_open = True
             if respect_wait and cycle.not_before and self.ctx.now() < cycle.not_before:
                 return self._report(cycle, started, waiting_until=cycle.not_before)

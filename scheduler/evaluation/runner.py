@@ -27,6 +27,9 @@ from scheduler.records import EvalItem, EvalRun, EvalStatus, ItemOutcome
 
 log = logging.getLogger(__name__)
 
+#: Called with (eval run id, items stored, items planned) after each commit of results.
+OnStored = Callable[[int, int, int], None]
+
 
 @dataclass(frozen=True)
 class EvalOptions:
@@ -69,8 +72,10 @@ class Evaluator:
         options: EvalOptions | None = None,
         *,
         now: Callable[[], datetime] = utcnow,
+        on_stored: OnStored | None = None,
     ) -> None:
         self.db = db
+        self.on_stored = on_stored
         self._asker = asker
         self.grader = grader
         self.options = options or EvalOptions()
@@ -124,6 +129,15 @@ class Evaluator:
             len(cases),
         )
         batch: list[_Result] = []
+        done = len(cases) - len(todo)
+
+        def store(results: list[_Result]) -> None:
+            nonlocal done
+            self._store(eval_run_id, results)
+            done += len(results)
+            if self.on_stored is not None:
+                self.on_stored(eval_run_id, done, len(cases))
+
         with ThreadPoolExecutor(
             max_workers=max(1, self.options.concurrency), thread_name_prefix="eval"
         ) as pool:
@@ -134,9 +148,9 @@ class Evaluator:
             for future in as_completed(futures):
                 batch.append(future.result())
                 if len(batch) >= self.options.commit_every:
-                    self._store(eval_run_id, batch)
+                    store(batch)
                     batch = []
-        self._store(eval_run_id, batch)
+        store(batch)
         return self._finish(eval_run_id, len(cases))
 
     # --- steps --------------------------------------------------------------------------------
