@@ -18,8 +18,7 @@ from tests.scheduler.conftest import FAQ
 from tests.scheduler.helpers import add_examples, golden_pairs, held_out_pairs
 from tests.scheduler.test_cli import env  # noqa: F401  (the CLI's environment)
 from tuneloop import provider
-from tuneloop.cli import app
-from tuneloop.cli import scheduler_commands
+from tuneloop.cli import app, scheduler_commands
 from tuneloop.local_openai import LocalOpenAI
 from tuneloop.local_openai.clock import DEFAULT_MANUAL_START
 
