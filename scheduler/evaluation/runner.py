@@ -138,6 +138,7 @@ class Evaluator:
             if self.on_stored is not None:
                 self.on_stored(eval_run_id, done, len(cases))
 
+        store([])  # where it starts: nothing yet, or what a run interrupted before stored
         with ThreadPoolExecutor(
             max_workers=max(1, self.options.concurrency), thread_name_prefix="eval"
         ) as pool:

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from rich.console import Console
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from curation.db import Database
 from curation.models import Split
+from curation.models.base import utcnow
+from scheduler.cycle import status
+from scheduler.cycle.status import evaluation_progress
+from scheduler.evaluation import Evaluator
+from scheduler.records import EvalItem, SchedulerLease
 from tests.scheduler.conftest import FAQ
 from tests.scheduler.helpers import add_examples, golden_pairs, held_out_pairs
 from tests.scheduler.test_cli import env  # noqa: F401  (the CLI's environment)
@@ -103,3 +110,53 @@ def test_on_a_terminal_the_display_is_live(
     assert re.search(r"running \(step \d+/36, loss", shown)
     assert "20/24 items" in shown and "24/24 items" in shown
     assert "decision: promote ft:" in shown
+
+
+def test_following_another_process_shows_the_evaluation_it_stores(
+    stepping_stand_in: None, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(db)
+    original = Evaluator._store
+
+    def store_then_die(self: Evaluator, eval_run_id: int, results: list) -> None:
+        if results and count(db, EvalItem) >= 20:
+            raise RuntimeError("killed while evaluating")
+        original(self, eval_run_id, results)
+
+    monkeypatch.setattr(Evaluator, "_store", store_then_die)
+    crashed = runner.invoke(app, ["retrain", "--now", "--wait", "--poll-seconds", "0"])
+    assert isinstance(crashed.exception, RuntimeError), crashed.output
+    monkeypatch.setattr(Evaluator, "_store", original)
+    assert count(db, EvalItem) == 20
+    # Another scheduler leads (on another host) for a moment: this command follows it, then
+    # takes the run over when its lease runs out, and finishes the evaluation.
+    with db.session() as session:
+        session.merge(
+            SchedulerLease(
+                name="scheduler",
+                holder="elsewhere:1:cafe",
+                expires_at=utcnow() + timedelta(seconds=1),
+            )
+        )
+    read: list[dict | None] = []
+
+    def spied(db: Database, cycle_id: int) -> dict | None:
+        read.append(evaluation_progress(db, cycle_id))
+        return read[-1]
+
+    monkeypatch.setattr(status, "evaluation_progress", spied)
+    result = runner.invoke(app, ["retrain", "--wait", "--poll-seconds", "0.05"])
+    assert result.exit_code == 0, result.output
+    # While following, the progress came from the other process's stored results.
+    assert read and read[0]["answered"] == 20 and read[0]["planned"] == 24
+    lines = result.output.splitlines()
+    assert lines[0] == "the scheduler (elsewhere:1:cafe) runs the cycle; following it"
+    assert lines.index("cycle 1: evaluating: 20/24 items") < lines.index(
+        "cycle 1: evaluating: 24/24 items"
+    )
+    assert any(line.startswith("decision: promote ft:") for line in lines)
+
+
+def count(db: Database, table: type) -> int:
+    with db.read_session() as session:
+        return session.scalar(select(func.count()).select_from(table))
