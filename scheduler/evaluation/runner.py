@@ -131,14 +131,17 @@ class Evaluator:
         batch: list[_Result] = []
         done = len(cases) - len(todo)
 
+        def progressed() -> None:
+            if self.on_stored is not None:
+                self.on_stored(eval_run_id, done, len(cases))
+
         def store(results: list[_Result]) -> None:
             nonlocal done
             self._store(eval_run_id, results)
             done += len(results)
-            if self.on_stored is not None:
-                self.on_stored(eval_run_id, done, len(cases))
+            progressed()
 
-        store([])  # where it starts: nothing yet, or what a run interrupted before stored
+        progressed()  # where it starts: nothing yet, or what an interrupted run stored
         with ThreadPoolExecutor(
             max_workers=max(1, self.options.concurrency), thread_name_prefix="eval"
         ) as pool:
