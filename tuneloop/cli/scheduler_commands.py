@@ -51,7 +51,7 @@ def scheduler_errors() -> Iterator[None]:
 def _show_report(report: Any, decision: dict[str, Any] | None, as_json: bool) -> None:
     """Where the run ended; with a decision, the gate's verdict and reason after it (and in
     the JSON under `decision`, null when the run ended without one)."""
-    from tuneloop.cli.retrain_progress import decision_lines
+    from tuneloop.cli.progress import decision_lines
 
     if as_json:
         print_json({**report.as_dict(), "decision": decision})
@@ -86,15 +86,12 @@ def retrain(
     on a terminal, a line each otherwise), then the gate's decision and its reason."""
     from scheduler.cycle.status import cycle_decision, evaluation_progress
     from scheduler.service import retrain_by_hand
-    from tuneloop.cli.retrain_progress import RetrainProgress
+    from tuneloop.cli.progress import progress_display
     from tuneloop.settings import load_settings
     from tuneloop.wiring import build_cycle_runner, open_database, scheduler_lease
 
     settings = load_settings()
-    # --json keeps stdout for the JSON: progress goes live to stderr on a terminal, else nowhere.
-    shown_on = errors if as_json else console
-    watch = RetrainProgress(shown_on, live=shown_on.is_terminal)
-    showing = wait and not (as_json and not shown_on.is_terminal)
+    watch = progress_display(as_json, console, errors) if wait else None
 
     def following(holder: str) -> None:
         if not as_json:
@@ -104,7 +101,7 @@ def retrain(
         db = open_database(settings)
 
         def progress(report: Any) -> None:
-            if not showing:
+            if watch is None:
                 return
             watch.report(report)
             # Following another process (or resuming): its stored results are the progress.
@@ -113,8 +110,8 @@ def retrain(
                 if evaluation is not None:
                     watch.evaluated(evaluation["answered"], evaluation["planned"])
 
-        runner = build_cycle_runner(settings, db, on_evaluated=watch.on_stored if showing else None)
-        with watch if showing else nullcontext():
+        runner = build_cycle_runner(settings, db, on_evaluated=watch.on_stored if watch else None)
+        with watch or nullcontext():
             report = retrain_by_hand(
                 runner,
                 scheduler_lease(settings, db),
@@ -374,6 +371,7 @@ def evaluate(
     from scheduler.gate import judge_candidate
     from scheduler.gate.records import decision_record, scored_items
     from scheduler.training.model_info import model_exists, shutdown_date
+    from tuneloop.cli.progress import progress_display
     from tuneloop.provider import build_openai_client
     from tuneloop.settings import load_settings
     from tuneloop.wiring import (
@@ -401,10 +399,18 @@ def evaluate(
                     "it); nothing evaluated. `tuneloop models list` shows the models tuneloop "
                     "trained"
                 )
-        evaluator = build_evaluator(settings, db, client, concurrency=concurrency)
+        watch = progress_display(as_json, console, errors)
+        evaluator = build_evaluator(
+            settings,
+            db,
+            client,
+            concurrency=concurrency,
+            on_stored=watch.on_stored if watch else None,
+        )
         with db.session() as session:
             run_id = evaluator.create_run(session, candidate=candidate, incumbent=against).id
-        run = evaluator.run(run_id)
+        with watch or nullcontext():
+            run = evaluator.run(run_id)
         with db.read_session() as session:
             items = scored_items(session, run.id)
         result = judge_candidate(

@@ -1,6 +1,7 @@
-"""What `tuneloop retrain --wait` shows while a run goes on: the stage, the fine-tuning job's
-status and progress (its step and loss, as the backend reports them), the evaluation's
-progress (items stored of those planned), and at the end the decision with its reason.
+"""What `tuneloop retrain --wait` (and `tuneloop eval`) show while a run goes on: the stage,
+the fine-tuning job's status and progress (its step and loss, as the backend reports them),
+the evaluation's progress (items stored of those planned), and at the end the decision with
+its reason.
 
 On a terminal it is a rich `Progress` display: a line for each stage reached, a live line with
 the current stage's note and a bar for the evaluation. Anywhere else (a pipe, a log, CI) each
@@ -38,8 +39,9 @@ class _ItemCount(ProgressColumn):
         return Text(f"{int(task.completed)}/{int(task.total)} items", style="progress.download")
 
 
-class RetrainProgress:
-    """Shows a retraining run as it goes; use as a context manager around the wait.
+class ProgressDisplay:
+    """Shows a retraining run or an evaluation as it goes; use as a context manager around
+    the work.
 
     `live` picks the rich display (for a terminal) over plain lines. Every piece of text
     (notes carry model ids and provider messages) is shown literally, never as markup.
@@ -70,7 +72,7 @@ class RetrainProgress:
                 expand=True,
             )
 
-    def __enter__(self) -> RetrainProgress:
+    def __enter__(self) -> ProgressDisplay:
         if self._progress is not None:
             self._progress.start()
         return self
@@ -127,6 +129,16 @@ class RetrainProgress:
         if line not in self._said:
             self._said.add(line)
             self._console.print(literal(line), soft_wrap=True)
+
+
+def progress_display(as_json: bool, out: Console, err: Console) -> ProgressDisplay | None:
+    """The display for a long command printing on `out`: live on a terminal, a line per state
+    elsewhere. With --json, stdout is the JSON's alone: live on `err` when that is a terminal,
+    else none (None)."""
+    shown_on = err if as_json else out
+    if as_json and not shown_on.is_terminal:
+        return None
+    return ProgressDisplay(shown_on, live=shown_on.is_terminal)
 
 
 def decision_lines(decision: dict[str, Any] | None) -> Text | None:
