@@ -50,3 +50,6 @@ class BotConfig:
     suggested_prompts: tuple[tuple[str, str], ...] = DEFAULT_SUGGESTED_PROMPTS
     #: Items shown on a reviewer's App Home (Slack allows 100 blocks per view).
     home_queue_items: int = 12
+    #: Seconds a question waits in the process for an unreachable database before the person
+    #: gets an apology (its claim and the reply's record are retried meanwhile).
+    store_outage_wait_s: float = 600.0

@@ -1,7 +1,9 @@
 """Corrections from Slack: opening the modal for an exchange, and checking what comes back.
 
 Shared by the "Correct this answer" button, the message shortcut and the modal's submission,
-so all three apply the same rules (the store adds its own: not the same as the reply).
+so all three apply the same rules (the store adds its own: not the same as the reply, and the
+correction rate limits). Only a member of the conversation the answer was given in opens the
+modal or submits it (`bot.membership`): the modal shows the question and the answer.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from slack_sdk import WebClient
 
 from bot.blocks.correction import CorrectionTarget, correction_modal, not_correctable_modal
 from bot.deps import Deps
+from bot.membership import is_member
 from curation.errors import NotFoundError
 from curation.models import ExchangeStatus
 from curation.tokens import count_text, get_encoding
@@ -20,6 +23,10 @@ log = logging.getLogger("tuneloop.bot.corrections")
 
 EMPTY = "Please write the corrected answer."
 SAME = "That is the same as the bot's answer. Please change what was wrong."
+NOT_IN_CONVERSATION = (
+    "Only people in the conversation where this answer was given can correct it. "
+    "Join the channel (or ask someone in it) to propose a correction."
+)
 
 
 def open_correction(
@@ -27,17 +34,21 @@ def open_correction(
     deps: Deps,
     *,
     trigger_id: str,
+    user: str,
     exchange_id: int,
     channel: str,
     thread_ts: str,
 ) -> None:
-    """Open the correction modal for an exchange (or say why it cannot be corrected)."""
+    """Open the correction modal for an exchange, for `user` (or say why it cannot be
+    corrected, without showing anything of a conversation `user` is not in)."""
     try:
         exchange = deps.store.capture.exchange(exchange_id)
     except NotFoundError:
         exchange = None
     if exchange is None or exchange.status is not ExchangeStatus.ANSWERED or not exchange.reply:
         view = not_correctable_modal("That answer can't be corrected: it has no recorded reply.")
+    elif not is_member(client, exchange.channel_id, user):
+        view = not_correctable_modal(NOT_IN_CONVERSATION)
     else:
         view = correction_modal(
             CorrectionTarget(exchange.id, channel, thread_ts),

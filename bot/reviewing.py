@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from curation.errors import (
+    ChangedSinceSeenError,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
@@ -25,8 +26,18 @@ NOT_A_REVIEWER = (
 )
 
 
+CHANGED_SINCE_SEEN = (
+    "Changed since you looked: #{item_id} got a newer correction after your view was drawn, "
+    "so nothing was decided. It is shown again here; look at it before deciding."
+)
+
+
 class DecisionRefused(Exception):
     """The decision was not made; the message says why, politely."""
+
+
+class StaleView(DecisionRefused):
+    """Refused because the item changed since the reviewer's view was drawn: show it again."""
 
 
 @dataclass(frozen=True)
@@ -43,13 +54,15 @@ class Reviewing:
         *,
         text: str | None = None,
         keep_personal_data: bool = False,
+        seen: int,
     ) -> str:
-        """Approve `item_id` (with the reviewer's own `text`: Edit); `keep_personal_data` trains
-        a reply that holds personal data, knowingly. Returns the notice for the Home tab;
-        raises DecisionRefused with what to do instead."""
+        """Approve `item_id` (with the reviewer's own `text`: Edit) as the reviewer saw it
+        (`seen`: the version their card or modal showed); `keep_personal_data` trains a reply
+        that holds personal data, knowingly. Returns the notice for the Home tab; raises
+        DecisionRefused with what to do instead."""
         with _refusals(item_id, edited=text is not None):
             approval = self.store.review.approve(
-                item_id, reviewer, text=text, keep_personal_data=keep_personal_data
+                item_id, reviewer, text=text, keep_personal_data=keep_personal_data, seen=seen
             )
         made = "" if approval.example_created else " (the same example already existed)"
         verb = "Edited and approved" if text is not None else "Approved"
@@ -60,9 +73,10 @@ class Reviewing:
         )
         return f":white_check_mark: {verb} #{item_id}{kept}: example {approval.example_id}{made}."
 
-    def reject(self, item_id: int, reviewer: str, *, reason: str) -> str:
+    def reject(self, item_id: int, reviewer: str, *, reason: str, seen: int) -> str:
+        """Reject `item_id` as the reviewer saw it; raises DecisionRefused like `approve`."""
         with _refusals(item_id):
-            self.store.review.reject(item_id, reviewer, reason=reason)
+            self.store.review.reject(item_id, reviewer, reason=reason, seen=seen)
         return f":no_entry_sign: Rejected #{item_id}."
 
 
@@ -91,6 +105,8 @@ def _refusals(item_id: int, *, edited: bool = False) -> Iterator[None]:
         raise DecisionRefused(personal_data_refusal(item_id, error.found, edited=edited)) from error
     except PermissionDeniedError as error:
         raise DecisionRefused(NOT_A_REVIEWER) from error
+    except ChangedSinceSeenError as error:
+        raise StaleView(CHANGED_SINCE_SEEN.format(item_id=item_id)) from error
     except NotFoundError as error:
         raise DecisionRefused(f"Item #{item_id} no longer exists.") from error
     except InvalidTransitionError as error:

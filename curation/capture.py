@@ -8,7 +8,9 @@ Secrets are redacted before anything is written.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -17,6 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from curation.claims import ClaimRules, Claims
+from curation.correction_limits import CorrectionLimits, check_correction_limits
 from curation.db import Database
 from curation.errors import NotFoundError, ValidationError
 from curation.models import (
@@ -140,21 +144,43 @@ def _insert_unique(session: Session, row: Any) -> IntegrityError | None:
 
 
 class Capture:
-    """The writes that people's conversations and clicks cause."""
+    """The writes that people's conversations and clicks cause. Exchanges are claimed for
+    `claims.replica_id` (a fresh id per process unless given; see `curation.claims`).
+    `correction_limits`: how many corrections one person, and one reply, may get within a
+    window (counted from the store); `clock`: the time corrections are stamped and counted
+    with (injected in tests)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        claims: ClaimRules | None = None,
+        *,
+        correction_limits: CorrectionLimits | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._db = db
+        self.claims = Claims(db, claims or ClaimRules())
+        self._limits = correction_limits or CorrectionLimits()
+        self._clock = clock
+
+    @property
+    def replica_id(self) -> str:
+        return self.claims.rules.replica_id
 
     # --- exchanges ----------------------------------------------------------------------------
 
     def claim_exchange(
         self, ref: ConversationRef, prompt_messages: list[dict[str, Any]]
     ) -> tuple[int, bool]:
-        """Record that a question is being answered. Returns (exchange id, created).
+        """Record that a question is being answered, claimed by this replica. Returns
+        (exchange id, created).
 
         `created` is False for a retried or duplicate delivery (same event id, or same channel
-        and message ts): the caller must not answer again.
+        and message ts): the caller must not answer again. A delivery whose stored claim was
+        abandoned by a dead replica (see `curation.claims`) takes the claim over and is
+        answered: `created` is True.
         """
+        now = self.claims.rules.now()
         values = dict(
             event_id=ref.event_id,
             team_id=ref.team_id,
@@ -165,8 +191,26 @@ class Capture:
             thread_key=ref.thread_key,
             prompt_messages=scrub_messages(prompt_messages),
             status=ExchangeStatus.PENDING,
-            created_at=utcnow(),
+            created_at=now,
+            claimed_by=self.replica_id,
+            claimed_at=now,
         )
+        exchange_id, created = self._claim(ref, values)
+        if created or not self.claims.take_over(
+            exchange_id,
+            self.claims.owner(exchange_id),
+            values={"prompt_messages": values["prompt_messages"]},
+        ):
+            return exchange_id, created
+        log.warning(
+            "exchange %s (%s/%s) was claimed by a replica that died; answering it here",
+            exchange_id,
+            ref.channel_id,
+            ref.message_ts,
+        )
+        return exchange_id, True
+
+    def _claim(self, ref: ConversationRef, values: dict[str, Any]) -> tuple[int, bool]:
         with self._db.statements() as connection:
             # One statement on the hot path: the delivery constraint decides, and a repeated
             # delivery inserts nothing and returns no row.
@@ -365,7 +409,8 @@ class Capture:
         """Propose a better reply. Append-only; the exchange's reply is never changed.
 
         Returns (correction, open review item, created); with an `idempotency_key` (a Slack
-        view id, say) a repeated submission returns the first correction.
+        view id, say) a repeated submission returns the first correction. Raises
+        RateLimitedError past the correction limits (a repeat is never counted again).
         """
         cleaned = text.strip() if isinstance(text, str) else ""
         if not cleaned:
@@ -383,11 +428,16 @@ class Capture:
                 )
                 if existing is not None:
                     return existing, open_item_for(session, existing.exchange_id), False
+            now = self._clock()
+            check_correction_limits(
+                session, self._limits, exchange_id=exchange_id, author_id=author_id, now=now
+            )
             correction = Correction(
                 exchange_id=exchange_id,
                 author_id=author_id,
                 text=clean_for_storage(cleaned),
                 idempotency_key=idempotency_key,
+                created_at=now,
             )
             refusal = _insert_unique(session, correction)
             if refusal is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: its stored revision with this, and loads Alembic (and every migration script) only when
 #: they differ: Alembic is a third of a command's start-up. A test holds it equal to the head
 #: of the migration scripts; a new migration changes it.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0008"
 
 #: Execution option that marks a transaction as read-only (SQLite then takes no write lock).
 READ_ONLY_OPTION = "tuneloop_read_only"
@@ -156,6 +157,7 @@ class Database:
         self._write_lock: AbstractContextManager[object] = (
             threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
         )
+        self._guards: tuple[Callable[[Session], None], ...] = ()
 
     @classmethod
     def open(cls, url: str, *, auto_upgrade_sqlite: bool = True) -> Database:
@@ -178,10 +180,23 @@ class Database:
                 )
         return db
 
+    def guarded(self, guard: Callable[[Session], None]) -> Database:
+        """This database (same engine, sessions and write lock) with `guard(session)` run at
+        the start of every `session()` transaction, inside it: a guard that raises refuses the
+        whole transaction. For fencing (a leader's writes check that its lease token is still
+        the current one, in the transaction that writes). `statements()` is not guarded: use
+        `session()` for writes that must be."""
+        view = copy.copy(self)
+        view._guards = (*self._guards, guard)
+        return view
+
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back on an exception."""
+        """One transaction: committed when the block ends, rolled back on an exception (a
+        guard's refusal too, before anything is written)."""
         with self._write_lock, self._sessions() as session, session.begin():
+            for guard in self._guards:
+                guard(session)
             yield session
 
     @contextmanager

@@ -36,3 +36,21 @@ class SchemaOutOfDateError(CurationError):
 class EncodingUnavailableError(CurationError):
     """tiktoken cannot load an encoding's file (it downloads them on first use; offline
     machines point TIKTOKEN_CACHE_DIR at a folder that holds them)."""
+
+
+class ChangedSinceSeenError(CurationError):
+    """A decision on a review item whose correction changed after the reviewer was shown it: a
+    decision applies only to the text the reviewer saw. `current`: the item's version now."""
+
+    def __init__(self, message: str, current: int) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class RateLimitedError(CurationError):
+    """Too many corrections from one person, or on one reply, in the limit's window.
+    `retry_after_seconds`: when the oldest counted one leaves the window."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

@@ -144,7 +144,7 @@ def retire_example(
     result = session.execute(
         update(Example)
         .where(Example.id == example_id, Example.retired_at.is_(None))
-        .values(retired_at=at or utcnow(), retired_reason=reason)
+        .values(retired_at=at or utcnow(), retired_reason=clean_for_storage(reason))
     )
     if result.rowcount == 0 and session.get(Example, example_id) is None:
         raise NotFoundError(f"example {example_id} does not exist")

@@ -94,7 +94,8 @@ class Finding:
         return f"{self.kind} {shown!r}"
 
 
-def _luhn(digits: str) -> bool:
+def luhn_valid(digits: str) -> bool:
+    """Whether a string of digits passes the Luhn check (card numbers, ISO/IEC 7812-1)."""
     total = 0
     for index, char in enumerate(reversed(digits)):
         value = int(char)
@@ -221,7 +222,7 @@ def _candidates(text: str, regions: tuple[str, ...]) -> Iterator[Finding]:
                 yield Finding("iban", m.start(), m.end(), m.group())
         for m in _CARD.finditer(text):
             compact = re.sub(r"\D", "", m.group())
-            if 13 <= len(compact) <= 19 and _luhn(compact):
+            if 13 <= len(compact) <= 19 and luhn_valid(compact):
                 yield Finding("card", m.start(), m.end(), m.group())
     if digits >= 4 and "." in text:
         for m in _IPV4.finditer(text):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from curation.db import Database
 from curation.errors import (
+    ChangedSinceSeenError,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
@@ -69,6 +70,10 @@ class ReviewView:
     #: Personal data found in the reply that approval would train (the correction, or the
     #: upvoted reply), as people read it: approval then needs `keep_personal_data` or an edit.
     personal_data: tuple[str, ...] = ()
+    #: What the reviewer is shown: the id of the item's correction (0: none, the bot's reply).
+    #: Corrections are append-only, so the id names the text exactly; a decision given with
+    #: `seen=version` applies only while the item still shows that text.
+    version: int = 0
 
 
 class PersonalDataError(ValidationError):
@@ -164,9 +169,14 @@ class Review:
         reason: str | None = None,
         text: str | None = None,
         keep_personal_data: bool = False,
+        seen: int | None = None,
     ) -> Approval:
         """Approve an item into an example. With `text`, the reviewer's own correction is
-        recorded first and becomes the target (the "Edit" button).
+        recorded and becomes the target (the "Edit" button).
+
+        `seen`: the item's `version` when the reviewer looked; if a newer correction has
+        arrived since, ChangedSinceSeenError is raised and nothing changes (None: approve
+        whatever the item holds now, for scripts that do not show text first).
 
         A target that holds personal data (not on the allow list) raises PersonalDataError,
         naming what was found, and nothing changes: the reviewer edits it out, or approves
@@ -176,10 +186,15 @@ class Review:
             item = _get_item(session, item_id)
             allowed = [ReviewState.PENDING]
             if text is not None:
+                allowed.append(ReviewState.NEEDS_EDIT)
+            # The version is checked by the same conditional UPDATE that decides, so a
+            # correction committed a moment before still makes the approval fail.
+            self._transition(
+                session, item, allowed, ReviewState.APPROVED, reviewer, reason, seen=seen
+            )
+            if text is not None:
                 item.correction_id = self._reviewer_correction(session, item, reviewer, text)
                 item.kind = ReviewKind.CORRECTION
-                allowed.append(ReviewState.NEEDS_EDIT)
-            self._transition(session, item, allowed, ReviewState.APPROVED, reviewer, reason)
             new = self._example_for(session, item)
             if not keep_personal_data:
                 self._refuse_personal_data(item.id, new.target)
@@ -194,8 +209,11 @@ class Review:
             item.example_id = example.id
             return Approval(self._view(session, item), example.id, created)
 
-    def reject(self, item_id: int, reviewer: str, *, reason: str) -> ReviewView:
-        """Reject an item; a reason is required, for the person whose signal it was."""
+    def reject(
+        self, item_id: int, reviewer: str, *, reason: str, seen: int | None = None
+    ) -> ReviewView:
+        """Reject an item; a reason is required, for the person whose signal it was. `seen`:
+        as for `approve` (a correction that arrived since is not rejected unseen)."""
         self._require_reviewer(reviewer, "reject")
         _require_reason(reason, item_id)
         with self._db.session() as session:
@@ -207,6 +225,7 @@ class Review:
                 ReviewState.REJECTED,
                 reviewer,
                 reason,
+                seen=seen,
             )
             return self._view(session, item)
 
@@ -264,17 +283,35 @@ class Review:
         to_state: ReviewState,
         actor: str,
         reason: str | None,
+        *,
+        seen: int | None = None,
     ) -> None:
-        """Move `item` to `to_state` only if it is still in an allowed state (race-safe)."""
+        """Move `item` to `to_state` only if it is still in an allowed state and, with `seen`,
+        still shows the correction the reviewer saw (race-safe: one conditional UPDATE)."""
         from_state = item.state
+        reason = clean_for_storage(reason) if reason else reason
+        conditions = [ReviewItem.id == item.id, ReviewItem.state.in_(allowed)]
+        if seen is not None:
+            conditions.append(
+                ReviewItem.correction_id.is_(None)
+                if seen == 0
+                else ReviewItem.correction_id == seen
+            )
         result = session.execute(
             update(ReviewItem)
-            .where(ReviewItem.id == item.id, ReviewItem.state.in_(allowed))
+            .where(*conditions)
             .values(state=to_state, decided_by=actor, decided_at=utcnow(), decision_reason=reason)
             .execution_options(synchronize_session="fetch")
         )
         if result.rowcount != 1:
             session.refresh(item)
+            if item.state in allowed and seen is not None:
+                raise ChangedSinceSeenError(
+                    f"review item {item.id} changed since you looked: a newer correction "
+                    f"(version {item.correction_id or 0}; you saw version {seen}) is waiting; "
+                    "look at it again before deciding",
+                    current=item.correction_id or 0,
+                )
             who = f" by {item.decided_by}" if item.decided_by else ""
             raise InvalidTransitionError(
                 f"review item {item.id} is {item.state.value}{who}; "
@@ -362,6 +399,7 @@ def _view(
         example_id=item.example_id,
         thread_key=exchange.thread_key,
         personal_data=tuple(found),
+        version=item.correction_id or 0,
     )
 
 

@@ -1,26 +1,52 @@
-"""Redaction of secrets, always, before anything is stored (personal data: see
-`curation.personal_data`).
+"""Redaction of secrets, always, before anything is stored or sent to a model provider
+(personal data: see `curation.personal_data`).
 
-A secret pasted into Slack must never reach the database, a training file or a model provider.
-The patterns are deliberately specific (known token prefixes and shapes) so that ordinary prose
-is not mangled; every match becomes a visible marker such as `[REDACTED:openai_key]`.
+A secret pasted into Slack must never reach the database, a training file, a log or a model
+provider. Two layers find them:
+
+- tuneloop's own rules (below): token formats by their prefixes, private keys with or without
+  their END line, credentials in URLs of any scheme, secret-named assignments in every common
+  syntax (`DB_PASSWORD=`, `"password": "..."`, `--client-secret x`, `Password=...;`, "my
+  password is ..."), Authorization headers, cloud keys by shape (AWS key ids and 40-character
+  secrets, Azure storage keys, SAS signatures and client secrets, Google keys), and card
+  numbers that pass the Luhn check with their security code;
+- Yelp's detect-secrets plugin set (`curation.secret_detectors`), for the many formats it knows.
+
+Matches become visible markers such as `[REDACTED:openai_key]`; only the secret part is
+replaced (`postgres://admin:[REDACTED:url_password]@db`), so the rest of a message still
+reads. Ordinary prose ("reset your password at ...", a token budget, dates, IP addresses,
+version numbers) is left alone: an unquoted value after "password:" or "is" counts only when it
+looks like one (a digit, a symbol or an inner capital).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
+import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import ahocorasick
 
+from curation.personal_data import luhn_valid
+from curation.secret_detectors import detector_findings, token_runs
+
+Validator = Callable[[re.Match[str]], bool]
+
 
 @dataclass(frozen=True, slots=True)
 class _SecretRule:
     """One kind of secret: its pattern, and lower-case literal hints at least one of which
     every match contains. The hint test (`in` on the lower-cased text) is far cheaper than the
-    regex, which then runs only on the few texts that could hold this kind of secret."""
+    regex, which then runs only on the few texts that could hold this kind of secret.
+
+    The redacted span is the pattern's `secret` group when it has one (the value, not the
+    name before it), else the whole match; `valid`, when given, must accept the match."""
 
     kind: str
     pattern: re.Pattern[str]
@@ -28,27 +54,130 @@ class _SecretRule:
     #: Every match starts with one of the hints: in ASCII text (where lower-casing keeps
     #: positions) the pattern is tried only where a hint starts, not along the whole text.
     anchored: bool = True
+    valid: Validator | None = None
 
 
-def _rule(kind: str, pattern: str, *hints: str, anchored: bool = True) -> _SecretRule:
-    return _SecretRule(kind, re.compile(pattern), hints, anchored)
+def _rule(
+    kind: str, pattern: str, *hints: str, anchored: bool = True, valid: Validator | None = None
+) -> _SecretRule:
+    return _SecretRule(kind, re.compile(pattern), hints, anchored, valid)
 
 
-# Order matters: where two matches overlap, the earlier rule wins, so specific token formats
-# come before generic ones (Anthropic before OpenAI, both before bearer tokens).
+def _entropy(text: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _looks_secret(value: str) -> bool:
+    """An unquoted word after "password:" or "is" that reads like a password, not prose: a
+    digit, a symbol, or a capital after the first letter."""
+    value = value.rstrip(".,;:!?)")
+    if len(value) < 3 or value.startswith(("[REDACTED", "<", "${", "{{", "%(")):
+        return False
+    return any(c.isdigit() or not c.isalnum() for c in value) or any(c.isupper() for c in value[1:])
+
+
+_PLACEHOLDERS = re.compile(
+    r"(?i)^(?:\[REDACTED|\$\{|\$[A-Z_]|\{\{|<[^>]*>$|%\(|os\.environ|getenv|process\.env|"
+    r"none$|null$|nil$|true$|false$|\*+$|x+$|\.\.\.$|changeme$|"
+    "$|''$)"
+)
+
+
+def _assigned(match: re.Match[str]) -> bool:
+    """A secret-named assignment holds a value, not a reference, a placeholder or prose."""
+    groups = match.groupdict()
+    quoted = groups.get("qsecret") is not None
+    value = groups.get("qsecret") if quoted else groups.get("secret")
+    if not value or _PLACEHOLDERS.match(value) or (not quoted and "(" in value):
+        return False  # a placeholder, or a call that fetches the secret
+    start = match.start()
+    if groups["name"].lower() == "pass" and start and match.string[start - 1].isalnum():
+        return False  # "bypass=", "compass:"
+    if quoted or (groups.get("op", "=") in {"=", ":=", "=>"} and not groups.get("space")):
+        return True
+    return _looks_secret(value)
+
+
+def _said(match: re.Match[str]) -> bool:
+    return _looks_secret(match.group("secret"))
+
+
+_WORD_RUN = re.compile(r"[a-z]{7,}")
+
+
+def _mixed_token(match: re.Match[str]) -> bool:
+    """A 40-character key: upper and lower case and digits, and random (not a path or an
+    identifier, which hold runs of lower-case letters that random text seldom has)."""
+    token = match.group()
+    return (
+        _WORD_RUN.search(token) is None
+        and any(c.isupper() for c in token)
+        and any(c.islower() for c in token)
+        and any(c.isdigit() for c in token)
+        and _entropy(token) >= 4.0
+    )
+
+
+def _basic_credentials(match: re.Match[str]) -> bool:
+    try:
+        decoded = base64.b64decode(match.group("secret") + "==", validate=False)
+    except (binascii.Error, ValueError):
+        return False
+    return b":" in decoded
+
+
+def _card(match: re.Match[str]) -> bool:
+    digits = re.sub(r"\D", "", match.group())
+    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+_NAMES = (
+    r"(?:password|passwd|passphrase|pwd|pass|secret|token|credentials?|connection[_-]?string|"
+    r"(?:api|access|private|account|auth|client|master|encryption|signing|storage|"
+    r"subscription)[_-]?(?:key|secret|token))(?:[_-]?(?:access[_-]?)?key|[_-]?id)?"
+)
+#: Where a secret-named assignment's name can start: a bare "key" is too common a name
+#: (`primary_key=True`), so keys are found by their compound names.
+_NAME_HINTS = (
+    "pass", "pwd", "secret", "token", "credential", "connection", "api_key", "api-key",
+    "apikey", "access_key", "access-key", "accesskey", "private_key", "private-key",
+    "privatekey", "account_key", "accountkey", "auth_key", "authkey", "client_key",
+    "master_key", "encryption_key", "signing_key", "storage_key", "subscription_key",
+)  # fmt: skip
+_VALUE = r"(?:(?P<quote>\\*[\"'])(?P<qsecret>[^\n]*?)(?P=quote)|(?P<secret>[^\s;,'\"<>&]+))"
+
+# Order matters: where two matches overlap they are merged under the earlier rule's kind, so
+# specific token formats come before generic ones (Anthropic before OpenAI, both before
+# bearer tokens and assignments).
 _SECRET_RULES: tuple[_SecretRule, ...] = (
     _rule(
         "private_key",
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?"
-        r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
-        "private key-----",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+        r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+        "private key",
         anchored=False,
     ),
-    _rule("slack_token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}", "xox"),
+    _rule(
+        # A key cut off before its END line: the header and every body line after it (base64,
+        # headers such as Proc-Type, JSON's \n escapes between lines).
+        "private_key",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+        r"(?:(?:\s|\\+[nr])*(?:[A-Za-z0-9+/=]+|[A-Za-z-]+: [^\n]*))*",
+        "private key",
+        anchored=False,
+    ),
+    _rule(
+        "private_key",
+        r"PuTTY-User-Key-File-\d:[\s\S]*?(?:Private-MAC: *[0-9a-fA-F]+|\Z)",
+        "putty-user-key-file",
+    ),
+    _rule("slack_token", r"\bxox(?:[abposre]|e\.xox[bp])-[A-Za-z0-9-]{10,}", "xox"),
     _rule("slack_app_token", r"\bxapp-\d-[A-Za-z0-9-]{10,}", "xapp-"),
     _rule(
         "slack_webhook",
-        r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+",
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
         "hooks.slack.com",
         anchored=False,
     ),
@@ -56,38 +185,113 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
     _rule("openai_key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}", "sk-"),
     _rule(
         "aws_access_key",
-        r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b",
-        "akia", "asia", "agpa", "aida", "aroa", "anpa",
-    ),
-    _rule(
-        "aws_secret_key",
-        r"\b(?i:aws_?secret_?(?:access_?)?key)\b[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40}\b",
-        "secret",
-        anchored=False,
+        r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA|A3T[A-Z0-9])"
+        r"[A-Z0-9]{12,}\b",
+        "akia", "asia", "abia", "acca", "agpa", "aida", "aipa", "anpa", "anva", "apka",
+        "aroa", "asca", "a3t",
     ),
     _rule(
         "github_token",
         r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
         "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
     ),
-    _rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b", "aiza"),
+    _rule("gitlab_token", r"\bgl(?:pat|dt|rt|ptt|cbt)-[A-Za-z0-9_-]{20,}", "glpat-", "gldt-",
+          "glrt-", "glptt-", "glcbt-"),
+    _rule("alibaba_access_key", r"\bLTAI[A-Za-z0-9]{12,20}\b", "ltai"),
+    _rule("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}", "hf_"),
+    _rule("npm_token", r"\bnpm_[A-Za-z0-9]{36}", "npm_"),
+    _rule("digitalocean_token", r"\bdo[por]_v1_[a-f0-9]{64}", "dop_v1_", "doo_v1_", "dor_v1_"),
+    _rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}", "aiza"),
+    _rule("google_oauth_token", r"\bya29\.[0-9A-Za-z_-]{20,}", "ya29."),
     _rule(
         "stripe_key",
-        r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{20,}",
+        r"\b(?:[sr]k_(?:live|test)_[A-Za-z0-9]{20,}|whsec_[A-Za-z0-9]{20,})",
         "k_live_",
         "k_test_",
+        "whsec_",
         anchored=False,
     ),
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "eyj"),
-    _rule("bearer_token", r"\b(?i:bearer)\s+[A-Za-z0-9._~+/-]{16,}=*", "bearer"),
     _rule(
-        "password_assignment",
-        r"\b(?i:password|passwd|pwd)\s*[:=]\s*\S{6,}",
-        "password", "passwd", "pwd",
+        "azure_key",
+        r"(?i:AccountKey|SharedAccessKey|SharedSecret|sig)=(?!\[REDACTED)(?P<secret>[^;\s&\"'<>]+)",
+        "accountkey=", "sharedaccesskey=", "sharedsecret=", "sig=",
+    ),
+    _rule(
+        "azure_client_secret",
+        r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])",
+        "q~",
+        anchored=False,
+    ),
+    _rule(
+        "url_password",
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@<>|\"']*:(?!\[REDACTED)(?P<secret>[^\s/?#@<>|\"']+)@",
+        "://",
+        anchored=False,
+    ),
+    _rule(
+        "authorization_header",
+        r"(?i:(?:proxy-)?authorization)[\"']?\s*[:=]\s*[\"']?"
+        r"(?:(?i:basic|bearer|token|digest|negotiate|apikey|aws4-hmac-sha256)\s+)?+"
+        r"(?!\[REDACTED)(?P<secret>[^\s\"']{6,})",
+        "authorization",
+    ),
+    _rule("bearer_token", r"\b(?i:bearer)\s+(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)", "bearer"),
+    _rule(
+        "basic_auth",
+        r"\b(?i:basic)\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})",
+        "basic",
+        valid=_basic_credentials,
+    ),
+    _rule(
+        "secret_assignment",
+        rf"(?i:(?P<name>{_NAMES}))(?:[_-]?(?i:id))?\\*[\"'\]]?(?P<space>\s*)"
+        rf"(?P<op>:=|=>|=|:)\s*{_VALUE}",
+        *_NAME_HINTS,
+        valid=_assigned,
+    ),
+    _rule(
+        "secret_assignment",
+        rf"(?i:(?P<name>--?[a-z-]*(?:password|passwd|secret|token|api-key)))[ =]{_VALUE}",
+        "-",
+        valid=_assigned,
+    ),
+    _rule(
+        "password_said",
+        r"(?i:\b(?:password|passwd|passphrase|pwd|pw|pin|passcode|token|secret)\s+"
+        r"(?:is|was)\s+)(?P<secret>\S+)",
+        "pass", "pw", "pin", "token", "secret",
+        valid=_said,
+    ),
+    _rule(
+        "cloud_secret_key",
+        r"(?<![A-Za-z0-9/+=])(?:[A-Za-z0-9/+]{40}|[A-Za-z0-9/+]{86}==)(?![A-Za-z0-9/+=])",
+        anchored=False,
+        valid=_mixed_token,
+    ),
+    _rule(
+        "card_number",
+        r"(?<![\d-])(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?"
+        r"|\d{4}([ -]?)\d{6}\2\d{4,5}|\d{13,19})(?![\d-])",
+        anchored=False,
+        valid=_card,
+    ),
+    _rule(
+        "card_security_code",
+        r"(?i:\b(?:cvv2?|cvc2?|csc|cid|security code)\b)\s*[:=#]?\s*(?P<secret>\d{3,4})\b",
+        "cvv", "cvc", "csc", "cid", "security code",
+        anchored=False,
     ),
 )  # fmt: skip
 
-SECRET_KINDS: tuple[str, ...] = tuple(rule.kind for rule in _SECRET_RULES)
+SECRET_KINDS: tuple[str, ...] = tuple(dict.fromkeys(rule.kind for rule in _SECRET_RULES))
+#: Rules with no hint, and what a text needs for each to be tried: a run of 40 token
+#: characters (a cloud key), or 13 digits (a card number).
+_CLOUD_KEY, _CARD = (
+    next(rule for rule in _SECRET_RULES if rule.kind == kind)
+    for kind in ("cloud_secret_key", "card_number")
+)
+_DIGITS = b"0123456789"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,47 +307,95 @@ class SecretFinding:
 _HINT_AUTOMATON = ahocorasick.Automaton()
 for _rule_entry in _SECRET_RULES:
     for _hint in _rule_entry.hints:
-        assert _hint not in _HINT_AUTOMATON, f"hint {_hint!r} is given twice"
-        _HINT_AUTOMATON.add_word(_hint, (len(_hint), _rule_entry))
+        _rules = _HINT_AUTOMATON.get(_hint, (len(_hint), ()))[1]
+        _HINT_AUTOMATON.add_word(_hint, (len(_hint), (*_rules, _rule_entry)))
 _HINT_AUTOMATON.make_automaton()
 
 
-def _hint_starts(lower: str) -> dict[str, list[int]]:
-    """Rule kind -> the positions where one of its hints starts."""
-    starts: dict[str, list[int]] = {}
-    for end, (length, rule) in _HINT_AUTOMATON.iter(lower):
-        starts.setdefault(rule.kind, []).append(end - length + 1)
+def _hint_starts(lower: str) -> dict[_SecretRule, list[int]]:
+    """Rule -> the positions where one of its hints starts."""
+    starts: dict[_SecretRule, list[int]] = {}
+    for end, (length, rules) in _HINT_AUTOMATON.iter(lower):
+        for rule in rules:
+            starts.setdefault(rule, []).append(end - length + 1)
     return starts
 
 
+def _span(match: re.Match[str]) -> tuple[int, int]:
+    for group in ("qsecret", "secret"):
+        if group in match.re.groupindex and match.group(group) is not None:
+            return match.span(group)
+    return match.span()
+
+
+@functools.cache
+def _hint_finder(rule: _SecretRule) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(hint) for hint in rule.hints), re.IGNORECASE)
+
+
 def _rule_matches(
-    rule: _SecretRule, text: str, starts: list[int], ascii_text: bool
-) -> list[re.Match[str]]:
-    if not (rule.anchored and ascii_text):
-        return list(rule.pattern.finditer(text))
-    matches = (rule.pattern.match(text, position) for position in sorted(set(starts)))
-    return [match for match in matches if match is not None]
+    rule: _SecretRule, text: str, starts: list[int] | None, ascii_text: bool
+) -> list[tuple[int, int]]:
+    if starts is None or not rule.anchored:
+        matches = list(rule.pattern.finditer(text))
+    else:
+        if not ascii_text:
+            # lower() can change lengths outside ASCII: find the hints in the text itself.
+            starts = [m.start() for m in _hint_finder(rule).finditer(text)]
+        found = (rule.pattern.match(text, position) for position in sorted(set(starts)))
+        matches = [match for match in found if match is not None]
+    return [_span(m) for m in matches if rule.valid is None or rule.valid(m)]
+
+
+def _merged(own: list[SecretFinding], detected: list[SecretFinding]) -> list[SecretFinding]:
+    """Overlapping spans as one, under the kind of the one that starts first (tuneloop's own
+    rule, in rule order, on a tie), so no part of a secret survives between two findings."""
+    ranked = [(f.start, 0, SECRET_KINDS.index(f.kind), -f.end, f) for f in own]
+    ranked += [(f.start, 1, 0, -f.end, f) for f in detected]
+    kept: list[SecretFinding] = []
+    for *_, finding in sorted(ranked, key=lambda entry: entry[:4]):
+        if kept and finding.start < kept[-1].end:
+            last = kept[-1]
+            kept[-1] = SecretFinding(last.kind, last.start, max(last.end, finding.end))
+        else:
+            kept.append(finding)
+    return kept
+
+
+def _own_findings(text: str, runs: bytes) -> list[SecretFinding]:
+    starts = _hint_starts(text.lower())
+    ascii_text = text.isascii()  # lower() keeps positions in ASCII text only
+    found = [
+        SecretFinding(rule.kind, start, end)
+        for rule, positions in starts.items()
+        for start, end in _rule_matches(rule, text, positions, ascii_text)
+        if end > start
+    ]
+    if b"a" * 40 in runs:
+        found += [
+            SecretFinding(_CLOUD_KEY.kind, *span)
+            for span in _rule_matches(_CLOUD_KEY, text, None, ascii_text)
+        ]
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) - len(raw.translate(None, _DIGITS)) >= 13:
+        found += [
+            SecretFinding(_CARD.kind, *span)
+            for span in _rule_matches(_CARD, text, None, ascii_text)
+        ]
+    return found
 
 
 def find_secrets(text: str) -> list[SecretFinding]:
-    """Every secret-looking span in `text`, in order, without overlaps."""
-    starts = _hint_starts(text.lower())
-    if not starts:
-        return []
-    ascii_text = text.isascii()  # lower() keeps positions in ASCII text only
-    found = [
-        SecretFinding(rule.kind, m.start(), m.end())
-        for rule in _SECRET_RULES
-        if rule.kind in starts
-        for m in _rule_matches(rule, text, starts[rule.kind], ascii_text)
+    """Every secret-looking span in `text`, in order, without overlaps: tuneloop's own rules
+    and detect-secrets' plugins together."""
+    runs = token_runs(text)
+    own = _own_findings(text, runs)
+    detected = [
+        SecretFinding(kind, start, end) for kind, start, end in detector_findings(text, runs)
     ]
-    if len(found) < 2:
-        return found
-    kept: list[SecretFinding] = []
-    for finding in sorted(found, key=lambda f: (f.start, SECRET_KINDS.index(f.kind), -f.end)):
-        if not kept or finding.start >= kept[-1].end:
-            kept.append(finding)
-    return kept
+    if len(own) + len(detected) < 2:
+        return own + detected
+    return _merged(own, detected)
 
 
 def has_secret(text: str) -> bool:

@@ -22,3 +22,8 @@ class CycleBusyError(SchedulerError):
 class ServingError(SchedulerError):
     """The serving side could not load or unload a model (a LoRA adapter on vLLM, say); the
     message names the model and what the server said."""
+
+
+class LeaseLost(SchedulerError):
+    """This process no longer holds the scheduler lease (another took it over, with a newer
+    fencing token): the cycle's write was refused, and the new leader carries on."""

@@ -20,6 +20,7 @@ import time_machine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from curation.correction_limits import CorrectionLimits
 from curation.db import Database, make_engine, upgrade
 from curation.models import Base
 from curation.store import Store
@@ -129,9 +130,16 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+#: Correction limits that tests about something else never meet (property tests add many
+#: corrections by one author to one store); the limits' own tests build their own store.
+UNLIMITED_CORRECTIONS = CorrectionLimits(per_person=10**9, per_reply=10**9)
+
+
 @pytest.fixture
 def store(db: Database) -> Store:
-    return Store.build(db, reviewers=REVIEWERS, eval_fraction=0.2)
+    return Store.build(
+        db, reviewers=REVIEWERS, eval_fraction=0.2, correction_limits=UNLIMITED_CORRECTIONS
+    )
 
 
 SYSTEM = {"role": "system", "content": "You are the Fernhill help desk."}

@@ -81,6 +81,11 @@ def test_the_manifest_grants_the_scopes_the_bot_uses(manifest: dict[str, Any]) -
         "reactions:read",
         "usergroups:read",
         "assistant:write",
+        # conversations.members: the correction modal opens for members of the conversation
+        "channels:read",
+        "groups:read",
+        "im:read",
+        "mpim:read",
     }
     assert needed <= scopes
 

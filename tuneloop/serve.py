@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,14 +30,17 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 
 from bot import BotConfig, RetrainingControl, build_app
+from bot.app import build_responder
 from bot.asgi import EVENTS_PATH, HEALTH_PATH, create_asgi_app
 from bot.conversation.delivery import DeliveryOptions
+from bot.conversation.recovery import Recovery
 from bot.conversation.triggers import FollowUpRule
 from bot.listeners.events.app_removal import register_app_removal
 from bot.origin import AppIdentity
 from bot.replies import TokenBudget
 from bot.replies.prompt import DEFAULT_ENCODING
 from bot.reviewers import UserGroupReviewers, any_of
+from curation.claims import ClaimRules, Replicas
 from curation.store import Store
 from tuneloop.health import HealthCheck
 from tuneloop.metrics import Metrics
@@ -97,11 +101,13 @@ def bot_config(settings: Settings) -> BotConfig:
         file_chars=settings.slack_file_chars,
         listener_threads=settings.slack_listener_threads,
         reply_workers=settings.slack_reply_workers,
+        store_outage_wait_s=settings.store_outage_wait_seconds,
     )
 
 
-def bot_store(settings: Settings, client: WebClient) -> Store:
-    """The store, with reviewers from TUNELOOP_REVIEWERS and TUNELOOP_REVIEWER_GROUP."""
+def bot_store(settings: Settings, client: WebClient, claims: ClaimRules | None = None) -> Store:
+    """The store, with reviewers from TUNELOOP_REVIEWERS and TUNELOOP_REVIEWER_GROUP, claiming
+    exchanges by `claims` (this replica)."""
     groups = (
         [UserGroupReviewers(client, settings.reviewer_group)] if settings.reviewer_group else []
     )
@@ -111,6 +117,7 @@ def bot_store(settings: Settings, client: WebClient) -> Store:
         eval_fraction=settings.eval_fraction,
         limit=example_limit(settings),
         personal_data=personal_data_policy(settings),
+        claims=claims,
     )
 
 
@@ -129,6 +136,9 @@ class BotRuntime:
     #: Runs Bolt's listeners; drained before the reply workers, since listeners feed them.
     listeners: Executor | None = None
     link: SlackLink = field(default_factory=SlackLink)
+    #: This replica's heartbeat and the sweep for questions that died with another process;
+    #: `start()` it when the bot starts serving.
+    recovery: Recovery | None = None
 
     def retrain_scheduler(self, settings: Settings) -> RetrainScheduler:
         """The scheduler for this process, over the same runner the Slack commands use."""
@@ -183,6 +193,8 @@ class BotRuntime:
         """Finish what was accepted (listeners, then the answers they handed over) within
         `grace_s` seconds; True if everything finished."""
         deadline = time.monotonic() + grace_s
+        if self.recovery is not None:
+            self.recovery.stop()  # take over nothing more: this process is going
         pools = [pool for pool in (self.listeners, self.reply_workers) if pool is not None]
         for pool in pools:
             if not _shut_down_by(pool, deadline):
@@ -195,10 +207,15 @@ class BotRuntime:
         return True
 
     def close(self, *, wait: bool = True) -> None:
-        """Release what the bot holds; `wait=False` after a drain that ran out of time."""
+        """Release what the bot holds; `wait=False` after a drain that ran out of time (this
+        replica's claims are then left for another to take over once it times out)."""
+        if self.recovery is not None:
+            self.recovery.stop()
         for pool in (self.listeners, self.reply_workers):
             if pool is not None:
                 pool.shutdown(wait=wait, cancel_futures=not wait)
+        if self.recovery is not None and wait:
+            self.recovery.retire()  # after the answers in flight: nothing left to take over
         for close in self.closers:
             close()
 
@@ -236,7 +253,8 @@ def build_bot(
     from tuneloop.provider import build_openai_client
 
     client = client or slack_web_client(settings)
-    store = bot_store(settings, client)
+    claims = ClaimRules(timeout=timedelta(seconds=settings.replica_timeout_seconds))
+    store = bot_store(settings, client, claims)
     openai_client = openai_client or build_openai_client(settings)
     runner = build_cycle_runner(
         settings,
@@ -251,24 +269,40 @@ def build_bot(
     metrics = Metrics()
     metrics.watch(store_collector(store.db, runner, active_model))
     listeners = ThreadPoolExecutor(config.listener_threads, thread_name_prefix="tuneloop-listener")
-    app = build_app(
+    responder = build_responder(
         store=store,
         openai_client=openai_client,
         active_model=active_model,
         system_prompt=system_prompt(settings),
+        config=config,
+        reply_workers=workers,
+        reload_model=model_reloader(runner),
+        observe_reply=metrics.observe_reply,
+    )
+    app = build_app(
+        store=store,
+        openai_client=openai_client,
+        active_model=active_model,
+        system_prompt=None,  # the responder's
         control=control or retraining_control(settings, store.db, runner=runner),
         client=client,
         signing_secret=settings.slack_signing_secret if serving_mode(settings) == "http" else None,
         config=config,
-        reply_workers=workers,
         listener_executor=listeners,
-        reload_model=model_reloader(runner),
-        observe_reply=metrics.observe_reply,
         identity=AppIdentity(team_id=settings.slack_team_id, app_id=settings.slack_app_id),
+        responder=responder,
     )
     app.use(metrics.slack_middleware)
     link = SlackLink("http" if serving_mode(settings) == "http" else "starting")
     register_app_removal(app, lambda reason: link.lost("revoked", reason))
+    recovery = Recovery(
+        capture=store.capture,
+        replicas=Replicas(store.db, claims),
+        responder=responder,
+        client=client,
+        heartbeat_s=settings.replica_heartbeat_seconds,
+        answer_within=timedelta(seconds=settings.recovery_max_age_seconds),
+    )
     return BotRuntime(
         app,
         store,
@@ -280,6 +314,7 @@ def build_bot(
         metrics=metrics,
         listeners=listeners,
         link=link,
+        recovery=recovery,
     )
 
 

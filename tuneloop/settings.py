@@ -249,6 +249,15 @@ class Settings(BaseSettings):
     judge_model: str = Field(
         default="gpt-4.1-2025-04-14", validation_alias=_env("TUNELOOP_JUDGE_MODEL")
     )
+    #: Score differences within this are ties: a generative model rewords answers it did not
+    #: learn anything new about, and those rewordings are noise, not evidence.
+    eval_tie_margin: float = Field(
+        default=0.03,
+        ge=0,
+        lt=1,
+        validation_alias=_env("TUNELOOP_EVAL_TIE_MARGIN"),
+        description="Similarity-score differences (0-1) within which an item is a tie",
+    )
     eval_concurrency: int = Field(
         default=16, ge=1, le=256, validation_alias=_env("TUNELOOP_EVAL_CONCURRENCY")
     )
@@ -268,6 +277,13 @@ class Settings(BaseSettings):
     #: The bot's sampling temperature; unset: the model server's default (1 at OpenAI and vLLM).
     reply_temperature: float | None = Field(
         default=None, ge=0, le=2, validation_alias=_env("TUNELOOP_REPLY_TEMPERATURE")
+    )
+    eval_retry_wait_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        validation_alias=_env("TUNELOOP_EVAL_RETRY_WAIT_SECONDS"),
+        description="Seconds an evaluation may wait out a burst of 429s or 5xx (honouring "
+        "retry-after) before it pauses, undecided; the next tick or poll resumes it.",
     )
     gate_margin: float = Field(
         default=0.0, ge=0, lt=0.5, validation_alias=_env("TUNELOOP_GATE_MARGIN")
@@ -327,6 +343,24 @@ class Settings(BaseSettings):
     )
     correction_max_tokens: int = Field(
         default=1024, ge=16, validation_alias=_env("TUNELOOP_CORRECTION_MAX_TOKENS")
+    )
+    correction_limit_per_person: int = Field(
+        default=30,
+        ge=1,
+        description="Corrections one person may submit within the correction limit's window.",
+        validation_alias=_env("TUNELOOP_CORRECTION_LIMIT_PER_PERSON"),
+    )
+    correction_limit_per_reply: int = Field(
+        default=5,
+        ge=1,
+        description="Corrections one reply may get (from anyone) within the window.",
+        validation_alias=_env("TUNELOOP_CORRECTION_LIMIT_PER_REPLY"),
+    )
+    correction_limit_window_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="The sliding window of the correction limits, in seconds.",
+        validation_alias=_env("TUNELOOP_CORRECTION_LIMIT_WINDOW_SECONDS"),
     )
     model_timeout_seconds: float = Field(
         default=60.0, gt=0, validation_alias=_env("TUNELOOP_MODEL_TIMEOUT_SECONDS")
@@ -422,6 +456,36 @@ class Settings(BaseSettings):
         "(a silent stall), and the bot reconnects. Must be below the ping interval.",
     )
 
+    # --- replicas and outages ---------------------------------------------------------------
+    replica_heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("TUNELOOP_REPLICA_HEARTBEAT_SECONDS"),
+        description="How often each `tuneloop serve` process says it is alive and sweeps for "
+        "questions left unanswered by processes that died.",
+    )
+    replica_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=_env("TUNELOOP_REPLICA_TIMEOUT_SECONDS"),
+        description="A bot process silent this long is dead: another process (or the next "
+        "start) answers the questions it had claimed.",
+    )
+    recovery_max_age_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias=_env("TUNELOOP_RECOVERY_MAX_AGE_SECONDS"),
+        description="A question left unanswered by a dead process is answered when found "
+        "within this long of being asked; an older one gets an apology instead.",
+    )
+    store_outage_wait_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        validation_alias=_env("TUNELOOP_STORE_OUTAGE_WAIT_SECONDS"),
+        description="How long the bot holds a question while the database cannot be "
+        "reached, answering it once the store is back; past this the person gets an apology.",
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -464,6 +528,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TUNELOOP_SOCKET_MODE_PING_TIMEOUT_SECONDS must be below "
                 "TUNELOOP_SOCKET_MODE_PING_INTERVAL_SECONDS"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeat_within_timeout(self) -> Settings:
+        """A replica must heartbeat several times per timeout, or live ones look dead."""
+        if self.replica_heartbeat_seconds * 2 > self.replica_timeout_seconds:
+            raise ValueError(
+                "TUNELOOP_REPLICA_TIMEOUT_SECONDS must be at least twice "
+                "TUNELOOP_REPLICA_HEARTBEAT_SECONDS "
+                f"(got {self.replica_timeout_seconds} and {self.replica_heartbeat_seconds})"
             )
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from curation.correction_limits import CorrectionLimits
 from curation.db import Database
 from curation.importing import read_system_prompt
 from curation.model_specs import UnknownModelError
@@ -26,6 +27,16 @@ def open_store(settings: Settings, db: Database | None = None) -> Store:
         eval_fraction=settings.eval_fraction,
         limit=example_limit(settings),
         personal_data=personal_data_policy(settings),
+        correction_limits=correction_limits(settings),
+    )
+
+
+def correction_limits(settings: Settings) -> CorrectionLimits:
+    """How many corrections one person, and one reply, may get within a window."""
+    return CorrectionLimits(
+        per_person=settings.correction_limit_per_person,
+        per_reply=settings.correction_limit_per_reply,
+        window=timedelta(seconds=settings.correction_limit_window_seconds),
     )
 
 
@@ -166,6 +177,7 @@ def build_evaluator(
         attempts=settings.eval_attempts,
         max_tokens=settings.eval_max_tokens,
         temperature=settings.eval_temperature,
+        retry_wait_s=settings.eval_retry_wait_seconds,
     )
     retry = RetryPolicy(attempts=settings.eval_attempts)
     asker = Asker(
@@ -180,9 +192,13 @@ def build_evaluator(
         grader = ExactMatchGrader()
     elif settings.grader == "judge":
         judge_asker = Asker(client, timeout_s=options.timeout_s, retry=retry)
-        grader = JudgeGrader(judge_asker, settings.judge_model)
+        grader = JudgeGrader(
+            judge_asker,
+            settings.judge_model,
+            similarity=SimilarityGrader(tie_margin=settings.eval_tie_margin),
+        )
     else:
-        grader = SimilarityGrader()
+        grader = SimilarityGrader(tie_margin=settings.eval_tie_margin)
     return Evaluator(db, asker, grader, options, on_stored=on_stored)
 
 

@@ -107,7 +107,8 @@ def item_blocks(item: ReviewView) -> list[Block]:
         _button("Edit" if item.correction or item.reply else "Write", ids.REVIEW_EDIT, value)
     )
     buttons.append(_button("Reject", ids.REVIEW_REJECT, value, "danger"))
-    blocks.append({"type": "actions", "block_id": f"decide:{value}", "elements": buttons})
+    block_id = ids.decide_block_id(item.id, item.version)
+    blocks.append({"type": "actions", "block_id": block_id, "elements": buttons})
     blocks.append({"type": "divider"})
     return blocks
 

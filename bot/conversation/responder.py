@@ -6,6 +6,7 @@ conversations are waiting on the model, a click is acknowledged at once.
 
 The responder also knows which questions it is answering right now, so a deleted question's
 answer can be withdrawn mid-way, and it delivers again, later, a reply Slack would not take.
+Exchanges taken over from a replica that died are answered on the same workers (`resume`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from bot.conversation.thread import question_turns
 from bot.conversation.triggers import FollowUps, conversation_ref, thread_root
 from bot.replies import Outcome, ReplyRequest, ReplyService, Turn
 from curation.capture import Capture
+from curation.models import Exchange
+from curation.outage import OutageRetry
 
 log = logging.getLogger("tuneloop.bot.responder")
 
@@ -68,6 +71,7 @@ class Responder:
         follow_ups: FollowUps,
         names: SlackNames,
         files: FileReader,
+        store_calls: OutageRetry | None = None,
     ) -> None:
         self._replies = replies
         self._capture = capture
@@ -80,6 +84,7 @@ class Responder:
         self._files = files
         self._in_flight = _InFlight()
         self._later = DelayedCalls(workers)
+        self._stored = store_calls or OutageRetry()
 
     def submit(self, client: WebClient, question: Question) -> Future[Outcome | None]:
         withdrawn = self._track(question)
@@ -159,22 +164,51 @@ class Responder:
 
     def _is_follow_up(self, question: Question) -> bool:
         event = question.event
-        askers = self._capture.thread_askers(
-            question.team_id, str(event["channel"]), thread_root(event)
+        askers = self._stored(
+            self._capture.thread_askers, question.team_id, str(event["channel"]), thread_root(event)
         )
         return bool(askers) and self._follow_ups.allows(
             event, askers, bot_user_id=question.bot_user_id
         )
 
+    def resume(
+        self, client: WebClient, exchange: Exchange, *, too_old: str | None = None
+    ) -> Future[Outcome | None]:
+        """Answer, in its thread, an exchange this replica took over from one that died; with
+        `too_old` (the reason) apologise instead."""
+        return self._workers.submit(self._resume_safely, client, exchange, too_old)
+
+    def _resume_safely(
+        self, client: WebClient, exchange: Exchange, too_old: str | None
+    ) -> Outcome | None:
+        sink = self._sink_for(
+            client, exchange.channel_id, exchange.thread_ts, exchange.user_id, exchange.team_id
+        )
+        try:
+            if too_old is not None:
+                return self._replies.abandon(exchange.id, sink, reason=too_old)
+            return self._replies.resume(exchange.id, exchange.prompt_messages, sink)
+        except Exception:
+            log.exception("answering exchange %s again failed", exchange.id)
+            return None
+
     def _sink(
         self, client: WebClient, channel: str, thread_ts: str, question: Question
+    ) -> SlackReplySink:
+        user_id = str(question.event.get("user", ""))
+        return self._sink_for(
+            client, channel, thread_ts, user_id, question.user_team_id or question.team_id
+        )
+
+    def _sink_for(
+        self, client: WebClient, channel: str, thread_ts: str, user_id: str, team_id: str
     ) -> SlackReplySink:
         return SlackReplySink(
             client,
             channel=channel,
             thread_ts=thread_ts,
-            user_id=str(question.event.get("user", "")),
-            team_id=question.user_team_id or question.team_id,
+            user_id=user_id,
+            team_id=team_id,
             streaming=self._streaming,
             options=self._delivery,
         )

@@ -1,6 +1,8 @@
 """The reply path, free of Slack: build the prompt, claim the exchange, call the model,
 record what happened.
 
+Secrets in the thread are redacted before the prompt is stored or sent to the model.
+
 Order matters. The exchange is claimed before the model is called, so a retried or duplicated
 delivery of the same message is refused by the store's unique constraints and never answered
 twice. The reply is recorded before its feedback controls appear, so a click always finds an
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.replies.apology import apology_for
 from bot.replies.model_call import ModelCall, ModelFailure
@@ -24,6 +27,8 @@ from bot.replies.prompt import PromptBuilder
 from bot.replies.sink import ReplySink
 from bot.replies.turns import Turn
 from curation.capture import Answer, Capture, ConversationRef
+from curation.outage import OutageRetry, StoreUnavailable
+from curation.scrub import scrub_messages
 
 log = logging.getLogger("tuneloop.bot.replies")
 
@@ -71,15 +76,18 @@ class ReplyService:
         *,
         clock: Callable[[], float] = time.monotonic,
         observe: ReplyObserver | None = None,
+        store_calls: OutageRetry | None = None,
     ) -> None:
         """`observe` is told of every question handled (see `ReplyRecord`); `clock` is in
-        seconds (monotonic)."""
+        seconds (monotonic); `store_calls` rides out a database outage on the store calls
+        (see `curation.outage`)."""
         self._capture = capture
         self._model_call = model_call
         self._prompt = prompt
         self._active_model = active_model
         self._clock = clock
         self._observe = observe
+        self._stored = store_calls or OutageRetry()
 
     def answer(self, request: ReplyRequest, sink: ReplySink) -> Outcome:
         attempt = _Attempt()
@@ -89,20 +97,61 @@ class ReplyService:
         return outcome
 
     def _answer(self, request: ReplyRequest, sink: ReplySink, attempt: _Attempt) -> Outcome:
-        model = self._active_model()  # per message: a promotion shows on the next reply
-        attempt.model = model
-        messages = self._prompt.build(request.turns, model)
-        exchange_id, created = self._capture.claim_exchange(request.ref, messages)
+        try:
+            # Per message, so a promotion shows on the next reply; read from the store.
+            model = attempt.model = self._stored(self._active_model)
+            # The provider sees no secret the store would not keep: the prompt is scrubbed as
+            # the store scrubs it, before it is stored or sent.
+            messages = scrub_messages(self._prompt.build(request.turns, model))
+            exchange_id, created = self._stored(self._capture.claim_exchange, request.ref, messages)
+        except StoreUnavailable as error:
+            log.error("could not record message %s: %s", request.ref.message_ts, error)
+            self._apologise(sink, "store_unavailable")
+            return Outcome.FAILED
         if not created:
             log.info("not answering %s again (exchange %s)", request.ref.message_ts, exchange_id)
             return Outcome.DUPLICATE
+        return self._respond(
+            exchange_id, model, messages, sink, attempt, request.notes, request.withdrawn
+        )
+
+    def resume(self, exchange_id: int, messages: list[dict[str, Any]], sink: ReplySink) -> Outcome:
+        """Answer an exchange this replica took over from one that died, from the prompt
+        stored with it, with the model served now."""
+        log.info("answering exchange %s, abandoned by a replica that died", exchange_id)
+        attempt = _Attempt()
+        attempt.model = model = self._stored(self._active_model)
+        outcome = self._respond(exchange_id, model, messages, sink, attempt)
+        if self._observe is not None:
+            self._tell(self._observe, outcome, attempt)
+        return outcome
+
+    def abandon(self, exchange_id: int, sink: ReplySink, *, reason: str) -> Outcome:
+        """An exchange taken over too late to answer: record why, and tell the person."""
+        self._stored(self._capture.fail_exchange, exchange_id, error=reason, model=None)
+        self._apologise(sink, "abandoned")
+        return Outcome.FAILED
+
+    def _respond(
+        self,
+        exchange_id: int,
+        model: str,
+        messages: list[dict[str, Any]],
+        sink: ReplySink,
+        attempt: _Attempt,
+        notes: Sequence[str] = (),
+        withdrawn: threading.Event | None = None,
+    ) -> Outcome:
+        """Call the model for a claimed exchange, show the reply (with `notes` under it) and
+        record it; stop, and take back what was shown, once `withdrawn` is set."""
+        withdrawn = withdrawn or threading.Event()
         sink.thinking()
         started = attempt.started = self._clock()
         try:
             reply = self._model_call.stream(model, messages)
             pieces = iter(reply)
             for piece in pieces:
-                if request.withdrawn.is_set():
+                if withdrawn.is_set():
                     pieces.close()  # closes the model's HTTP stream: it stops generating
                     break
                 if attempt.first_piece is None:
@@ -118,15 +167,19 @@ class ReplyService:
                 latency_ms,
                 failure,
             )
-            self._capture.fail_exchange(
-                exchange_id, error=str(failure), model=model, latency_ms=latency_ms
+            self._stored(
+                self._capture.fail_exchange,
+                exchange_id,
+                error=str(failure),
+                model=model,
+                latency_ms=latency_ms,
             )
             self._apologise(sink, failure.kind)
             return Outcome.FAILED
         except Exception as error:  # not the model's fault: a bug on the way, say
             attempt.failure, attempt.ended = "undelivered", self._clock()
             return self._undelivered(exchange_id, model, self._elapsed_ms(started), error)
-        if request.withdrawn.is_set():
+        if withdrawn.is_set():
             return self._withdraw(sink, exchange_id)
         latency_ms = self._elapsed_ms(started)
         attempt.ended = self._clock()
@@ -138,10 +191,14 @@ class ReplyService:
             completion_tokens=reply.completion_tokens,
             latency_ms=latency_ms,
         )
-        if not self._capture.complete_exchange(exchange_id, answer):
-            return self._withdraw(sink, exchange_id)  # deleted meanwhile (on another replica)
         try:
-            reply_ts = sink.finish(exchange_id, request.notes)
+            if not self._stored(self._capture.complete_exchange, exchange_id, answer):
+                return self._withdraw(sink, exchange_id)  # deleted meanwhile (another replica)
+        except StoreUnavailable as error:
+            # The reply is shown already; close it rather than leave it half-streamed.
+            log.error("could not record the reply to exchange %s: %s", exchange_id, error)
+        try:
+            reply_ts = sink.finish(exchange_id, notes)
         except Exception as error:
             log.error("could not post the reply to exchange %s", exchange_id, exc_info=error)
             attempt.failure = "undelivered"
@@ -149,8 +206,8 @@ class ReplyService:
             sink.give_up()
             return Outcome.UNSENT
         if reply_ts is not None and reply_ts != answer.reply_ts:
-            self._capture.set_reply_ts(exchange_id, reply_ts)  # reactions on it find it
-        if request.withdrawn.is_set():  # deleted while the controls went up
+            self._stored(self._capture.set_reply_ts, exchange_id, reply_ts)  # reactions find it
+        if withdrawn.is_set():  # deleted while the controls went up
             return self._withdraw(sink, exchange_id)
         return Outcome.ANSWERED
 
@@ -177,7 +234,8 @@ class ReplyService:
         self, exchange_id: int, model: str, latency_ms: int, error: Exception
     ) -> Outcome:
         log.error("could not post the reply to exchange %s", exchange_id, exc_info=error)
-        self._capture.fail_exchange(
+        self._stored(
+            self._capture.fail_exchange,
             exchange_id,
             error=f"the reply could not be posted: {error}",
             model=model,

@@ -6,11 +6,13 @@ from curation.models.example import Example, ExampleSource, Split
 from curation.models.exchange import Exchange, ExchangeStatus
 from curation.models.feedback import Correction, Feedback, FeedbackKind
 from curation.models.health import StoreHealth
+from curation.models.replica import BotReplica
 from curation.models.review import ReviewEvent, ReviewItem, ReviewKind, ReviewState
 from curation.models.tally import ExampleTally, KeptCount
 
 __all__ = [
     "Base",
+    "BotReplica",
     "Correction",
     "DatasetItem",
     "DatasetVersion",

@@ -6,10 +6,13 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from curation.models.base import Base, JSONType, StrEnumType, UTCDateTime, utcnow
+
+#: The rows a sweep for abandoned claims reads: few at any time, in a partial index.
+PENDING_SQL = "status = 'pending'"
 
 
 class ExchangeStatus(enum.StrEnum):
@@ -33,6 +36,12 @@ class Exchange(Base):
         UniqueConstraint("channel_id", "message_ts"),
         Index("ix_exchanges_channel_reply", "channel_id", "reply_ts"),
         Index("ix_exchanges_thread", "thread_key"),
+        Index(
+            "ix_exchanges_pending_claims",
+            "claimed_by",
+            sqlite_where=text(PENDING_SQL),
+            postgresql_where=text(PENDING_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -56,6 +65,11 @@ class Exchange(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
+
+    #: Who is answering a pending exchange: a bot replica's id (`curation.claims`), and when
+    #: it took the claim. A claim whose replica stopped heartbeating is taken over.
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

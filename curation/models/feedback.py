@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from curation.models.base import Base, StrEnumType, UTCDateTime, utcnow
@@ -42,7 +42,12 @@ class Correction(Base):
     """
 
     __tablename__ = "corrections"
-    __table_args__ = (UniqueConstraint("idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        # The correction rate limits count one person's, and one reply's, recent corrections.
+        Index("ix_corrections_author_created", "author_id", "created_at"),
+        Index("ix_corrections_exchange_created", "exchange_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     exchange_id: Mapped[int] = mapped_column(ForeignKey("exchanges.id", ondelete="CASCADE"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import openai
 from sqlalchemy import select
 
@@ -13,6 +15,7 @@ from scheduler.cycle.context import (
     set_note,
     training_run_of,
 )
+from scheduler.evaluation import EvaluationPaused
 from scheduler.gate import judge_candidate
 from scheduler.gate.records import decision_record, scored_items
 from scheduler.records import (
@@ -24,6 +27,10 @@ from scheduler.records import (
     Verdict,
 )
 from scheduler.training.model_info import shutdown_date
+
+#: How long a paused evaluation waits before the next poll asks again, when the provider
+#: gave no `retry-after`.
+PAUSE_SECONDS = 60.0
 
 
 def eval_run_of(ctx: CycleContext, cycle_id: int) -> EvalRun | None:
@@ -53,7 +60,18 @@ def evaluation_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
     # Both must answer: after a restart of a self-hosted server, neither adapter is loaded.
     if not ensure_served(ctx, cycle.id, [run.candidate, run.incumbent]):
         return Progress.WAIT
-    done = ctx.evaluator.run(run.id)
+    try:
+        done = ctx.evaluator.run(run.id, db=ctx.db)
+    except EvaluationPaused as paused:
+        # The candidate is trained and paid for: wait for the provider, never decide on a
+        # burst's errors. A tick resumes at once; a poll after the provider's hint.
+        resume_at = ctx.now() + timedelta(seconds=paused.retry_after_s or PAUSE_SECONDS)
+        note = (
+            f"{paused}; the evaluation resumes with the missing items at the next poll "
+            f"(TUNELOOP_EVAL_RETRY_WAIT_SECONDS bounds each wait)"
+        )
+        set_note(ctx, cycle.id, note, not_before=resume_at)
+        return Progress.WAIT
     with ctx.db.session() as session:
         stored = session.get_one(RetrainCycle, cycle.id)
         stored.stage = CycleStage.DECIDE

@@ -4,19 +4,21 @@ go, one recorded stage at a time.
 `tick` and `poll` are safe to call from any number of processes and at any time: the open
 cycle is found from the database, each stage reads its inputs from the records the previous
 one stored, and a partial unique index allows only one open cycle. The scheduler's lease keeps
-two scheduler processes from advancing one cycle at the same time.
+two scheduler processes from advancing one cycle at the same time, and its fencing token (the
+`fence` a leader passes in) refuses the writes of a leader that lost the lease while it worked.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 
 import openai
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from curation.db import Database
 from curation.model_specs import ModelTable
@@ -38,6 +40,9 @@ from scheduler.training import Trainer
 log = logging.getLogger(__name__)
 
 Step = Callable[[CycleContext, RetrainCycle], Progress]
+#: Runs at the start of each write transaction of the cycle, inside it, and raises to refuse
+#: it: a leader's fencing check (`scheduler.service.lease.Fence.check`).
+WriteFence = Callable[[Session], None]
 
 STAGES: dict[CycleStage, Step] = {
     CycleStage.EXPORT: export_step,
@@ -120,21 +125,32 @@ class CycleRunner:
         trigger: str = "schedule",
         requested_by: str | None = None,
         on_step: OnStep | None = None,
+        fence: WriteFence | None = None,
     ) -> CycleReport:
         """Resume the open cycle, or start one if enough new examples arrived (or `force`),
         and take it as far as it can go now (`on_step`: see `advance`).
 
         A tick ignores a rate-limit wait (429s wait "for the next cycle"); `poll` honours it.
+        With a `fence`, every write is checked by it (raises `LeaseLost` once it refuses).
         """
-        report = self.begin(force=force, trigger=trigger, requested_by=requested_by)
+        report = self.begin(force=force, trigger=trigger, requested_by=requested_by, fence=fence)
         if report.cycle_id is None:
             return report
         return self.advance(
-            report.cycle_id, respect_wait=False, started=report.started, on_step=on_step
+            report.cycle_id,
+            respect_wait=False,
+            started=report.started,
+            on_step=on_step,
+            fence=fence,
         )
 
     def begin(
-        self, *, force: bool = False, trigger: str = "schedule", requested_by: str | None = None
+        self,
+        *,
+        force: bool = False,
+        trigger: str = "schedule",
+        requested_by: str | None = None,
+        fence: WriteFence | None = None,
     ) -> CycleReport:
         """Open a cycle if one is due (or `force`) without advancing it: the open one if there
         is one, a new one, or none with the reason."""
@@ -153,7 +169,8 @@ class CycleRunner:
                 f"{threshold} (TUNELOOP_MIN_NEW_EXAMPLES); `tuneloop retrain --now` starts "
                 "one anyway",
             )
-        cycle, started = self._open(trigger, requested_by or self.config.actor, new)
+        db = self.db if fence is None else self.db.guarded(fence)
+        cycle, started = self._open(db, trigger, requested_by or self.config.actor, new)
         return self._report(cycle, started)
 
     def report(self, cycle_id: int) -> CycleReport:
@@ -161,12 +178,12 @@ class CycleRunner:
         cycle = self._load(cycle_id)
         return self._report(cycle, False, waiting_until=cycle.not_before)
 
-    def poll(self) -> CycleReport | None:
+    def poll(self, *, fence: WriteFence | None = None) -> CycleReport | None:
         """Advance the open cycle if there is one, honouring a rate-limit wait."""
         cycle = self.open_cycle()
         if cycle is None:
             return None
-        return self.advance(cycle.id, respect_wait=True)
+        return self.advance(cycle.id, respect_wait=True, fence=fence)
 
     def advance(
         self,
@@ -175,10 +192,14 @@ class CycleRunner:
         respect_wait: bool = True,
         started: bool = False,
         on_step: OnStep | None = None,
+        fence: WriteFence | None = None,
     ) -> CycleReport:
         """Run stages until the cycle ends or has to wait for the provider. `on_step` hears
         where the open cycle stands after each step that moved it on (the returned report
-        says where it ended)."""
+        says where it ended). With a `fence`, each stage's writes are checked by it first:
+        `LeaseLost` stops the cycle here, with nothing of the refused transaction written, for
+        the new leader to resume."""
+        ctx = self.ctx if fence is None else replace(self.ctx, db=self.ctx.db.guarded(fence))
         was_open = False
         while True:
             cycle = self._load(cycle_id)
@@ -190,7 +211,7 @@ class CycleRunner:
             if respect_wait and cycle.not_before and self.ctx.now() < cycle.not_before:
                 return self._report(cycle, started, waiting_until=cycle.not_before)
             log.info("cycle %s: %s", cycle.id, cycle.stage)
-            if STAGES[cycle.stage](self.ctx, cycle) is Progress.WAIT:
+            if STAGES[cycle.stage](ctx, cycle) is Progress.WAIT:
                 return self._report(self._load(cycle_id), started)
         if was_open:
             self.sync_serving()
@@ -205,9 +226,11 @@ class CycleRunner:
             keep_served(self.ctx.serving, self.ctx.registry)
 
     # --- helpers ------------------------------------------------------------------------------
-    def _open(self, trigger: str, requested_by: str, new: int) -> tuple[RetrainCycle, bool]:
+    def _open(
+        self, db: Database, trigger: str, requested_by: str, new: int
+    ) -> tuple[RetrainCycle, bool]:
         try:
-            with self.db.session() as session:
+            with db.session() as session:
                 cycle = RetrainCycle(
                     trigger=trigger,
                     requested_by=requested_by,

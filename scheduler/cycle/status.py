@@ -75,7 +75,13 @@ def cycle_status(
         ]
         lease = session.get(SchedulerLease, "scheduler")
         data["scheduler"] = (
-            {"leader": lease.holder, "expires_at": lease.expires_at.isoformat()} if lease else None
+            {
+                "leader": lease.holder,
+                "expires_at": lease.expires_at.isoformat(),
+                "token": lease.token,
+            }
+            if lease and lease.holder  # a released lease keeps its row, with no holder
+            else None
         )
     return data
 

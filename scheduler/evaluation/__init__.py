@@ -4,13 +4,14 @@ from scheduler.evaluation.asking import Answer, Asker, RetryPolicy
 from scheduler.evaluation.cases import EvalCase, eval_cases
 from scheduler.evaluation.graders import ExactMatchGrader, Grade, Grader, SimilarityGrader
 from scheduler.evaluation.judge import JudgeGrader
-from scheduler.evaluation.runner import EvalOptions, Evaluator
+from scheduler.evaluation.runner import EvalOptions, EvaluationPaused, Evaluator
 
 __all__ = [
     "Answer",
     "Asker",
     "EvalCase",
     "EvalOptions",
+    "EvaluationPaused",
     "Evaluator",
     "ExactMatchGrader",
     "Grade",

@@ -1,19 +1,28 @@
 """Asking a model one question, with a timeout and retries that do not trust luck.
 
 The SDK's own retries sleep for real time with no way to inject a clock, so evaluation asks
-with `max_retries=0` and retries here: rate limits wait as long as `retry-after` says, server
-errors and timeouts back off exponentially, and tests pass a `sleep` that does not sleep.
+with `max_retries=0` and retries here, with tenacity: rate limits wait as long as
+`retry-after` says, server errors and timeouts back off exponentially (with jitter), and tests
+pass a `sleep` that does not sleep. A question still refused with 429 or 5xx after its tries is
+answered as `deferred`: the provider said "later", so the evaluator asks it again later rather
+than scoring it as an error (see `Evaluator.run`).
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import openai
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 _RETRIED = (
     openai.RateLimitError,
@@ -21,6 +30,8 @@ _RETRIED = (
     openai.APIConnectionError,  # includes APITimeoutError
     openai.ConflictError,
 )
+#: The provider's "not now": a burst of these waits and resumes instead of deciding.
+DEFERRABLE = (openai.RateLimitError, openai.InternalServerError)
 
 
 @dataclass(frozen=True)
@@ -29,13 +40,16 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     max_delay_s: float = 20.0
 
-    def delay(self, attempt: int, exc: Exception) -> float:
-        """How long to wait after failed `attempt` (1-based)."""
-        hinted = _retry_after(exc)
+    def wait(self, state: RetryCallState) -> float:
+        """tenacity's wait: the provider's `retry-after` (capped at `max_delay_s`), else an
+        exponential back-off with jitter from `base_delay_s`."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        hinted = retry_after(exc) if exc is not None else None
         if hinted is not None:
             return min(hinted, self.max_delay_s)
-        backoff = min(self.base_delay_s * 2 ** (attempt - 1), self.max_delay_s)
-        return backoff * (0.75 + random.random() / 2)
+        return wait_exponential_jitter(
+            multiplier=self.base_delay_s, max=self.max_delay_s, jitter=self.base_delay_s
+        )(state)
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,10 @@ class Answer:
     text: str | None
     latency_ms: int
     error: str | None = None
+    #: True when the provider kept answering 429 or 5xx: ask again later, do not score.
+    deferred: bool = False
+    #: The provider's last `retry-after`, in seconds, when it gave one.
+    retry_after_s: float | None = None
 
 
 class Asker:
@@ -72,24 +90,28 @@ class Asker:
             options.setdefault("max_completion_tokens", self._max_tokens)
         if self._temperature is not None:
             options.setdefault("temperature", self._temperature)
-        last: Exception | None = None
-        for attempt in range(1, self._retry.attempts + 1):
-            try:
-                reply = self._client.chat.completions.create(
-                    model=model, messages=messages, **options
-                )
-                text = reply.choices[0].message.content or ""
-                return Answer(text, _ms_since(started))
-            except _RETRIED as exc:
-                last = exc
-                if attempt < self._retry.attempts:
-                    self._sleep(self._retry.delay(attempt, exc))
-            except openai.APIError as exc:  # 400/401/403/404: asking again will not help
-                return Answer(None, _ms_since(started), _describe(exc))
-        assert last is not None
-        return Answer(
-            None, _ms_since(started), f"{_describe(last)} (after {self._retry.attempts} tries)"
+        retrying = Retrying(
+            retry=retry_if_exception_type(_RETRIED),
+            stop=stop_after_attempt(self._retry.attempts),
+            wait=self._retry.wait,
+            sleep=self._sleep,
+            reraise=True,
         )
+        try:
+            reply = retrying(
+                self._client.chat.completions.create, model=model, messages=messages, **options
+            )
+        except _RETRIED as exc:
+            return Answer(
+                None,
+                _ms_since(started),
+                f"{_describe(exc)} (after {self._retry.attempts} tries)",
+                deferred=isinstance(exc, DEFERRABLE),
+                retry_after_s=retry_after(exc),
+            )
+        except openai.APIError as exc:  # 400/401/403/404: asking again will not help
+            return Answer(None, _ms_since(started), _describe(exc))
+        return Answer(reply.choices[0].message.content or "", _ms_since(started))
 
 
 def _ms_since(started: float) -> int:
@@ -102,7 +124,8 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}{f' {status}' if status else ''}: {message}"[:2000]
 
 
-def _retry_after(exc: Exception) -> float | None:
+def retry_after(exc: BaseException) -> float | None:
+    """The wait the provider asked for (`retry-after-ms` or `retry-after`, in seconds)."""
     response = getattr(exc, "response", None)
     if response is None:
         return None

@@ -23,7 +23,13 @@ JUDGE_INSTRUCTIONS = (
 
 
 class JudgeError(RuntimeError):
-    """The judge model gave no answer (after the asker's retries)."""
+    """The judge model gave no answer (after the asker's retries). `deferred`: it kept
+    answering 429 or 5xx, so the item is asked again later rather than scored as an error."""
+
+    def __init__(self, message: str, *, deferred: bool = False, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.deferred = deferred
+        self.retry_after_s = retry_after_s
 
 
 def judge_prompt(case: EvalCase, first: str, second: str) -> list[dict[str, str]]:
@@ -58,7 +64,9 @@ class JudgeGrader:
             self.model, judge_prompt(case, first, second), temperature=0, max_completion_tokens=5
         )
         if answer.error is not None:
-            raise JudgeError(answer.error)
+            raise JudgeError(
+                answer.error, deferred=answer.deferred, retry_after_s=answer.retry_after_s
+            )
         return parse_verdict(answer.text), answer.text
 
     def grade(self, case: EvalCase, candidate: str, incumbent: str) -> Grade:

@@ -4,11 +4,19 @@ Items run on a thread pool (the work is waiting on the network, so threads suffi
 by `concurrency` so a big eval set cannot flood the provider. Results are committed in small
 batches as they arrive: a run interrupted halfway resumes by asking only the items it has not
 stored, and nothing is asked twice.
+
+A burst of 429s or 5xx outlasting a question's own retries does not turn into errors (which
+would decide "insufficient evidence" on a candidate already trained and paid for): such items
+are deferred, not stored, and asked again after the provider's `retry-after` (or a back-off),
+in rounds, for up to `EvalOptions.retry_wait_s` from the first deferral (a round under way then
+finishes; no new wait starts past the bound). Then `EvaluationPaused` is raised with the run
+left incomplete: the next call of `run` asks only what is missing.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -17,12 +25,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tenacity import RetryCallState, Retrying, retry_if_result, wait_exponential
 
 from curation.db import Database
 from curation.models.base import utcnow
 from scheduler.evaluation.asking import Answer, Asker
 from scheduler.evaluation.cases import EvalCase, eval_cases
 from scheduler.evaluation.graders import Grade, Grader
+from scheduler.evaluation.judge import JudgeError
 from scheduler.records import EvalItem, EvalRun, EvalStatus, ItemOutcome
 
 log = logging.getLogger(__name__)
@@ -43,6 +53,10 @@ class EvalOptions:
     temperature: float | None = 0.0
     #: Results stored per commit: small enough to lose little on a crash, big enough to be cheap.
     commit_every: int = 20
+    #: Seconds a run may spend waiting out a 429/5xx burst before it pauses, resumable.
+    retry_wait_s: float = 300.0
+    #: Back-off between rounds of deferred items when the provider gave no `retry-after`.
+    round_delay_s: float = 5.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,7 +65,26 @@ class EvalOptions:
             "attempts": self.attempts,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
+            "retry_wait_s": self.retry_wait_s,
         }
+
+
+class EvaluationPaused(Exception):
+    """The provider kept answering 429 or 5xx for longer than the run may wait: the run is
+    left incomplete (resumable), with `missing` items still to ask. `retry_after_s` is the
+    provider's last hint, when it gave one."""
+
+    def __init__(
+        self, eval_run_id: int, *, missing: int, waited_s: float, retry_after_s: float | None
+    ) -> None:
+        super().__init__(
+            f"eval run {eval_run_id} paused: the provider answered 429 or 5xx for "
+            f"{waited_s:.0f} s of waiting; {missing} items still to ask"
+        )
+        self.eval_run_id = eval_run_id
+        self.missing = missing
+        self.waited_s = waited_s
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -61,6 +94,9 @@ class _Result:
     incumbent: Answer
     grade: Grade | None
     grade_error: str | None
+    #: The provider said "later" (429/5xx after the retries): ask again, store nothing.
+    deferred: bool = False
+    retry_after_s: float | None = None
 
 
 class Evaluator:
@@ -72,14 +108,21 @@ class Evaluator:
         options: EvalOptions | None = None,
         *,
         now: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         on_stored: OnStored | None = None,
     ) -> None:
+        """`sleep` waits between rounds of deferred items and `clock` (seconds, monotonic)
+        measures the burst against `options.retry_wait_s`; tests pass ones that do not wait.
+        `on_stored` hears the run's progress (a display) as results are committed."""
         self.db = db
         self.on_stored = on_stored
         self._asker = asker
         self.grader = grader
         self.options = options or EvalOptions()
         self._now = now
+        self._sleep = sleep
+        self._clock = clock
 
     def create_run(
         self,
@@ -109,9 +152,13 @@ class Evaluator:
         session.flush()
         return run
 
-    def run(self, eval_run_id: int) -> EvalRun:
-        """Ask and grade every item not yet stored, then mark the run complete."""
-        with self.db.read_session() as session:
+    def run(self, eval_run_id: int, *, db: Database | None = None) -> EvalRun:
+        """Ask and grade every item not yet stored, then mark the run complete. Results are
+        written through `db` when given (the cycle's database, fenced by its leader's lease),
+        else through the evaluator's own. Raises `EvaluationPaused` (the run incomplete, what
+        was answered stored) when a 429/5xx burst outlasts `EvalOptions.retry_wait_s`."""
+        db = db or self.db
+        with db.read_session() as session:
             run = session.get_one(EvalRun, eval_run_id)
             cases = eval_cases(session, run.dataset_version_id)
             stored = set(
@@ -128,20 +175,75 @@ class Evaluator:
             len(todo),
             len(cases),
         )
-        batch: list[_Result] = []
         done = len(cases) - len(todo)
 
-        def progressed() -> None:
+        def stored(count: int) -> None:
+            nonlocal done
+            done += count
             if self.on_stored is not None:
                 self.on_stored(eval_run_id, done, len(cases))
 
-        def store(results: list[_Result]) -> None:
-            nonlocal done
-            self._store(eval_run_id, results)
-            done += len(results)
-            progressed()
+        stored(0)  # where it starts: nothing yet, or what an interrupted run stored
+        hint: list[float | None] = [None]
+        burst_since: list[float] = []
 
-        progressed()  # where it starts: nothing yet, or what an interrupted run stored
+        def ask_round() -> list[EvalCase]:
+            nonlocal todo
+            todo, hint[0] = self._ask_and_store(db, eval_run_id, run, todo, stored)
+            if todo:
+                burst_since[:] = burst_since or [self._clock()]
+                log.warning(
+                    "eval run %s: %d items deferred (429/5xx); waiting before asking again",
+                    eval_run_id,
+                    len(todo),
+                )
+            return todo
+
+        rounds = Retrying(
+            retry=retry_if_result(bool),
+            wait=self._round_wait(hint),
+            stop=lambda state: self._past_bound(state, burst_since[0]),
+            sleep=self._sleep,
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else todo,
+        )
+        missing = rounds(ask_round)
+        if missing:
+            raise EvaluationPaused(
+                eval_run_id,
+                missing=len(missing),
+                waited_s=self._clock() - burst_since[0],
+                retry_after_s=hint[0],
+            )
+        return self._finish(db, eval_run_id, len(cases))
+
+    def _round_wait(self, hint: list[float | None]) -> Callable[[RetryCallState], float]:
+        """Wait what the provider last asked for, else back off from `round_delay_s`."""
+        backoff = wait_exponential(multiplier=self.options.round_delay_s, max=60.0)
+
+        def wait(state: RetryCallState) -> float:
+            return hint[0] if hint[0] is not None else backoff(state)
+
+        return wait
+
+    def _past_bound(self, state: RetryCallState, burst_since: float) -> bool:
+        """tenacity's stop: True once the next wait would end more than `retry_wait_s` after
+        the burst was first met."""
+        ends = self._clock() + (state.upcoming_sleep or 0.0)
+        return ends - burst_since > self.options.retry_wait_s
+
+    def _ask_and_store(
+        self,
+        db: Database,
+        eval_run_id: int,
+        run: EvalRun,
+        todo: list[EvalCase],
+        stored: Callable[[int], None],
+    ) -> tuple[list[EvalCase], float | None]:
+        """One round over `todo`: store each answered item (telling `stored` how many at each
+        commit); return the deferred ones and the provider's longest `retry-after` among them."""
+        deferred: list[EvalCase] = []
+        hints: list[float] = []
+        batch: list[_Result] = []
         with ThreadPoolExecutor(
             max_workers=max(1, self.options.concurrency), thread_name_prefix="eval"
         ) as pool:
@@ -150,35 +252,53 @@ class Evaluator:
                 for case in todo
             ]
             for future in as_completed(futures):
-                batch.append(future.result())
+                result = future.result()
+                if result.deferred:
+                    deferred.append(result.case)
+                    if result.retry_after_s is not None:
+                        hints.append(result.retry_after_s)
+                    continue
+                batch.append(result)
                 if len(batch) >= self.options.commit_every:
-                    store(batch)
+                    self._store(eval_run_id, batch, db)
+                    stored(len(batch))
                     batch = []
-        store(batch)
-        return self._finish(eval_run_id, len(cases))
+        self._store(eval_run_id, batch, db)
+        stored(len(batch))
+        return deferred, max(hints) if hints else None
 
     # --- steps --------------------------------------------------------------------------------
     def _answer_and_grade(self, candidate: str, incumbent: str, case: EvalCase) -> _Result:
         mine = self._asker.ask(candidate, case.messages)
-        theirs = self._asker.ask(incumbent, case.messages)
+        theirs = self._asker.ask(incumbent, case.messages) if not mine.deferred else mine
+        if mine.deferred or theirs.deferred:
+            hint = mine.retry_after_s if mine.deferred else theirs.retry_after_s
+            return _Result(case, mine, theirs, None, None, deferred=True, retry_after_s=hint)
         if mine.text is None or theirs.text is None:
             return _Result(case, mine, theirs, None, None)
         try:
             grade = self.grader.grade(case, mine.text, theirs.text)
+        except JudgeError as exc:
+            if not exc.deferred:
+                log.warning("grading example %s failed: %s", case.example_id, exc)
+                return _Result(case, mine, theirs, None, f"JudgeError: {exc}"[:2000])
+            return _Result(
+                case, mine, theirs, None, None, deferred=True, retry_after_s=exc.retry_after_s
+            )
         except Exception as exc:  # a judge that failed must not sink the whole run
             log.warning("grading example %s failed: %s", case.example_id, exc)
             return _Result(case, mine, theirs, None, f"{type(exc).__name__}: {exc}"[:2000])
         return _Result(case, mine, theirs, grade, None)
 
-    def _store(self, eval_run_id: int, results: Iterable[_Result]) -> None:
+    def _store(self, eval_run_id: int, results: Iterable[_Result], db: Database) -> None:
         rows = [_item(eval_run_id, result) for result in results]
         if not rows:
             return
-        with self.db.session() as session:
+        with db.session() as session:
             session.add_all(rows)
 
-    def _finish(self, eval_run_id: int, planned: int) -> EvalRun:
-        with self.db.session() as session:
+    def _finish(self, db: Database, eval_run_id: int, planned: int) -> EvalRun:
+        with db.session() as session:
             run = session.get_one(EvalRun, eval_run_id)
             items = list(session.scalars(select(EvalItem).where(EvalItem.eval_run_id == run.id)))
             run.item_count = planned

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from curation.db import Database
 from curation.models.base import utcnow
+from curation.scrub import clean_for_storage
 from scheduler.errors import RegistryError, StaleIncumbentError
 from scheduler.records import ModelState, ModelVersion, Promotion, PromotionAction
 
@@ -171,7 +172,7 @@ class Registry:
                 action=PromotionAction.PROMOTE,
                 from_model=current_model,
                 to_model=model,
-                reason=reason,
+                reason=clean_for_storage(reason),
                 decision_id=decision_id,
                 eval_run_id=eval_run_id,
                 dataset_version_id=dataset_version_id,
@@ -208,7 +209,7 @@ class Registry:
                 action=PromotionAction.ROLLBACK,
                 from_model=current.model,
                 to_model=target.model,
-                reason=reason,
+                reason=clean_for_storage(reason),
                 eval_run_id=promoted.eval_run_id,
                 dataset_version_id=target.dataset_version_id,
             )

@@ -3,7 +3,9 @@
 Whoever holds the scheduler lease advances cycles, so a hand-started run never races the
 scheduler process on the same cycle. When the lease is free (no scheduler runs, or its holder
 died) this process takes it for as long as it works; when a live scheduler holds it, a cycle is
-opened for it to run (with `force`) and followed through the database.
+opened for it to run (with `force`) and followed through the database. The work done here is
+fenced by the lease's token: if this process loses the lease while it works (paused past the
+TTL), its writes are refused and it follows the new leader instead.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from scheduler.cycle import CycleReport, CycleRunner
+from scheduler.errors import LeaseLost
 from scheduler.service.lease import Lease, LeaseKeeper
 
 
@@ -42,19 +45,33 @@ def retrain_by_hand(
     while True:
         with LeaseKeeper(lease) as leading:
             if leading:
-                if report is None or report.cycle_id is None:
-                    report = runner.tick(
-                        force=force, trigger=trigger, requested_by=requested_by, on_step=progressed
-                    )
-                else:  # followed it until its leader went away: finish it here
-                    report = runner.advance(report.cycle_id, respect_wait=True, on_step=progressed)
-                while wait and report.cycle_id and not report.decided:
-                    if report.waiting_until is not None:
-                        break
-                    progressed(report)
-                    sleep(poll_seconds)
-                    report = runner.advance(report.cycle_id, respect_wait=True, on_step=progressed)
-                return report
+                fence = lease.fence().check
+                try:
+                    if report is None or report.cycle_id is None:
+                        report = runner.tick(
+                            force=force,
+                            trigger=trigger,
+                            requested_by=requested_by,
+                            fence=fence,
+                            on_step=progressed,
+                        )
+                    else:  # followed it until its leader went away: finish it here
+                        report = runner.advance(
+                            report.cycle_id, respect_wait=True, fence=fence, on_step=progressed
+                        )
+                    while wait and report.cycle_id and not report.decided:
+                        if report.waiting_until is not None:
+                            break
+                        progressed(report)
+                        sleep(poll_seconds)
+                        report = runner.advance(
+                            report.cycle_id, respect_wait=True, fence=fence, on_step=progressed
+                        )
+                    return report
+                except LeaseLost:
+                    # Another process leads now; follow it through the database.
+                    open_now = runner.open_cycle()
+                    report = runner.report(open_now.id) if open_now is not None else report
         if report is None:
             report = runner.begin(force=force, trigger=trigger, requested_by=requested_by)
             if report.cycle_id is not None and on_follow is not None:

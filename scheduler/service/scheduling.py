@@ -2,8 +2,10 @@
 minute while a cycle is open, and the lease renewal.
 
 Every job first makes sure this process holds the lease, so in a fleet of processes only the
-leader works. Jobs run with `max_instances=1` and coalescing (a backlog of missed runs becomes
-one run), within a misfire grace time; inside the process a lock keeps the cycle job and the
+leader works, and advances the cycle under the lease's fencing token: a leader that was paused
+past its lease and woke up finds its writes refused (`LeaseLost`) and stands by. Jobs run with
+`max_instances=1` and coalescing (a backlog of missed runs becomes one run), within a misfire
+grace time; inside the process a lock keeps the cycle job and the
 poll job from advancing the same cycle at once.
 """
 
@@ -23,6 +25,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.cycle import CycleReport
+from scheduler.cycle.runner import WriteFence
+from scheduler.errors import LeaseLost
 from scheduler.service.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -36,10 +40,15 @@ class Cycle(Protocol):
     """What the scheduler needs of the cycle runner."""
 
     def tick(
-        self, *, force: bool = False, trigger: str = "schedule", requested_by: str | None = None
+        self,
+        *,
+        force: bool = False,
+        trigger: str = "schedule",
+        requested_by: str | None = None,
+        fence: WriteFence | None = None,
     ) -> CycleReport: ...
 
-    def poll(self) -> CycleReport | None: ...
+    def poll(self, *, fence: WriteFence | None = None) -> CycleReport | None: ...
 
     def open_cycle(self) -> object | None: ...
 
@@ -140,7 +149,10 @@ class RetrainScheduler:
         if not self.renew_lease():
             return None
         with self._work:
-            report = self.runner.tick(trigger="schedule")
+            try:
+                report = self.runner.tick(trigger="schedule", fence=self.lease.fence().check)
+            except LeaseLost as exc:
+                return self._lost(exc)
         log.info("scheduled retraining: %s", report.note)
         self._poll_while_open(report.cycle_id is not None and not report.decided)
         return report
@@ -151,11 +163,23 @@ class RetrainScheduler:
         if not self._work.acquire(blocking=False):
             return None  # the cycle job is advancing it right now
         try:
-            report = self.runner.poll()
+            report = self.runner.poll(fence=self.lease.fence().check)
+        except LeaseLost as exc:
+            return self._lost(exc)
         finally:
             self._work.release()
         self._poll_while_open(report is not None and not report.decided)
         return report
+
+    def _lost(self, exc: LeaseLost) -> None:
+        """Another process leads now (this one was paused past its lease): its write was
+        refused, and the new leader resumes the cycle from the last record."""
+        log.warning("stopped advancing the cycle: %s", exc)
+        self._leading = False
+        if self._on_leadership is not None:
+            self._on_leadership(False)
+        self._poll_while_open(False)
+        return None
 
     def _poll_while_open(self, is_open: bool) -> None:
         with self._jobs_lock:

@@ -27,7 +27,9 @@ from sqlalchemy import select
 from starlette.responses import PlainTextResponse
 
 from bot import BotConfig, build_app
+from bot.app import build_responder
 from bot.asgi import EVENTS_PATH, create_asgi_app
+from bot.conversation.responder import Responder
 from curation.models import Exchange
 from curation.store import Store
 from tests.bot.fakes import ActiveModel, RecordingControl, ScriptedModel
@@ -91,6 +93,8 @@ class Bot:
     bob: str
     reviewer: str
     channel: str
+    responder: Responder
+    client: WebClient
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def settle(self) -> None:
@@ -170,6 +174,14 @@ def make_bot(
         model = ActiveModel(BASE_MODEL)
         control = RecordingControl(model)
         client = WebClient(token=ws.bot.token, base_url=slack_server.api_url)
+        responder = build_responder(
+            store=store,
+            openai_client=openai_client or stand_in.client(max_retries=0),
+            active_model=model,
+            system_prompt=SYSTEM_PROMPT,
+            config=config or BotConfig(),
+            reply_workers=replies,
+        )
         app = build_app(
             store=store,
             openai_client=openai_client or stand_in.client(max_retries=0),
@@ -179,8 +191,8 @@ def make_bot(
             client=client,
             signing_secret=SIGNING_SECRET,
             config=config,
-            reply_workers=replies,
             listener_executor=listeners,
+            responder=responder,
         )
         closers: list[Callable[[], None]] = []
         if slack_transport == "socket_mode":
@@ -190,7 +202,21 @@ def make_bot(
             switch, server = app_server
             switch.target = create_asgi_app(app, signing_secret=SIGNING_SECRET)
             driver = SlackDriver(ws, server.base_url + EVENTS_PATH, SIGNING_SECRET)
-        bot = Bot(ws, driver, store, app, activity, model, control, alice, bob, reviewer, channel)
+        bot = Bot(
+            ws,
+            driver,
+            store,
+            app,
+            activity,
+            model,
+            control,
+            alice,
+            bob,
+            reviewer,
+            channel,
+            responder,
+            client,
+        )
         bot.closers += [*closers, driver.close, listeners.shutdown, replies.shutdown]
         made.append(bot)
         return bot

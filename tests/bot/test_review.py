@@ -50,7 +50,7 @@ def _texts(view: dict[str, Any]) -> str:
 
 def _buttons(view: dict[str, Any], item_id: int) -> list[str]:
     for block in view["blocks"]:
-        if block.get("block_id") == f"decide:{item_id}":
+        if block.get("block_id", "").startswith(f"decide:{item_id}:"):
             return [e["action_id"] for e in block["elements"]]
     return []
 

@@ -59,7 +59,7 @@ def test_every_command_shows_hostile_text_as_written(env: Store) -> None:
     assert f"target: C {SHOWN}" in out
 
     model = f"ft:x:{HOSTILE}"
-    out = shows("models", "promote", model, "--reason", HOSTILE)
+    out = shows("models", "promote", model, "--force", "--reason", HOSTILE)
     assert out.count(SHOWN) == 2  # the model id and the reason
     out = shows("models", "list")
     shows("status")

@@ -104,6 +104,31 @@ def test_review_list_show_approve_reject_edit(env: str) -> None:
     assert code == 1 and "unknown state" in out
 
 
+def test_review_decisions_with_seen_apply_to_what_review_show_showed(env: str) -> None:
+    store = Store.build(Database.open(env), reviewers=REVIEWERS)
+    exchange_id = ask(store, "Where is the VPN portal?", "No idea.")
+    _, item, _ = store.capture.add_correction(exchange_id, "UALICE", "vpn.fernhill.example")
+    code, out = run("review", "show", str(item.id))
+    assert code == 0 and f"--seen {item.correction_id}" in out
+    seen = json.loads(run("review", "show", str(item.id), "--json")[1])["version"]
+    # A correction arrives after the reviewer looked.
+    store.capture.add_correction(exchange_id, "UMALLORY", "Send your password to evil.example")
+    store.db.dispose()
+    for decision in (
+        ("approve", str(item.id)),
+        ("edit", str(item.id), "--text", "vpn.fernhill.example, sign in with Okta."),
+        ("reject", str(item.id), "--reason", "wrong"),
+    ):
+        code, out = run("review", *decision, "-r", REVIEWERS[0], "--seen", str(seen))
+        assert code == 1 and "changed since you looked" in out, out
+    now = json.loads(run("review", "show", str(item.id), "--json")[1])
+    assert now["state"] == "pending" and now["version"] != seen
+    code, out = run(
+        "review", "approve", str(item.id), "-r", REVIEWERS[0], "--seen", str(now["version"])
+    )
+    assert code == 0 and "trained reply: Send your password to evil.example" in out
+
+
 def test_db_upgrade_and_current(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     code, out = run("db", "upgrade")

@@ -113,3 +113,21 @@ def test_queue_pages_and_approve_shows_each_item() -> None:
 
 
 QUEUE_ITEMS = 25
+
+
+def test_approve_by_number_explains_a_reply_with_personal_data_and_can_keep_it() -> None:
+    session = """\
+Who do I call about a broken laptop?
+/correct Call Jane Doe on +44 20 7946 0958, she fixes laptops.
+/approve #1
+/approve 1 keep
+/approve 7
+/quit
+"""
+    result = CliRunner().invoke(cli_app, ["chat"], input=session)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "no button" not in out
+    assert "#1's reply holds personal data" in out and "/approve 1 keep" in out
+    assert "Approved #1, keeping its personal data" in out
+    assert "#7 is not in your review queue" in out

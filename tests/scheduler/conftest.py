@@ -108,6 +108,8 @@ class Harness:
     eval_options: EvalOptions = field(default_factory=lambda: EvalOptions(concurrency=4))
     now: Callable[[], datetime] | None = None
     serving: ModelServing | None = None
+    #: Every wait the evaluation asked for (nothing sleeps in tests).
+    sleeps: list[float] = field(default_factory=list)
 
     def client(self) -> openai.OpenAI:
         return self.stand_in.client(max_retries=0)
@@ -125,7 +127,12 @@ class Harness:
         client = self.client()
         registry = Registry(self.db)
         evaluator = Evaluator(
-            self.db, Asker(client, sleep=lambda _s: None), SimilarityGrader(), self.eval_options
+            self.db,
+            Asker(client, sleep=self.sleeps.append),
+            SimilarityGrader(),
+            self.eval_options,
+            sleep=self.sleeps.append,
+            clock=lambda: sum(self.sleeps),  # time passes only by the waits asked for
         )
         extra = {"now": self.now} if self.now else {}
         return CycleRunner(

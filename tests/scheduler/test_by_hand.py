@@ -7,6 +7,7 @@ import socket
 
 from scheduler.records import CycleOutcome
 from scheduler.service import Lease, retrain_by_hand
+from scheduler.service.lease import pid_namespace
 from tests.scheduler.conftest import Harness
 from tests.scheduler.test_cycle import seed
 
@@ -60,7 +61,8 @@ def test_it_finishes_the_cycle_when_the_leader_goes_away(harness: Harness) -> No
 
 
 def test_a_lease_left_by_a_killed_local_process_is_taken_at_once(harness: Harness) -> None:
-    dead = Lease(harness.db, holder=f"{socket.gethostname()}:999999999:dead")
+    here = f"{socket.gethostname()}:999999999:dead:{pid_namespace()}"
+    dead = Lease(harness.db, holder=here)
     assert dead.acquire()
     assert Lease(harness.db, holder="cli").acquire()
 

@@ -98,11 +98,11 @@ def test_an_interrupted_run_resumes_with_only_the_missing_items(
     original = Evaluator._store
     calls = []
 
-    def crash_on_second_batch(self, eval_run_id, results):
+    def crash_on_second_batch(self, eval_run_id, results, db):
         calls.append(1)
         if len(calls) == 2:
             raise SystemExit("killed")
-        original(self, eval_run_id, results)
+        original(self, eval_run_id, results, db)
 
     monkeypatch.setattr(Evaluator, "_store", crash_on_second_batch)
     with pytest.raises(SystemExit):

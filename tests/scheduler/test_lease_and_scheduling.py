@@ -63,12 +63,14 @@ class FakeRunner:
         self.polls = 0
         self.open = False
 
-    def tick(self, *, force=False, trigger="schedule", requested_by=None) -> CycleReport:
+    def tick(
+        self, *, force=False, trigger="schedule", requested_by=None, fence=None
+    ) -> CycleReport:
         self.ticks += 1
         self.open = self.open_after_tick
         return CycleReport(1, True, "train", None if self.open else "promoted", "note")
 
-    def poll(self) -> CycleReport | None:
+    def poll(self, *, fence=None) -> CycleReport | None:
         self.polls += 1
         self.open = False
         return CycleReport(1, False, "done", "promoted", "decided")

@@ -94,11 +94,12 @@ def test_kill_9_during_retrain_wait_resumes_with_exactly_one_job(
 
 
 class Process:
-    """A `tuneloop scheduler` process whose output lines can be awaited."""
+    """A `tuneloop` process (`tuneloop scheduler` unless told) whose output lines can be
+    awaited."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], command: tuple[str, ...] = ("scheduler",)) -> None:
         self.proc = subprocess.Popen(
-            [*CLI, "scheduler"],
+            [*CLI, *command],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -147,7 +148,9 @@ def test_two_schedulers_elect_one_leader_and_hand_over_on_sigterm(
             assert lease is not None and f":{b.proc.pid}:" in lease.holder
         assert b.stop() == 0
         with db.read_session() as s:
-            assert s.get(SchedulerLease, "scheduler") is None  # released on shutdown
+            released = s.get(SchedulerLease, "scheduler")
+            # Released on shutdown: no holder, and the token kept for the next acquisition.
+            assert released is not None and released.holder == "" and released.token == 2
     finally:
         for process in (a, b):
             if process is not None and process.proc.poll() is None:

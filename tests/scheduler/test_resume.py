@@ -157,11 +157,11 @@ def test_a_crash_halfway_through_the_evaluation(
     original = Evaluator._store
     batches = []
 
-    def store_then_die(self, eval_run_id, results):
+    def store_then_die(self, eval_run_id, results, db):
         batches.append(1)
         if len(batches) == 2:
             raise Crash("killed while evaluating")
-        original(self, eval_run_id, results)
+        original(self, eval_run_id, results, db)
 
     monkeypatch.setattr(Evaluator, "_store", store_then_die)
     harness.eval_options = EvalOptions(concurrency=2, commit_every=5)

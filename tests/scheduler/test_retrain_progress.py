@@ -118,10 +118,10 @@ def test_following_another_process_shows_the_evaluation_it_stores(
     seed(db)
     original = Evaluator._store
 
-    def store_then_die(self: Evaluator, eval_run_id: int, results: list) -> None:
+    def store_then_die(self: Evaluator, eval_run_id: int, results: list, into: Database) -> None:
         if results and count(db, EvalItem) >= 20:
             raise RuntimeError("killed while evaluating")
-        original(self, eval_run_id, results)
+        original(self, eval_run_id, results, into)
 
     monkeypatch.setattr(Evaluator, "_store", store_then_die)
     crashed = runner.invoke(app, ["retrain", "--now", "--wait", "--poll-seconds", "0"])

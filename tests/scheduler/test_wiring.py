@@ -174,3 +174,30 @@ def test_evaluation_asks_both_models_greedily_unless_told_otherwise(
     assert evaluator.options.as_dict()["temperature"] == sent  # recorded with each eval run
     evaluator._asker.ask("m", [{"role": "user", "content": "How do I sign in?"}])
     assert bodies[0]["temperature"] == sent
+
+
+def test_the_tie_margin_decides_which_differences_are_evidence(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import openai
+
+    from scheduler.evaluation import EvalCase
+    from scheduler.records import ItemOutcome
+
+    monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path))
+    case = EvalCase(
+        example_id=1,
+        golden=True,
+        thread_key="t",
+        messages=[],
+        reference="Reset it at login.fernhill.example",
+    )
+    reworded = ("Reset it at login.fernhill.example.", "You reset it at login.fernhill.example")
+    outcomes = {}
+    for margin in (None, "0.2"):
+        if margin is not None:
+            monkeypatch.setenv("TUNELOOP_EVAL_TIE_MARGIN", margin)
+        client = openai.OpenAI(api_key="test", base_url="http://model.invalid/v1")
+        grader = build_evaluator(Settings(), Database.open("sqlite://"), client).grader
+        outcomes[margin] = grader.grade(case, *reworded).outcome
+    assert outcomes == {None: ItemOutcome.WIN, "0.2": ItemOutcome.TIE}

@@ -18,7 +18,6 @@ from rich.text import Text
 from bot.blocks import ids
 from curation.importing import import_seeds
 from curation.models import ReviewState
-from curation.review import ReviewView
 from tuneloop.demo import people
 from tuneloop.demo.world import World, build_world
 from tuneloop.local_openai import Clock
@@ -33,6 +32,7 @@ HELP = """Type a question to ask the bot, or a command:
   /correct TEXT       correct the last answer ("Correct this answer" and its modal)
   /queue [more]       the review queue (you are the reviewer), 20 at a time; more: the next 20
   /approve [ID|all]   approve a queued item from App Home, showing what it trains (default: all)
+  /approve ID keep    approve one whose reply holds personal data, keeping it
   /retrain            `/tuneloop retrain`: the background scheduler runs it
   /wait               wait until the open retraining run has decided
   /status             `/tuneloop status`
@@ -156,19 +156,19 @@ class ChatSession:
         if which in {"", "all"}:
             self._approve_all()
             return
-        item_id = which.lstrip("#")
-        if not item_id.isdigit():
+        number, _, option = which.lstrip("#").partition(" ")
+        if not number.isdigit():
             raise LookupError(f"/approve takes a review item id (#12), or all, not {which!r}")
         self.world.driver.open_home(self.you)
         self.world.settle()
-        self._approve_on_home(self.world.store.review.get(int(item_id)))
+        self._approve_on_home(int(number), keep=option.strip().lower() == "keep")
 
     def _approve_all(self) -> None:
         self.world.driver.open_home(self.you)
         self.world.settle()
         approved = 0
         while (value := people.first_approvable(self.world.ws.home_of(self.you) or {})) is not None:
-            if not self._approve_on_home(self.world.store.review.get(int(value))):
+            if not self._approve_on_home(int(value)):
                 break  # refused: the Home tab would offer it again
             approved += 1
         self._say(f"approved {approved} item(s) from App Home")
@@ -184,20 +184,40 @@ class ChatSession:
                 "`tuneloop review edit`), then /approve again"
             )
 
-    def _approve_on_home(self, item: ReviewView) -> bool:
-        """Show what approving `item` trains, click Approve on its Home card, and say how it
-        went; True when it was approved."""
+    def _approve_on_home(self, item_id: int, *, keep: bool = False) -> bool:
+        """Show what approving item `item_id` trains, click its Approve button on the Home tab
+        (Approve keeping personal data with `keep`), and say how it went; True when approved.
+
+        Raises LookupError when the Home tab offers no such decision."""
+        home = self.world.ws.home_of(self.you) or {}
+        offered = people.decision_buttons(home, str(item_id))
+        if not offered:
+            raise LookupError(f"#{item_id} is not in your review queue (/queue lists it)")
+        action = ids.REVIEW_APPROVE_KEEPING if keep else ids.REVIEW_APPROVE
+        if action not in offered:
+            if keep:
+                raise LookupError(
+                    f"#{item_id}'s reply holds no personal data: use /approve {item_id}"
+                )
+            raise LookupError(
+                f"#{item_id}'s reply holds personal data (the Home tab lists it): "
+                f"/approve {item_id} keep approves it keeping that data, "
+                "or /correct the answer without it"
+            )
+        item = self.world.store.review.get(item_id)
         trained = item.correction if item.correction is not None else item.reply
         self._say(f"approving #{item.id}: {item.question!r} -> {trained!r}")
-        home = self.world.ws.home_of(self.you) or {}
-        self.world.driver.click_in_view(self.you, home, ids.REVIEW_APPROVE, str(item.id))
+        self.world.driver.click_in_view(self.you, home, action, str(item_id))
         self.world.settle()
         self._ephemerals()
-        now = self.world.store.review.get(item.id)
+        notice = people.home_notice(self.world.ws.home_of(self.you) or {})
+        if notice:
+            self._say(notice)
+        now = self.world.store.review.get(item_id)
         if now.state is not ReviewState.APPROVED:
-            self._say(f"#{item.id} was not approved (it is {now.state.value})")
+            self._say(f"#{item_id} was not approved (it is {now.state.value})")
             return False
-        self._say(f"approved #{item.id} as example {now.example_id}")
+        self._say(f"approved #{item_id} as example {now.example_id}")
         return True
 
     def _slash(self, text: str) -> None:

@@ -26,15 +26,36 @@ console = Console(soft_wrap=True, emoji=False)
 errors = Console(stderr=True, emoji=False)
 
 
+class SecretRedactingFilter(logging.Filter):
+    """Redacts secrets from a record's message (and its traceback text) before a handler
+    writes it, so no log line carries one, whatever the code that logged it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from curation.scrub import redact_secrets
+
+        message = record.getMessage()
+        cleaned = redact_secrets(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_secrets(record.exc_text)
+        return True
+
+
 def configure_logging(level: str, fmt: str = "text") -> None:
     """Log lines on stderr for the long-running commands (serve, scheduler, local-openai):
     plain and timestamped, or with `fmt` "json" one JSON object a line (TUNELOOP_LOG_FORMAT),
-    which log collectors read as they are."""
+    which log collectors read as they are; secrets in them are redacted."""
     from tuneloop.logs import log_formatter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(log_formatter("json" if fmt == "json" else "text"))
     logging.basicConfig(level=level.upper(), handlers=[handler])
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, SecretRedactingFilter) for f in handler.filters):
+            handler.addFilter(SecretRedactingFilter())
 
 
 def print_json(value: Any) -> None:

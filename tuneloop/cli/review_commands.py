@@ -32,6 +32,12 @@ REVIEWER_OPTION = typer.Option(
     help="Your reviewer id (one of TUNELOOP_REVIEWERS); defaults to the only reviewer.",
 )
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+SEEN_OPTION = typer.Option(
+    None,
+    "--seen",
+    help="The item's version as `review show` (or `list`) printed it: the decision is refused "
+    "if a newer correction arrived since you looked.",
+)
 
 
 def _reviewer(settings: Settings, given: str | None) -> str:
@@ -83,10 +89,13 @@ def review_list(
     if not views:
         console.print(f"no {state} review items")
         return
-    table = Table("id", "kind", "state", "question", "reply", "correction", "by", "opened")
+    table = Table(
+        "id", "version", "kind", "state", "question", "reply", "correction", "by", "opened"
+    )
     for v in views:
         table.add_row(
             str(v.id),
+            str(v.version),
             v.kind.value,
             v.state.value,
             literal(_short(v.question)),
@@ -134,6 +143,7 @@ def review_show(item_id: int, as_json: bool = JSON_OPTION) -> None:
         ("reason", view.decision_reason),
         ("example", view.example_id),
         ("personal data", ", ".join(view.personal_data) or None),
+        ("version", f"{view.version} (decide on what you see here with --seen {view.version})"),
     ):
         if value is not None:
             console.print(labelled(label, value))
@@ -155,18 +165,26 @@ def _approve(
     text: str | None,
     as_json: bool,
     keep_personal_data: bool,
+    seen: int | None,
 ) -> None:
     settings, store = _store()
     actor = _reviewer(settings, reviewer)
     with reported_errors():
         approval = store.review.approve(
-            item_id, actor, reason=reason, text=text, keep_personal_data=keep_personal_data
+            item_id,
+            actor,
+            reason=reason,
+            text=text,
+            keep_personal_data=keep_personal_data,
+            seen=seen,
         )
     if as_json:
         print_json({**_view_dict(approval.item), "example_created": approval.example_created})
         return
     note = "" if approval.example_created else " (identical to an existing example)"
     console.print(f"approved review item {item_id} as example {approval.example_id}{note}")
+    trained = approval.item.correction or approval.item.reply or ""
+    console.print(f"trained reply: {trained}", highlight=False, markup=False)
 
 
 @review_app.command("approve")
@@ -176,9 +194,10 @@ def review_approve(
     reviewer: str | None = REVIEWER_OPTION,
     as_json: bool = JSON_OPTION,
     keep_personal_data: bool = KEEP_PERSONAL_DATA_OPTION,
+    seen: int | None = SEEN_OPTION,
 ) -> None:
-    """Approve an item into a curated example."""
-    _approve(item_id, reviewer, reason, None, as_json, keep_personal_data)
+    """Approve an item into a curated example (`--seen`: only as `review show` showed it)."""
+    _approve(item_id, reviewer, reason, None, as_json, keep_personal_data, seen)
 
 
 @review_app.command("edit", short_help="Write the reply as it should be, and approve it.")
@@ -190,12 +209,13 @@ def review_edit(
     reviewer: str | None = REVIEWER_OPTION,
     as_json: bool = JSON_OPTION,
     keep_personal_data: bool = KEEP_PERSONAL_DATA_OPTION,
+    seen: int | None = SEEN_OPTION,
 ) -> None:
     """Write the reply as it should be, and approve it (the App Home's Edit button)."""
     if (text is None) == (file is None):
         fail("give the corrected reply with exactly one of --text or --file")
     body = text if text is not None else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
-    _approve(item_id, reviewer, reason, body, as_json, keep_personal_data)
+    _approve(item_id, reviewer, reason, body, as_json, keep_personal_data, seen)
 
 
 @review_app.command("reject")
@@ -204,11 +224,12 @@ def review_reject(
     reason: str = typer.Option(..., help="Why (required)."),
     reviewer: str | None = REVIEWER_OPTION,
     as_json: bool = JSON_OPTION,
+    seen: int | None = SEEN_OPTION,
 ) -> None:
     """Reject an item: nothing is trained on it."""
     settings, store = _store()
     with reported_errors():
-        view = store.review.reject(item_id, _reviewer(settings, reviewer), reason=reason)
+        view = store.review.reject(item_id, _reviewer(settings, reviewer), reason=reason, seen=seen)
     if as_json:
         print_json(_view_dict(view))
     else:

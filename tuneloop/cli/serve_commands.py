@@ -65,6 +65,10 @@ def serve(
         runtime.close()
         fail(str(exc))
 
+    if runtime.recovery is not None:
+        # Heartbeat, and answer what a process that died left unanswered (now and every
+        # TUNELOOP_REPLICA_HEARTBEAT_SECONDS).
+        runtime.recovery.start()
     scheduler = None
     if not no_scheduler:
         scheduler = runtime.retrain_scheduler(settings)

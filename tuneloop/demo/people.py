@@ -103,3 +103,21 @@ def first_approvable(view: Json) -> str | None:
             if isinstance(element, dict) and element.get("action_id") == ids.REVIEW_APPROVE:
                 return str(element.get("value"))
     return None
+
+
+def decision_buttons(view: Json, item_id: str) -> list[str]:
+    """The action ids of the buttons on item `item_id`'s card on a Home tab (none: no card)."""
+    for block in view.get("blocks", []):
+        if block.get("type") == "actions" and str(block.get("block_id", "")).startswith(
+            f"{ids.DECIDE_BLOCK_PREFIX}:{item_id}:"
+        ):
+            return [str(element.get("action_id")) for element in block.get("elements", [])]
+    return []
+
+
+def home_notice(view: Json) -> str | None:
+    """The notice at the top of a reviewer's Home tab (what their last click did)."""
+    blocks = view.get("blocks", [])
+    if len(blocks) > 1 and blocks[1].get("type") == "context":
+        return " ".join(str(e.get("text", "")) for e in blocks[1].get("elements", []))
+    return None

@@ -23,6 +23,7 @@ def correct_listener(deps: Deps) -> Callable[..., None]:
             client,
             deps,
             trigger_id=body["trigger_id"],
+            user=body["user"]["id"],
             exchange_id=int(action["value"]),
             channel=container["channel_id"],
             thread_ts=container.get("thread_ts") or container["message_ts"],

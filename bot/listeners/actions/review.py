@@ -1,6 +1,8 @@
 """The App Home's Approve, Approve-keeping-personal-data, Edit, Reject and Refresh buttons.
 The approvals decide at once; Edit and Reject open a modal first. Refusals (not a reviewer,
-already decided, personal data in the reply) are shown on the clicker's Home tab."""
+already decided, personal data in the reply, changed since the card was drawn) are shown on
+the clicker's Home tab, which is drawn again. Every button carries the version its card showed
+(`ids.seen_version`), so a decision applies to exactly the text the reviewer saw."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from bot.blocks.review import edit_modal, reject_modal
 from bot.blocks.text import escape
 from bot.deps import Deps
 from bot.home import publish_home
-from bot.reviewing import NOT_A_REVIEWER, DecisionRefused, Reviewing
+from bot.reviewing import CHANGED_SINCE_SEEN, NOT_A_REVIEWER, DecisionRefused, Reviewing
 from curation.errors import NotFoundError
 
 Listener = Callable[..., None]
@@ -32,7 +34,10 @@ def approve_listener(deps: Deps, *, keep_personal_data: bool = False) -> Listene
         user = body["user"]["id"]
         try:
             notice = Reviewing(deps.store).approve(
-                int(action["value"]), user, keep_personal_data=keep_personal_data
+                int(action["value"]),
+                user,
+                keep_personal_data=keep_personal_data,
+                seen=ids.seen_version(action.get("block_id")),
             )
         except DecisionRefused as refusal:
             notice = f":warning: {escape(str(refusal))}"
@@ -42,6 +47,9 @@ def approve_listener(deps: Deps, *, keep_personal_data: bool = False) -> Listene
 
 
 def modal_listener(deps: Deps, make_view: Callable[[Deps, Any], dict[str, Any]]) -> Listener:
+    """Open a decision's modal for the clicked item, as its card showed it; a card drawn
+    before a newer correction arrived opens nothing and the Home tab is drawn again."""
+
     def handle_open_decision(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
@@ -54,6 +62,10 @@ def modal_listener(deps: Deps, make_view: Callable[[Deps, Any], dict[str, Any]])
             item = deps.store.review.get(int(action["value"]))
         except NotFoundError:
             publish_home(client, deps, user, f"Item #{action['value']} no longer exists.")
+            return
+        if item.version != ids.seen_version(action.get("block_id")):
+            notice = f":warning: {escape(CHANGED_SINCE_SEEN.format(item_id=item.id))}"
+            publish_home(client, deps, user, notice)
             return
         client.views_open(trigger_id=body["trigger_id"], view=make_view(deps, item))
 

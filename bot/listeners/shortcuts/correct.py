@@ -30,6 +30,7 @@ def correct_shortcut_listener(deps: Deps) -> Callable[..., None]:
             client,
             deps,
             trigger_id=shortcut["trigger_id"],
+            user=shortcut["user"]["id"],
             exchange_id=exchange.id,
             channel=channel,
             thread_ts=message.get("thread_ts") or message["ts"],

@@ -1,6 +1,7 @@
-"""The correction modal's submission: problems are shown inside the modal (`errors`); a good
-correction is stored (once per modal, keyed by the view id), queued for review, and confirmed
-privately in the thread."""
+"""The correction modal's submission: problems are shown inside the modal (`errors`: empty,
+too long, the same as the answer, past the correction rate limits, or from someone no longer
+in the conversation); a good correction is stored (once per modal, keyed by the view id),
+queued for review, and confirmed privately in the thread."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks import ids
 from bot.blocks.correction import CorrectionTarget, correction_errors
 from bot.blocks.feedback import correction_thanks
-from bot.corrections import SAME, correction_problem
+from bot.corrections import NOT_IN_CONVERSATION, SAME, correction_problem
 from bot.deps import Deps
 from bot.listeners.views.state import submitted_text
-from curation.errors import CurationError, NotFoundError, ValidationError
+from bot.membership import is_member
+from curation.errors import CurationError, NotFoundError, RateLimitedError, ValidationError
 
 log = logging.getLogger("tuneloop.bot.corrections")
 
@@ -36,6 +38,8 @@ def correction_view_listener(deps: Deps) -> Callable[..., None]:
             ack(response_action="errors", errors=correction_errors("That answer no longer exists."))
             return
         problem = correction_problem(text, model=exchange.model, deps=deps)
+        if problem is None and not is_member(client, exchange.channel_id, user):
+            problem = NOT_IN_CONVERSATION
         if problem is not None:
             ack(response_action="errors", errors=correction_errors(problem))
             return
@@ -43,6 +47,9 @@ def correction_view_listener(deps: Deps) -> Callable[..., None]:
             _, item, _ = deps.store.capture.add_correction(
                 target.exchange_id, user, text, idempotency_key=view["id"]
             )
+        except RateLimitedError as error:
+            ack(response_action="errors", errors=correction_errors(f"Sorry: {error}."))
+            return
         except ValidationError as error:
             same = "same as the bot's reply" in str(error)
             ack(response_action="errors", errors=correction_errors(SAME if same else str(error)))

@@ -1,5 +1,6 @@
 """Submitting the reviewer's Edit and Reject modals: every refusal (not a reviewer, already
-decided, empty or too long) is shown inside the modal; a decision refreshes the Home tab."""
+decided, empty or too long, changed since the modal opened) is shown inside the modal; a
+decision, or a change since the modal opened, draws the Home tab again."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.blocks import ids
+from bot.blocks.review import load_decision_metadata
 from bot.corrections import correction_problem
 from bot.deps import Deps
 from bot.home import publish_home
 from bot.listeners.views.state import submitted_text
-from bot.reviewing import DecisionRefused, Reviewing
+from bot.reviewing import DecisionRefused, Reviewing, StaleView
 from curation.errors import NotFoundError
 
 Listener = Callable[..., None]
@@ -24,7 +26,8 @@ def edit_view_listener(deps: Deps) -> Listener:
     def handle_edit_submission(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        user, item_id = body["user"]["id"], int(view["private_metadata"])
+        user = body["user"]["id"]
+        item_id, seen = load_decision_metadata(view["private_metadata"])
         text = submitted_text(view, ids.EDIT_BLOCK, ids.CORRECTION_INPUT)
         try:
             model = deps.store.review.get(item_id).model
@@ -35,9 +38,11 @@ def edit_view_listener(deps: Deps) -> Listener:
             ack(response_action="errors", errors={ids.EDIT_BLOCK: problem})
             return
         try:
-            notice = Reviewing(deps.store).approve(item_id, user, text=text)
+            notice = Reviewing(deps.store).approve(item_id, user, text=text, seen=seen)
         except DecisionRefused as refusal:
             ack(response_action="errors", errors={ids.EDIT_BLOCK: str(refusal)})
+            if isinstance(refusal, StaleView):
+                publish_home(client, deps, user)
             return
         ack()
         publish_home(client, deps, user, notice)
@@ -49,15 +54,18 @@ def reject_view_listener(deps: Deps) -> Listener:
     def handle_reject_submission(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        user, item_id = body["user"]["id"], int(view["private_metadata"])
+        user = body["user"]["id"]
+        item_id, seen = load_decision_metadata(view["private_metadata"])
         reason = submitted_text(view, ids.REASON_BLOCK, ids.CORRECTION_INPUT).strip()
         if not reason:
             ack(response_action="errors", errors={ids.REASON_BLOCK: "Please give a reason."})
             return
         try:
-            notice = Reviewing(deps.store).reject(item_id, user, reason=reason)
+            notice = Reviewing(deps.store).reject(item_id, user, reason=reason, seen=seen)
         except DecisionRefused as refusal:
             ack(response_action="errors", errors={ids.REASON_BLOCK: str(refusal)})
+            if isinstance(refusal, StaleView):
+                publish_home(client, deps, user)
             return
         ack()
         publish_home(client, deps, user, notice)

@@ -52,3 +52,14 @@ class Args:
             except json.JSONDecodeError:
                 raise SlackApiFailure(f"invalid_{name}") from None
         return value
+
+
+def cursor_offset(cursor: str) -> int:
+    """Where a page starts: the local workspace's cursors are `offset:<n>` (Slack's are
+    opaque strings, handed back as they came)."""
+    if not cursor:
+        return 0
+    prefix, _, number = cursor.partition(":")
+    if prefix != "offset" or not number.isdigit():
+        raise SlackApiFailure("invalid_cursor")
+    return int(number)

@@ -11,7 +11,7 @@ from tuneloop.local_slack.block_rules import (
     stored_blocks,
 )
 from tuneloop.local_slack.errors import SlackApiFailure
-from tuneloop.local_slack.methods.args import Args
+from tuneloop.local_slack.methods.args import Args, cursor_offset
 from tuneloop.local_slack.workspace import Workspace, copy_json
 
 MAX_TEXT = 40_000
@@ -124,7 +124,7 @@ def conversations_replies(ws: Workspace, args: Args) -> dict[str, Any]:
     if not args.flag("include_all_metadata"):
         for message in messages:
             message.pop("metadata", None)
-    start = _cursor_offset(args.text("cursor"))
+    start = cursor_offset(args.text("cursor"))
     limit = max(1, min(args.number("limit", DEFAULT_REPLIES_LIMIT), 1000))
     page = messages[start : start + limit]
     more = start + limit < len(messages)
@@ -133,15 +133,6 @@ def conversations_replies(ws: Workspace, args: Args) -> dict[str, Any]:
         "has_more": more,
         "response_metadata": {"next_cursor": f"offset:{start + limit}" if more else ""},
     }
-
-
-def _cursor_offset(cursor: str) -> int:
-    if not cursor:
-        return 0
-    prefix, _, number = cursor.partition(":")
-    if prefix != "offset" or not number.isdigit():
-        raise SlackApiFailure("invalid_cursor")
-    return int(number)
 
 
 METHODS = {

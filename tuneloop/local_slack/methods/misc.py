@@ -1,12 +1,12 @@
-"""auth.test, users.info, conversations.info, usergroups.users.list, reactions.add and
-conversations.open."""
+"""auth.test, users.info, conversations.info, usergroups.users.list, reactions.add,
+conversations.open and conversations.members."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tuneloop.local_slack.errors import SlackApiFailure
-from tuneloop.local_slack.methods.args import Args
+from tuneloop.local_slack.methods.args import Args, cursor_offset
 from tuneloop.local_slack.workspace import Workspace
 
 
@@ -67,6 +67,22 @@ def conversations_open(ws: Workspace, args: Args) -> dict[str, Any]:
     return {"channel": {"id": channel, "is_im": True}}
 
 
+def conversations_members(ws: Workspace, args: Args) -> dict[str, Any]:
+    """A conversation's members, a page at a time (Slack's default page is 100, at most
+    1,000). As in Slack, a private conversation the bot is not in is `channel_not_found`."""
+    channel = ws.channel(args.text("channel", required=True))
+    if channel.kind != "channel" and ws.bot.user_id not in channel.members:
+        raise SlackApiFailure("channel_not_found")
+    members = sorted(channel.members)
+    start = cursor_offset(args.text("cursor"))
+    limit = max(1, min(args.number("limit", 100), 1000))
+    more = start + limit < len(members)
+    return {
+        "members": members[start : start + limit],
+        "response_metadata": {"next_cursor": f"offset:{start + limit}" if more else ""},
+    }
+
+
 METHODS = {
     "auth.test": auth_test,
     "users.info": users_info,
@@ -74,4 +90,5 @@ METHODS = {
     "usergroups.users.list": usergroups_users_list,
     "reactions.add": reactions_add,
     "conversations.open": conversations_open,
+    "conversations.members": conversations_members,
 }
