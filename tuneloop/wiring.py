@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     from scheduler.cycle import CycleConfig, CycleRunner
     from scheduler.cycle.context import ModelServing
     from scheduler.evaluation import Evaluator, Grader
+    from scheduler.evaluation.runner import OnStored
     from scheduler.gate import GatePolicy
     from scheduler.notify import Notifier
     from scheduler.registry import ActiveModelLookup, Registry
@@ -156,8 +157,10 @@ def build_evaluator(
     client: openai.OpenAI,
     *,
     concurrency: int | None = None,
+    on_stored: OnStored | None = None,
 ) -> Evaluator:
-    """The evaluator with the configured grader, concurrency, timeout and retries."""
+    """The evaluator with the configured grader, concurrency, timeout and retries;
+    `on_stored` hears how many items are stored after each commit (a progress display)."""
     from scheduler.evaluation import (
         Asker,
         EvalOptions,
@@ -196,7 +199,7 @@ def build_evaluator(
         )
     else:
         grader = SimilarityGrader(tie_margin=settings.eval_tie_margin)
-    return Evaluator(db, asker, grader, options)
+    return Evaluator(db, asker, grader, options, on_stored=on_stored)
 
 
 def adapter_store(settings: Settings) -> AdapterStore:
@@ -289,13 +292,14 @@ def build_cycle_runner(
     client: openai.OpenAI | None = None,
     notifier: Notifier | None = None,
     trainer: Trainer | None = None,
+    on_evaluated: OnStored | None = None,
 ) -> CycleRunner:
     """The retraining cycle over the configured database, trainer and model provider (or the
     given `trainer`, say one on a stand-in the caller holds). Each
     cycle that ends (a decision, a failed job) is posted to TUNELOOP_REVIEW_CHANNEL when one is
     set, else logged, unless `notifier` is given. With a serving side that loads adapters,
     every registry change (a promotion, a rollback by hand) updates what is loaded at once: no
-    restart."""
+    restart. `on_evaluated` hears the evaluation's progress as its results are stored."""
     from scheduler.cycle import CycleRunner
     from scheduler.notify import log_notifier
     from tuneloop.provider import build_openai_client
@@ -307,7 +311,7 @@ def build_cycle_runner(
         db,
         client=client,
         trainer=trainer or build_trainer(settings, client),
-        evaluator=build_evaluator(settings, db, client),
+        evaluator=build_evaluator(settings, db, client, on_stored=on_evaluated),
         registry=registry,
         models=settings.models,
         config=cycle_config(settings),

@@ -61,7 +61,7 @@ def evaluation_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
     if not ensure_served(ctx, cycle.id, [run.candidate, run.incumbent]):
         return Progress.WAIT
     try:
-        ctx.evaluator.run(run.id, db=ctx.db)
+        done = ctx.evaluator.run(run.id, db=ctx.db)
     except EvaluationPaused as paused:
         # The candidate is trained and paid for: wait for the provider, never decide on a
         # burst's errors. A tick resumes at once; a poll after the provider's hint.
@@ -73,7 +73,12 @@ def evaluation_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
         set_note(ctx, cycle.id, note, not_before=resume_at)
         return Progress.WAIT
     with ctx.db.session() as session:
-        session.get_one(RetrainCycle, cycle.id).stage = CycleStage.DECIDE
+        stored = session.get_one(RetrainCycle, cycle.id)
+        stored.stage = CycleStage.DECIDE
+        stored.note = (
+            f"evaluated {done.candidate} against {done.incumbent} on "
+            f"{done.summary.get('items', 0)} items; the gate decides"
+        )
     return Progress.CONTINUE
 
 

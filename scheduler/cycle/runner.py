@@ -74,6 +74,10 @@ class CycleReport:
         return data
 
 
+#: Hears a report on the open cycle after each stage step that moved it on.
+OnStep = Callable[[CycleReport], None]
+
+
 class CycleRunner:
     def __init__(
         self,
@@ -120,10 +124,11 @@ class CycleRunner:
         force: bool = False,
         trigger: str = "schedule",
         requested_by: str | None = None,
+        on_step: OnStep | None = None,
         fence: WriteFence | None = None,
     ) -> CycleReport:
         """Resume the open cycle, or start one if enough new examples arrived (or `force`),
-        and take it as far as it can go now.
+        and take it as far as it can go now (`on_step`: see `advance`).
 
         A tick ignores a rate-limit wait (429s wait "for the next cycle"); `poll` honours it.
         With a `fence`, every write is checked by it (raises `LeaseLost` once it refuses).
@@ -132,7 +137,11 @@ class CycleRunner:
         if report.cycle_id is None:
             return report
         return self.advance(
-            report.cycle_id, respect_wait=False, started=report.started, fence=fence
+            report.cycle_id,
+            respect_wait=False,
+            started=report.started,
+            on_step=on_step,
+            fence=fence,
         )
 
     def begin(
@@ -182,17 +191,22 @@ class CycleRunner:
         *,
         respect_wait: bool = True,
         started: bool = False,
+        on_step: OnStep | None = None,
         fence: WriteFence | None = None,
     ) -> CycleReport:
-        """Run stages until the cycle ends or has to wait for the provider. With a `fence`,
-        each stage's writes are checked by it first: `LeaseLost` stops the cycle here, with
-        nothing of the refused transaction written, for the new leader to resume."""
+        """Run stages until the cycle ends or has to wait for the provider. `on_step` hears
+        where the open cycle stands after each step that moved it on (the returned report
+        says where it ended). With a `fence`, each stage's writes are checked by it first:
+        `LeaseLost` stops the cycle here, with nothing of the refused transaction written, for
+        the new leader to resume."""
         ctx = self.ctx if fence is None else replace(self.ctx, db=self.ctx.db.guarded(fence))
         was_open = False
         while True:
             cycle = self._load(cycle_id)
             if not cycle.is_open:
                 break
+            if was_open and on_step is not None:
+                on_step(self._report(cycle, started))
             was_open = True
             if respect_wait and cycle.not_before and self.ctx.now() < cycle.not_before:
                 return self._report(cycle, started, waiting_until=cycle.not_before)

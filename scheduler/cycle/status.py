@@ -108,15 +108,47 @@ def _open_cycle(session: Any, cycle: RetrainCycle) -> dict[str, Any]:
             "estimated_cost_usd": training.estimated_cost_usd,
             "error": training.error_message,
         }
-    run = session.scalar(select(EvalRun).where(EvalRun.cycle_id == cycle.id))
-    if run is not None:
-        answered = session.scalar(
-            select(func.count()).select_from(EvalItem).where(EvalItem.eval_run_id == run.id)
-        )
-        info["evaluation"] = {
-            "candidate": run.candidate,
-            "incumbent": run.incumbent,
-            "answered": answered,
-            "planned": run.item_count,
-        }
+    info["evaluation"] = _evaluation(session, cycle.id)
     return info
+
+
+def evaluation_progress(db: Database, cycle_id: int) -> dict[str, Any] | None:
+    """A cycle's evaluation so far: candidate, incumbent, items stored ("answered") of those
+    planned; None before it starts. Read from the store, so it shows the progress of a run
+    that another process is doing (results are stored in batches, `EvalOptions.commit_every`)."""
+    with db.read_session() as session:
+        return _evaluation(session, cycle_id)
+
+
+def cycle_decision(db: Database, cycle_id: int) -> dict[str, Any] | None:
+    """The gate's decision on a cycle's candidate (verdict, reason, figures), or None when the
+    cycle ended without one (a failed job, nothing to train)."""
+    with db.read_session() as session:
+        decision = session.scalar(select(Decision).where(Decision.cycle_id == cycle_id))
+        if decision is None:
+            return None
+        return {
+            "id": decision.id,
+            "candidate": decision.candidate,
+            "incumbent": decision.incumbent,
+            "verdict": decision.verdict.value,
+            "reason": decision.reason,
+            "numbers": dict(decision.numbers),
+            "thresholds": dict(decision.thresholds),
+            "decided_at": decision.decided_at.isoformat(),
+        }
+
+
+def _evaluation(session: Any, cycle_id: int) -> dict[str, Any] | None:
+    run = session.scalar(select(EvalRun).where(EvalRun.cycle_id == cycle_id))
+    if run is None:
+        return None
+    answered = session.scalar(
+        select(func.count()).select_from(EvalItem).where(EvalItem.eval_run_id == run.id)
+    )
+    return {
+        "candidate": run.candidate,
+        "incumbent": run.incumbent,
+        "answered": answered,
+        "planned": run.item_count,
+    }

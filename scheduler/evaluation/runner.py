@@ -37,6 +37,9 @@ from scheduler.records import EvalItem, EvalRun, EvalStatus, ItemOutcome
 
 log = logging.getLogger(__name__)
 
+#: Called with (eval run id, items stored, items planned) after each commit of results.
+OnStored = Callable[[int, int, int], None]
+
 
 @dataclass(frozen=True)
 class EvalOptions:
@@ -107,10 +110,13 @@ class Evaluator:
         now: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_stored: OnStored | None = None,
     ) -> None:
         """`sleep` waits between rounds of deferred items and `clock` (seconds, monotonic)
-        measures the burst against `options.retry_wait_s`; tests pass ones that do not wait."""
+        measures the burst against `options.retry_wait_s`; tests pass ones that do not wait.
+        `on_stored` hears the run's progress (a display) as results are committed."""
         self.db = db
+        self.on_stored = on_stored
         self._asker = asker
         self.grader = grader
         self.options = options or EvalOptions()
@@ -169,12 +175,21 @@ class Evaluator:
             len(todo),
             len(cases),
         )
+        done = len(cases) - len(todo)
+
+        def stored(count: int) -> None:
+            nonlocal done
+            done += count
+            if self.on_stored is not None:
+                self.on_stored(eval_run_id, done, len(cases))
+
+        stored(0)  # where it starts: nothing yet, or what an interrupted run stored
         hint: list[float | None] = [None]
         burst_since: list[float] = []
 
         def ask_round() -> list[EvalCase]:
             nonlocal todo
-            todo, hint[0] = self._ask_and_store(db, eval_run_id, run, todo)
+            todo, hint[0] = self._ask_and_store(db, eval_run_id, run, todo, stored)
             if todo:
                 burst_since[:] = burst_since or [self._clock()]
                 log.warning(
@@ -217,10 +232,15 @@ class Evaluator:
         return ends - burst_since > self.options.retry_wait_s
 
     def _ask_and_store(
-        self, db: Database, eval_run_id: int, run: EvalRun, todo: list[EvalCase]
+        self,
+        db: Database,
+        eval_run_id: int,
+        run: EvalRun,
+        todo: list[EvalCase],
+        stored: Callable[[int], None],
     ) -> tuple[list[EvalCase], float | None]:
-        """One round over `todo`: store each answered item; return the deferred ones and the
-        provider's longest `retry-after` among them."""
+        """One round over `todo`: store each answered item (telling `stored` how many at each
+        commit); return the deferred ones and the provider's longest `retry-after` among them."""
         deferred: list[EvalCase] = []
         hints: list[float] = []
         batch: list[_Result] = []
@@ -241,8 +261,10 @@ class Evaluator:
                 batch.append(result)
                 if len(batch) >= self.options.commit_every:
                     self._store(eval_run_id, batch, db)
+                    stored(len(batch))
                     batch = []
         self._store(eval_run_id, batch, db)
+        stored(len(batch))
         return deferred, max(hints) if hints else None
 
     # --- steps --------------------------------------------------------------------------------

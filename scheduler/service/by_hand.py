@@ -33,7 +33,8 @@ def retrain_by_hand(
 ) -> CycleReport:
     """Start or resume a run; with `wait`, return once it has decided (or has to wait for a
     rate limit to lift at the next scheduled run). `on_progress` hears each report taken while
-    waiting (the stage and the job's progress are in its note)."""
+    waiting, and after each stage step this process runs (the stage and the job's progress
+    are in its note)."""
     report: CycleReport | None = None
 
     def progressed(latest: CycleReport) -> CycleReport:
@@ -48,16 +49,24 @@ def retrain_by_hand(
                 try:
                     if report is None or report.cycle_id is None:
                         report = runner.tick(
-                            force=force, trigger=trigger, requested_by=requested_by, fence=fence
+                            force=force,
+                            trigger=trigger,
+                            requested_by=requested_by,
+                            fence=fence,
+                            on_step=progressed,
                         )
                     else:  # followed it until its leader went away: finish it here
-                        report = runner.advance(report.cycle_id, respect_wait=True, fence=fence)
+                        report = runner.advance(
+                            report.cycle_id, respect_wait=True, fence=fence, on_step=progressed
+                        )
                     while wait and report.cycle_id and not report.decided:
                         if report.waiting_until is not None:
                             break
                         progressed(report)
                         sleep(poll_seconds)
-                        report = runner.advance(report.cycle_id, respect_wait=True, fence=fence)
+                        report = runner.advance(
+                            report.cycle_id, respect_wait=True, fence=fence, on_step=progressed
+                        )
                     return report
                 except LeaseLost:
                     # Another process leads now; follow it through the database.

@@ -9,8 +9,9 @@ the job and recording its id finds that job on its next start instead of paying 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 DATASET_KEY = "tuneloop_dataset_version"
 SHA_KEY = "tuneloop_train_sha256"
 _TRANSIENT = (openai.InternalServerError, openai.APIConnectionError)
+#: Events read per poll to find the newest `metrics` one (a checkpoint or message event can
+#: come after it).
+METRICS_LOOKBACK = 10
 
 
 def provider_message(exc: openai.APIError) -> str:
@@ -50,8 +54,9 @@ class OpenAITrainer:
 
     name = "openai"
 
-    def __init__(self, client: openai.OpenAI) -> None:
+    def __init__(self, client: openai.OpenAI, *, now: Callable[[], datetime] = utcnow) -> None:
         self._client = client
+        self._now = now  # for the time left in a job's progress
 
     # --- the protocol -------------------------------------------------------------------------
     def start(self, request: TrainingRequest, on_uploaded: OnUploaded) -> JobReport:
@@ -87,7 +92,11 @@ class OpenAITrainer:
 
     def poll(self, job_id: str) -> JobReport:
         with _translated_errors():
-            return _report(self._client.fine_tuning.jobs.retrieve(job_id), {})
+            job = self._client.fine_tuning.jobs.retrieve(job_id)
+            report = _report(job, {})
+            if report.status is JobStatus.RUNNING:
+                report = replace(report, progress=self.progress(job))
+            return report
 
     def cancel(self, job_id: str) -> JobReport:
         with _translated_errors():
@@ -96,6 +105,20 @@ class OpenAITrainer:
             except openai.BadRequestError:
                 # Already finished: report what it finished as.
                 return self.poll(job_id)
+
+    def progress(self, job: FineTuningJob) -> str | None:
+        """How far a running job has got, in words ("step 12/54, loss 1.834, about 3 min
+        left"), from its newest `metrics` event (OpenAI sends one per training step, with
+        `step`, `total_steps` and `train_loss` in its `data`) and its `estimated_finish`.
+        Progress is a nicety: a failure to list the events leaves it out rather than failing
+        the poll."""
+        try:
+            events = self._client.fine_tuning.jobs.list_events(job.id, limit=METRICS_LOOKBACK)
+            newest = next((e for e in events.data if e.type == "metrics" and e.data), None)
+        except openai.APIError as exc:
+            log.info("could not read the events of fine-tuning job %s: %s", job.id, exc)
+            newest = None
+        return metrics_progress(newest.data if newest else None, job.estimated_finish, self._now())
 
     # --- steps --------------------------------------------------------------------------------
     def find_job(self, request: TrainingRequest) -> FineTuningJob | None:
@@ -186,6 +209,25 @@ def _retry_at(exc: openai.RateLimitError) -> datetime | None:
         return utcnow() + timedelta(seconds=float(header)) if header else None
     except ValueError:
         return None
+
+
+def metrics_progress(
+    data: Mapping[str, Any] | None, estimated_finish: int | None, now: datetime
+) -> str | None:
+    """A metrics event's `data` and the job's `estimated_finish` (Unix seconds) in words, or
+    None when neither says anything."""
+    parts: list[str] = []
+    data = data or {}
+    step, total = data.get("step"), data.get("total_steps")
+    if isinstance(step, int):
+        parts.append(f"step {step}/{total}" if isinstance(total, int) and total else f"step {step}")
+    loss = data.get("train_loss")
+    if isinstance(loss, int | float):
+        parts.append(f"loss {loss:.3f}")
+    seconds = estimated_finish - now.timestamp() if estimated_finish else 0
+    if seconds > 0:  # an estimate in the past says nothing more
+        parts.append(f"about {max(1, round(seconds / 60))} min left")
+    return ", ".join(parts) or None
 
 
 def _report(job: FineTuningJob, files: dict[str, str] | Any) -> JobReport:

@@ -110,6 +110,7 @@ def test_eval_reports_the_gate_without_promoting(env: str, db: Database) -> None
     assert data["summary"]["outcomes"]["loss"] == 12
     code, out = run("eval", "--candidate", candidate, "--incumbent", BASE_MODEL)
     assert code == 0 and "12 wins" in out and "nothing promoted" in out
+    assert "evaluating: 0/12 items\nevaluating: 12/12 items\n" in out  # progress as stored
     code, out = run("status", "--json")
     assert json.loads(out)["active_model"]["model"] == candidate
 

@@ -113,8 +113,13 @@ def test_an_interrupted_run_resumes_with_only_the_missing_items(
     asker = Asker(client, sleep=_no_sleep())
     real_ask = asker.ask
     asker.ask = lambda model, messages, **kw: asked.append(model) or real_ask(model, messages, **kw)
-    run = Evaluator(db, asker, SimilarityGrader()).run(run_id)
+    heard: list[tuple[int, int, int]] = []
+    resumed = Evaluator(db, asker, SimilarityGrader(), EvalOptions(commit_every=5))
+    resumed.on_stored = lambda *progress: heard.append(progress)
+    run = resumed.run(run_id)
     assert len(asked) == 2 * (len(FAQ) - 5)
+    # Progress as results are stored: from what the interrupted run left, one commit at a time.
+    assert heard == [(run_id, 5, 12), (run_id, 10, 12), (run_id, 12, 12)]
     assert run.status is EvalStatus.COMPLETE
     items = _items(db, run_id)
     assert len(items) == len(FAQ) == len({i.example_id for i in items})

@@ -4,7 +4,7 @@ and OpenAI's refusals and failures turned into clear outcomes."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openai
@@ -19,7 +19,7 @@ from scheduler.training import (
     TrainingUnavailable,
 )
 from scheduler.training.model_info import model_answers, shutdown_date
-from scheduler.training.openai_trainer import DATASET_KEY, SHA_KEY
+from scheduler.training.openai_trainer import DATASET_KEY, SHA_KEY, metrics_progress
 from tests.scheduler.conftest import BASE_MODEL, FAQ, sft_jsonl
 from tuneloop.local_openai import LocalOpenAI, ManualClock
 
@@ -174,3 +174,58 @@ def test_shutdown_dates_come_from_the_model_list(tmp_path: Path, client: openai.
     assert shutdown_date(client, model) == date(2027, 1, 14)  # inherited from the base
     assert shutdown_date(client, "gpt-4.1-nano-2025-04-14") is None
     assert shutdown_date(client, "ft:nope:x:y:z") is None
+
+
+def _running_job(tmp_path: Path, clock: ManualClock, client: openai.OpenAI) -> str:
+    """A job (12 examples, 3 epochs: 36 steps) half way through its running stage."""
+    request = _request(tmp_path)
+    uploaded: dict[str, str] = {}
+    OpenAITrainer(client).start(request, uploaded.__setitem__)
+    clock.advance_stages(1)  # the files are processed
+    resumed = TrainingRequest(**{**request.__dict__, "uploaded": dict(uploaded)})
+    job_id = OpenAITrainer(client).start(resumed, uploaded.__setitem__).job_id
+    clock.advance_stages(2.5)  # validated, queued, then half the training
+    return job_id
+
+
+def test_a_running_job_reports_its_step_loss_and_time_left(tmp_path: Path) -> None:
+    clock = ManualClock(stage_seconds=600.0)
+    client = LocalOpenAI(tmp_path / "s", clock=clock).client(max_retries=0)
+    job_id = _running_job(tmp_path, clock, client)
+    trainer = OpenAITrainer(client, now=lambda: datetime.fromtimestamp(clock.now(), UTC))
+    report = trainer.poll(job_id)
+    assert report.status is JobStatus.RUNNING
+    # The stand-in's newest metrics event is step 18 of 36; 300 of 600 seconds are left.
+    loss = next(
+        e.data["train_loss"]
+        for e in client.fine_tuning.jobs.list_events(job_id).data
+        if e.type == "metrics"
+    )
+    assert report.progress == f"step 18/36, loss {loss:.3f}, about 5 min left"
+    clock.advance_stages(1)
+    done = trainer.poll(job_id)
+    assert (done.status, done.progress) == (JobStatus.SUCCEEDED, None)
+
+
+def test_progress_that_cannot_be_read_does_not_fail_the_poll(tmp_path: Path) -> None:
+    clock = ManualClock(stage_seconds=600.0)
+    stand_in = LocalOpenAI(tmp_path / "s", clock=clock)
+    client = stand_in.client(max_retries=0)
+    job_id = _running_job(tmp_path, clock, client)
+    stand_in.faults.only_paths = (f"/fine_tuning/jobs/{job_id}/events",)
+    stand_in.faults.fail_requests(1, status=500)
+    report = OpenAITrainer(client, now=lambda: datetime.fromtimestamp(clock.now(), UTC)).poll(
+        job_id
+    )
+    assert (report.status, report.progress) == (JobStatus.RUNNING, "about 5 min left")
+
+
+def test_metrics_in_words() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert metrics_progress(None, None, now) is None
+    assert metrics_progress({"step": 3}, None, now) == "step 3"
+    data = {"step": 3, "total_steps": 30, "train_loss": 1.23456}
+    assert metrics_progress(data, None, now) == "step 3/30, loss 1.235"
+    later = int(now.timestamp()) + 150
+    assert metrics_progress(data, later, now) == "step 3/30, loss 1.235, about 2 min left"
+    assert metrics_progress(data, int(now.timestamp()) - 5, now) == "step 3/30, loss 1.235"

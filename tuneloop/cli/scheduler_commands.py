@@ -7,14 +7,21 @@ import getpass
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import configure_logging, console, fail, print_json, reported_errors
+from tuneloop.cli.output import (
+    configure_logging,
+    console,
+    errors,
+    fail,
+    print_json,
+    reported_errors,
+)
 from tuneloop.terminal import labelled, literal, model_column
 
 if TYPE_CHECKING:
@@ -41,13 +48,22 @@ def scheduler_errors() -> Iterator[None]:
             fail(str(exc))
 
 
-def _show_report(report: Any, as_json: bool) -> None:
+def _show_report(report: Any, decision: dict[str, Any] | None, as_json: bool) -> None:
+    """Where the run ended; with a decision, the gate's verdict and reason after it (and in
+    the JSON under `decision`, null when the run ended without one)."""
+    from tuneloop.cli.progress import decision_lines
+
     if as_json:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "decision": decision})
     else:
         where = f"cycle {report.cycle_id}" if report.cycle_id else "retrain"
         state = report.outcome or (f"waiting ({report.stage})" if report.cycle_id else "idle")
-        console.print(literal(f"{where}: {state}. {report.note}"), soft_wrap=True)
+        lines = decision_lines(decision)
+        # A decided run's note repeats the gate's reason: the decision says it once.
+        note = "" if lines is not None else f" {report.note}"
+        console.print(literal(f"{where}: {state}.{note}"), soft_wrap=True)
+        if lines is not None:
+            console.print(lines, soft_wrap=True)
     if report.outcome in FAILED_OUTCOMES:
         raise typer.Exit(1)
 
@@ -65,40 +81,50 @@ def retrain(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Resume the open retraining run, or start one when enough examples arrived (--now: at
-    once). If `tuneloop scheduler` is running, it does the work and this command follows it."""
+    once). If `tuneloop scheduler` is running, it does the work and this command follows it.
+    With --wait it shows the stage, the job's progress and the evaluation's as they go (live
+    on a terminal, a line each otherwise), then the gate's decision and its reason."""
+    from scheduler.cycle.status import cycle_decision, evaluation_progress
     from scheduler.service import retrain_by_hand
+    from tuneloop.cli.progress import progress_display
     from tuneloop.settings import load_settings
     from tuneloop.wiring import build_cycle_runner, open_database, scheduler_lease
 
     settings = load_settings()
+    watch = progress_display(as_json, console, errors) if wait else None
 
     def following(holder: str) -> None:
         if not as_json:
             console.print(literal(f"the scheduler ({holder}) runs the cycle; following it"))
 
-    said: list[str] = []
-
-    def progress(report: Any) -> None:
-        # Each new note once (stage, job status, training step and loss); --json stays quiet.
-        line = f"cycle {report.cycle_id}: {report.stage}: {report.note}"
-        if not as_json and (not said or said[-1] != line):
-            said.append(line)
-            console.print(literal(line), soft_wrap=True)
-
     with scheduler_errors():
         db = open_database(settings)
-        report = retrain_by_hand(
-            build_cycle_runner(settings, db),
-            scheduler_lease(settings, db),
-            force=now,
-            wait=wait,
-            trigger="manual" if now else "cli",
-            requested_by=f"cli:{getpass.getuser()}",
-            poll_seconds=poll_seconds,
-            on_follow=following,
-            on_progress=progress,
-        )
-    _show_report(report, as_json)
+
+        def progress(report: Any) -> None:
+            if watch is None:
+                return
+            watch.report(report)
+            # Following another process (or resuming): its stored results are the progress.
+            if report.stage == "evaluate" and report.cycle_id is not None:
+                evaluation = evaluation_progress(db, report.cycle_id)
+                if evaluation is not None:
+                    watch.evaluated(evaluation["answered"], evaluation["planned"])
+
+        runner = build_cycle_runner(settings, db, on_evaluated=watch.on_stored if watch else None)
+        with watch or nullcontext():
+            report = retrain_by_hand(
+                runner,
+                scheduler_lease(settings, db),
+                force=now,
+                wait=wait,
+                trigger="manual" if now else "cli",
+                requested_by=f"cli:{getpass.getuser()}",
+                poll_seconds=poll_seconds,
+                on_follow=following,
+                on_progress=progress,
+            )
+        decision = cycle_decision(db, report.cycle_id) if report.decided else None
+    _show_report(report, decision, as_json)
 
 
 # --- status -----------------------------------------------------------------------------------
@@ -345,6 +371,7 @@ def evaluate(
     from scheduler.gate import judge_candidate
     from scheduler.gate.records import decision_record, scored_items
     from scheduler.training.model_info import model_exists, shutdown_date
+    from tuneloop.cli.progress import progress_display
     from tuneloop.provider import build_openai_client
     from tuneloop.settings import load_settings
     from tuneloop.wiring import (
@@ -372,10 +399,18 @@ def evaluate(
                     "it); nothing evaluated. `tuneloop models list` shows the models tuneloop "
                     "trained"
                 )
-        evaluator = build_evaluator(settings, db, client, concurrency=concurrency)
+        watch = progress_display(as_json, console, errors)
+        evaluator = build_evaluator(
+            settings,
+            db,
+            client,
+            concurrency=concurrency,
+            on_stored=watch.on_stored if watch else None,
+        )
         with db.session() as session:
             run_id = evaluator.create_run(session, candidate=candidate, incumbent=against).id
-        run = evaluator.run(run_id)
+        with watch or nullcontext():
+            run = evaluator.run(run_id)
         with db.read_session() as session:
             items = scored_items(session, run.id)
         result = judge_candidate(
