@@ -58,9 +58,12 @@ def store(tmp_path: Path) -> AdapterStore:
 
 @pytest.fixture
 def make_trainer(tmp_path: Path, tiny_model: Path, store: AdapterStore) -> MakeTrainer:
-    def make(**changes: object) -> LoraTrainer:
+    def make(jobs_dir: Path | None = None, **changes: object) -> LoraTrainer:
         return LoraTrainer(
-            tmp_path / "jobs", store, small_config(tiny_model, **changes), clock=lambda: NOW
+            jobs_dir or tmp_path / "jobs",
+            store,
+            small_config(tiny_model, **changes),
+            clock=lambda: NOW,
         )
 
     return make

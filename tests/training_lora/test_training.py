@@ -49,13 +49,20 @@ def train_in_process(trainer: LoraTrainer, request: TrainingRequest, jobs: Path)
 
 
 def test_sft_through_the_detached_worker(
-    make_trainer: MakeTrainer, tmp_path: Path, store: AdapterStore, tiny_model: Path
+    make_trainer: MakeTrainer,
+    tmp_path: Path,
+    store: AdapterStore,
+    tiny_model: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     export = tmp_path / "export"
     train = write_lines(export / "train.jsonl", seed_lines(16))
     evaluation = write_lines(export / "eval.jsonl", seed_lines(20)[16:])
     request = request_for(train, dataset_version_id=5, eval_path=evaluation)
-    trainer = make_trainer()
+    monkeypatch.chdir(tmp_path)
+    # A relative jobs folder, as `tuneloop init`'s TUNELOOP_DATA_DIR=data gives: the worker,
+    # which runs inside its job folder, must still find it.
+    trainer = make_trainer(jobs_dir=Path("jobs"))
     uploads: list[tuple[str, str]] = []
 
     started = trainer.start(request, lambda kind, file_id: uploads.append((kind, file_id)))

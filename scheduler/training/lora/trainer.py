@@ -90,7 +90,9 @@ class LoraTrainer:
         *,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        self._jobs_dir = jobs_dir
+        # Absolute: the worker runs inside its job folder and is handed the folder's path (a
+        # relative TUNELOOP_DATA_DIR such as `tuneloop init`'s "data" would point nowhere).
+        self._jobs_dir = jobs_dir.resolve()
         self._adapters = adapters
         self._config = config
         self._clock = clock
