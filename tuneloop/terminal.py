@@ -26,8 +26,9 @@ def literal(value: object, style: str = "") -> Text:
 
 def model_column(table: Table, header: str = "model") -> None:
     """A column for model ids, which people copy into `models promote`: on one line when the
-    terminal allows, folded onto the next line when it does not, never cut short."""
-    table.add_column(header, no_wrap=True, overflow="fold")
+    terminal allows, folded onto the next lines when it does not, never cut short. (Not
+    `no_wrap`: rich then shrinks the other columns to nothing before it folds this one.)"""
+    table.add_column(header, overflow="fold")
 
 
 def labelled(label: str, value: object) -> Text:

@@ -413,7 +413,8 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
                 kind = "corrected (preference) " if options.method is Method.DPO else ""
                 raise ValidationError(
                     f"not enough training examples: {available} approved {kind}examples on the "
-                    f"training side, OpenAI needs at least {MIN_TRAINING_EXAMPLES}"
+                    f"training side, a fine-tuning run needs at least {MIN_TRAINING_EXAMPLES} "
+                    "(OpenAI's minimum, kept for every backend)"
                 )
             version = DatasetVersion(
                 method=options.method.value,

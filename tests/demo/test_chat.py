@@ -131,3 +131,18 @@ Who do I call about a broken laptop?
     assert "#1's reply holds personal data" in out and "/approve 1 keep" in out
     assert "Approved #1, keeping its personal data" in out
     assert "#7 is not in your review queue" in out
+
+
+def test_approve_all_says_which_corrections_wait_for_a_personal_data_decision() -> None:
+    session = """\
+Where do I park?
+/correct Ask reception at parking@fernhill.example.
+/approve all
+/quit
+"""
+    result = CliRunner().invoke(cli_app, ["chat"], input=session)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "approved 0 item(s) from App Home" in out
+    assert "#1's reply holds personal data: /approve 1 keep" in out
+    assert "wait behind the items" not in out

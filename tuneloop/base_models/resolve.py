@@ -46,5 +46,6 @@ def base_model_folder(name: str, *, models_dir: Path, configured: Path | None = 
     )
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        reason = reason.removeprefix("error: ")  # the child's own CLI prefix; ours comes later
         raise BaseModelUnavailable(f"could not prepare the base model {name}: {reason}")
     return Path(done.stdout.strip())

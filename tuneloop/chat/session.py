@@ -177,6 +177,18 @@ class ChatSession:
             for item in self.world.store.review.list(ReviewState.PENDING, 1000)
             if item.correction is not None
         ]
+        home = self.world.ws.home_of(self.you) or {}
+        personal = [
+            item.id
+            for item in waiting
+            if ids.REVIEW_APPROVE_KEEPING in people.decision_buttons(home, str(item.id))
+        ]
+        for item_id in personal:
+            self._say(
+                f"#{item_id}'s reply holds personal data: /approve {item_id} keep approves it "
+                "keeping that data, or /correct the answer without it"
+            )
+        waiting = [item for item in waiting if item.id not in personal]
         if waiting:
             self._say(
                 f"{len(waiting)} more correction(s) wait behind the items the Home tab shows "

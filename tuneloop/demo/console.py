@@ -32,7 +32,7 @@ def summary_table(summary: DemoSummary) -> Table:
     table.add_column("version", no_wrap=True)
     model_column(table)
     for column in ("golden", "win rate", "lower bound"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True, min_width=5)  # "0.526"
     table.add_column("outcome", no_wrap=True)
     for row in summary.models:
         colour = {"promoted": "green", "rejected": "red"}.get(row.outcome or "", "white")
