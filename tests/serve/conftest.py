@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from curation.db import Database
 from curation.models import Exchange
 from scheduler.records.lease import SchedulerLease
+from scheduler.service.lease import RELEASED
 from tests.conftest import REVIEWERS
 from tuneloop.local_openai import LocalOpenAI
 from tuneloop.local_openai.http_server import RunningServer, serve_in_thread
@@ -149,7 +150,8 @@ def exchanges_and_leases(database_url: str) -> tuple[int, int]:
     try:
         with db.read_session() as session:
             exchanges = session.scalar(select(func.count()).select_from(Exchange)) or 0
-            leases = session.scalar(select(func.count()).select_from(SchedulerLease)) or 0
+            held = select(func.count()).where(SchedulerLease.holder != RELEASED)
+            leases = session.scalar(held) or 0  # a released lease keeps its row (fencing)
         return exchanges, leases
     finally:
         db.dispose()
