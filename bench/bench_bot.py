@@ -28,7 +28,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -39,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 from slack_bolt import App, Say
 from slack_sdk import WebClient
 from sqlalchemy import select, text
@@ -226,28 +231,129 @@ def private_schema(base_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    """Poll `url` until it answers 200; fail with `process`'s log if it exits first."""
+    deadline = time.monotonic() + 90
+    # The stand-in wants a key; the bot's /healthz ignores it.
+    with httpx2.Client(timeout=2, headers={"Authorization": "Bearer sk-local"}) as http:
+        while True:
+            try:
+                if http.get(url).status_code == 200:
+                    return
+            except httpx2.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"{what} did not come up:\n{log.read_text()[-4000:]}")
+            time.sleep(0.05)
+
+
+@contextmanager
+def subprocess_running(
+    command: list[str], env: dict[str, str], log: Path, health_url: str, what: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` in a process of its own (output to `log`), healthy at `health_url`; stopped
+    with SIGTERM afterwards."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(health_url, process, log, what)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve_model_stand_in(port: int, data: Path, latency_s: float) -> None:
+    """This file run with --model-stand-in: the OpenAI stand-in over HTTP, every chat
+    completion taking `latency_s`, until SIGTERM."""
+    from tuneloop.local_openai import http_server
+
+    stand_in = LocalOpenAI(data)
+    stand_in.faults.latency_s = latency_s
+    stand_in.faults.only_paths = ("/chat/completions",)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    http_server.serve(stand_in.handle, port=port, log_level="warning")
+
+
+@contextmanager
+def model_stand_in(folder: Path) -> Iterator[str]:
+    """The model (the OpenAI stand-in, MODEL_LATENCY_S per chat completion) in a process of
+    its own; yields its base URL."""
+    port = _free_port()
+    command = [sys.executable, __file__, "--model-stand-in", str(port), str(folder / "openai")]
+    base_url = f"http://127.0.0.1:{port}/v1"
+    with subprocess_running(
+        command, dict(os.environ), folder / "model.log", f"{base_url}/models", "the model"
+    ):
+        yield base_url
+
+
+@contextmanager
+def tuneloop_serve(
+    slack: LocalSlackServer, model_url: str, folder: Path, database_url: str
+) -> Iterator[str]:
+    """One `tuneloop serve` (HTTP mode, as a user runs it) in a process of its own, talking
+    to the local workspace and the model over HTTP; yields its /slack/events URL."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TUNELOOP_DATA_DIR": str(folder / "data"),
+        "TUNELOOP_PROVIDER": "openai",
+        "OPENAI_BASE_URL": model_url,
+        "OPENAI_API_KEY": "sk-local",
+        "SLACK_BOT_TOKEN": slack.workspace.bot.token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "PORT": str(port),
+        "TUNELOOP_LOG_LEVEL": "WARNING",
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    command = [sys.executable, "-m", "tuneloop", "serve"]
+    base_url = f"http://127.0.0.1:{port}"
+    with subprocess_running(
+        command, env, folder / "serve.log", f"{base_url}/healthz", "tuneloop serve"
+    ):
+        yield base_url + EVENTS_PATH
+
+
 def simultaneous_conversations(
     slack: LocalSlackServer, folder: Path, *, replicas: int = 1, database_url: str | None = None
 ) -> Crowd:
-    """CONVERSATIONS people asking at once, each in their own channel; with two replicas,
-    each mention's `app_mention` goes to one and its `message` to the other."""
+    """CONVERSATIONS people asking at once, each in their own channel, of `replicas`
+    `tuneloop serve` processes; with two, each mention's `app_mention` goes to one and its
+    `message` to the other, alternating, as a load balancer may send them."""
     ws = Workspace()
     slack.workspace = ws
     people = [ws.add_user(f"person{i}") for i in range(CONVERSATIONS)]
     channels = [ws.add_channel(f"team-{i}", members=[p]) for i, p in enumerate(people)]
-    faults = Faults(latency_s=MODEL_LATENCY_S, only_paths=("/chat/completions",))
-    apps = []
-    for n in range(replicas):
-        (folder / f"replica{n}").mkdir()
-        client = WebClient(token=ws.bot.token, base_url=slack.api_url)
-        apps.append(tuneloop_app(client, folder / f"replica{n}", faults, database_url))
+    url = database_url or f"sqlite:///{folder / 'bench.db'}"
+    # Slack sends every event on a connection of its own: the driver must not queue them.
+    limits = httpx2.Limits(max_connections=4 * CONVERSATIONS)
     with ExitStack() as stack, ThreadPoolExecutor(CONVERSATIONS) as people_pool:
-        drivers = [SlackDriver(ws, stack.enter_context(serving(app)), SECRET) for app in apps]
-        faults.latency_s = 0.0  # warm up: the first reply loads tokenizers and connections
-        for n, driver in enumerate(drivers):
+        model_url = stack.enter_context(model_stand_in(folder))
+        drivers = []
+        for n in range(replicas):
+            (folder / f"replica{n}").mkdir()
+            events_url = stack.enter_context(
+                tuneloop_serve(slack, model_url, folder / f"replica{n}", url)
+            )
+            http = stack.enter_context(httpx2.Client(timeout=60, limits=limits))
+            drivers.append(SlackDriver(ws, events_url, SECRET, http=http))
+        for n, driver in enumerate(drivers):  # warm up: tokenizers, connections
             warm = driver.mention(people[n], channels[n], "Hello?")
-            ws.wait_for_bot_replies(channels[n], warm.ts, timeout=30)
-        faults.latency_s = MODEL_LATENCY_S
+            ws.wait_for_bot_replies(channels[n], warm.ts, timeout=60)
         questions: list[tuple[str, str]] = [("", "")] * CONVERSATIONS
 
         def converse(i: int) -> float:
@@ -257,19 +363,16 @@ def simultaneous_conversations(
             questions[i] = (channels[i], message["ts"])
             mention = payloads.app_mention_event(ws, channels[i], message)
             plain = payloads.message_event(ws, channels[i], message)
-            drivers[0].deliver_event(mention)
-            drivers[i % len(drivers)].deliver_event(plain)
+            drivers[i % len(drivers)].deliver_event(mention)
+            drivers[(i + 1) % len(drivers)].deliver_event(plain)
             ws.wait_for_bot_replies(channels[i], message["ts"], timeout=60)
             return time.perf_counter() - asked
 
         started = time.perf_counter()
         latencies = list(people_pool.map(converse, range(CONVERSATIONS)))
         elapsed = time.perf_counter() - started
-        for driver in drivers:
-            driver.close()
         time.sleep(0.5)  # a second reply would have come by now
     replies = sum(len(ws.bot_replies(channel, ts)) for channel, ts in questions)
-    url = database_url or f"sqlite:///{folder / 'replica0' / 'bench.db'}"
     return Crowd(
         wall_s=elapsed,
         slowest_s=max(latencies),
@@ -291,6 +394,9 @@ def _crowd_figures(crowd: Crowd) -> dict[str, Any]:
 
 
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--model-stand-in":  # see model_stand_in
+        serve_model_stand_in(int(sys.argv[2]), Path(sys.argv[3]), MODEL_LATENCY_S)
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=40, help="mentions per app and round")
     parser.add_argument("--rounds", type=int, default=15, help="measured rounds per app")
