@@ -34,12 +34,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,17 @@ class Crowd:
     median_s: float
     replies: int  # bot replies in the questions' threads (CONVERSATIONS: once each)
     answered_once: int  # questions with one exchange, answered
+    #: CPU seconds each process spent while the questions were answered (Linux only).
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process `pid` so far, from /proc; 0.0 where there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _answered_once(database_url: str, questions: list[tuple[str, str]]) -> int:
@@ -287,24 +299,25 @@ def serve_model_stand_in(port: int, data: Path, latency_s: float) -> None:
 
 
 @contextmanager
-def model_stand_in(folder: Path) -> Iterator[str]:
+def model_stand_in(folder: Path) -> Iterator[tuple[str, int]]:
     """The model (the OpenAI stand-in, MODEL_LATENCY_S per chat completion) in a process of
-    its own; yields its base URL."""
+    its own; yields its base URL and process id."""
     port = _free_port()
     command = [sys.executable, __file__, "--model-stand-in", str(port), str(folder / "openai")]
     base_url = f"http://127.0.0.1:{port}/v1"
     with subprocess_running(
         command, dict(os.environ), folder / "model.log", f"{base_url}/models", "the model"
-    ):
-        yield base_url
+    ) as process:
+        yield base_url, process.pid
 
 
 @contextmanager
 def tuneloop_serve(
     slack: LocalSlackServer, model_url: str, folder: Path, database_url: str
-) -> Iterator[str]:
+) -> Iterator[tuple[str, int]]:
     """One `tuneloop serve` (HTTP mode, as a user runs it) in a process of its own, talking
-    to the local workspace and the model over HTTP; yields its /slack/events URL."""
+    to the local workspace and the model over HTTP; yields its /slack/events URL and process
+    id."""
     port = _free_port()
     env = {
         **os.environ,
@@ -324,8 +337,8 @@ def tuneloop_serve(
     base_url = f"http://127.0.0.1:{port}"
     with subprocess_running(
         command, env, folder / "serve.log", f"{base_url}/healthz", "tuneloop serve"
-    ):
-        yield base_url + EVENTS_PATH
+    ) as process:
+        yield base_url + EVENTS_PATH, process.pid
 
 
 def simultaneous_conversations(
@@ -342,11 +355,12 @@ def simultaneous_conversations(
     # Slack sends every event on a connection of its own: the driver must not queue them.
     limits = httpx2.Limits(max_connections=4 * CONVERSATIONS)
     with ExitStack() as stack, ThreadPoolExecutor(CONVERSATIONS) as people_pool:
-        model_url = stack.enter_context(model_stand_in(folder))
+        model_url, model_pid = stack.enter_context(model_stand_in(folder))
+        pids = {"model": model_pid}
         drivers = []
         for n in range(replicas):
             (folder / f"replica{n}").mkdir()
-            events_url = stack.enter_context(
+            events_url, pids[f"serve{n}"] = stack.enter_context(
                 tuneloop_serve(slack, model_url, folder / f"replica{n}", url)
             )
             http = stack.enter_context(httpx2.Client(timeout=60, limits=limits))
@@ -355,9 +369,12 @@ def simultaneous_conversations(
             warm = driver.mention(people[n], channels[n], "Hello?")
             ws.wait_for_bot_replies(channels[n], warm.ts, timeout=60)
         questions: list[tuple[str, str]] = [("", "")] * CONVERSATIONS
+        # Everyone's thread is running before anyone asks: all ask at the same moment.
+        ready = threading.Barrier(CONVERSATIONS + 1)
 
         def converse(i: int) -> float:
             text = f"<@{ws.bot.user_id}> Question {i}: how do I book leave?"
+            ready.wait(60)
             asked = time.perf_counter()
             message = ws.post(channels[i], user=people[i], text=text)
             questions[i] = (channels[i], message["ts"])
@@ -368,9 +385,15 @@ def simultaneous_conversations(
             ws.wait_for_bot_replies(channels[i], message["ts"], timeout=60)
             return time.perf_counter() - asked
 
+        cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_before["bench"] = time.process_time()
+        answers = people_pool.map(converse, range(CONVERSATIONS))
+        ready.wait(60)
         started = time.perf_counter()
-        latencies = list(people_pool.map(converse, range(CONVERSATIONS)))
+        latencies = list(answers)
         elapsed = time.perf_counter() - started
+        cpu = {name: _cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        cpu["bench"] = time.process_time() - cpu_before["bench"]  # driver + Slack server
         time.sleep(0.5)  # a second reply would have come by now
     replies = sum(len(ws.bot_replies(channel, ts)) for channel, ts in questions)
     return Crowd(
@@ -379,6 +402,7 @@ def simultaneous_conversations(
         median_s=statistics.median(latencies),
         replies=replies,
         answered_once=_answered_once(url, questions),
+        cpu_s=cpu,
     )
 
 
@@ -390,6 +414,7 @@ def _crowd_figures(crowd: Crowd) -> dict[str, Any]:
         "median_answer_s": round(crowd.median_s, 3),
         "replies": crowd.replies,
         "answered_once": crowd.answered_once,
+        "cpu_s": {name: round(seconds, 2) for name, seconds in crowd.cpu_s.items()},
     }
 
 
@@ -461,6 +486,8 @@ def main() -> None:
             f"{crowd['slowest_answer_s']:.3f} s, median {crowd['median_answer_s']:.3f} s; "
             f"{crowd['replies']} replies, {crowd['answered_once']} answered once"
         )
+        used = ", ".join(f"{name} {seconds:.2f}" for name, seconds in crowd["cpu_s"].items())
+        print(f"  CPU seconds meanwhile: {used}")
 
 
 if __name__ == "__main__":
