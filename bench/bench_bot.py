@@ -13,12 +13,16 @@ Prints, in one run, the two ratios of the Slack bot issue:
 2. The wall time for 200 people asking at the same moment, each in their own channel, with
    1 s of model latency, divided by 1 s. Target: at most 1.5. Printed with the slowest and
    the median time from a question to its finished answer, and checked: every question
-   answered exactly once (one reply in its thread, one exchange). Measured on one app composed
-   as `tuneloop serve` composes it (SQLite), and on two replicas sharing one PostgreSQL
-   database (`--database-url`, default $TEST_DATABASE_URL; skipped without one): Slack's two
-   events for each mention, `app_mention` and `message`, go one to each replica, as a load
-   balancer may send them, so the claim in the database decides who answers. The replicas
-   are two apps in this process, each with its own store, Web API client and workers.
+   answered exactly once (one reply in its thread, one exchange). Measured on one real
+   `tuneloop serve` process (HTTP mode, SQLite), and on two `tuneloop serve` replicas sharing
+   one PostgreSQL database (`--database-url`, default $TEST_DATABASE_URL; skipped without
+   one): Slack's two events for each mention, `app_mention` and `message`, go to different
+   replicas (alternating), as a load balancer may send them, so the claim in the database
+   decides who answers. The model (the OpenAI stand-in over HTTP, 1 s per chat completion)
+   runs in a process of its own; this process plays Slack (the local workspace's Web API and
+   the people, who all ask the moment every one of their threads is ready). The CPU seconds
+   each process spent meanwhile are printed too: on a small shared machine the processes
+   compete for the same cores, and the wall time says as much about the machine as the bot.
 
     TIKTOKEN_CACHE_DIR=../shared/tiktoken python bench/bench_bot.py [--events 200]
 """
