@@ -30,6 +30,7 @@ Prints, in one run, the two ratios of the Slack bot issue:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -60,6 +61,7 @@ from curation.db import Database, make_engine, upgrade
 from curation.models import Exchange, ExchangeStatus
 from tuneloop.local_openai import Faults, LocalOpenAI, instant_clock
 from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace, payloads
+from tuneloop.local_slack.signing import signed_headers
 from tuneloop.local_slack.threaded import ThreadedServer
 from tuneloop.serve import bot_config
 from tuneloop.settings import load_settings
@@ -345,6 +347,52 @@ def tuneloop_serve(
         yield base_url + EVENTS_PATH, process.pid
 
 
+class EventSender:
+    """Sends signed Events API requests as Slack does, each on a connection of its own and
+    none waiting for another's acknowledgement, from one event loop in a thread of its own.
+    A thread per request (or an HTTP client's pool, which scans every open connection on each
+    request) would make this process, not the bot, what the people wait on; a request is a
+    few lines of HTTP/1.1 here. `refused` collects any status but 200."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="events", daemon=True)
+        self.refused: list[str] = []
+
+    def __enter__(self) -> EventSender:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(30)
+        self._loop.close()
+
+    def send(self, url: str, event: dict[str, Any]) -> None:
+        """Deliver `event` to the app at `url` (its /slack/events) without waiting."""
+        body = json.dumps(payloads.envelope(self._ws, event)).encode()
+        headers = {"Content-Type": "application/json", **signed_headers(SECRET, body)}
+        asyncio.run_coroutine_threadsafe(self._post(url, body, headers), self._loop)
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        target = httpx2.URL(url)
+        host, port = target.host, target.port or 80
+        reader, writer = await asyncio.open_connection(host, port)
+        lines = [
+            f"POST {target.raw_path.decode()} HTTP/1.1",
+            f"Host: {host}:{port}",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        status = (await reader.readline()).decode().strip()
+        writer.close()
+        if status.split(" ")[1:2] != ["200"]:
+            self.refused.append(status)
+
+
 def simultaneous_conversations(
     slack: LocalSlackServer, folder: Path, *, replicas: int = 1, database_url: str | None = None
 ) -> Crowd:
@@ -356,8 +404,6 @@ def simultaneous_conversations(
     people = [ws.add_user(f"person{i}") for i in range(CONVERSATIONS)]
     channels = [ws.add_channel(f"team-{i}", members=[p]) for i, p in enumerate(people)]
     url = database_url or f"sqlite:///{folder / 'bench.db'}"
-    # Slack sends every event on a connection of its own: the driver must not queue them.
-    limits = httpx2.Limits(max_connections=4 * CONVERSATIONS)
     with ExitStack() as stack, ThreadPoolExecutor(CONVERSATIONS) as people_pool:
         model_url, model_pid = stack.enter_context(model_stand_in(folder))
         pids = {"model": model_pid}
@@ -367,8 +413,8 @@ def simultaneous_conversations(
             events_url, pids[f"serve{n}"] = stack.enter_context(
                 tuneloop_serve(slack, model_url, folder / f"replica{n}", url)
             )
-            http = stack.enter_context(httpx2.Client(timeout=60, limits=limits))
-            drivers.append(SlackDriver(ws, events_url, SECRET, http=http))
+            drivers.append(SlackDriver(ws, events_url, SECRET))
+        sender = stack.enter_context(EventSender(ws))
         for n, driver in enumerate(drivers):  # warm up: tokenizers, connections
             warm = driver.mention(people[n], channels[n], "Hello?")
             ws.wait_for_bot_replies(channels[n], warm.ts, timeout=60)
@@ -384,8 +430,8 @@ def simultaneous_conversations(
             questions[i] = (channels[i], message["ts"])
             mention = payloads.app_mention_event(ws, channels[i], message)
             plain = payloads.message_event(ws, channels[i], message)
-            drivers[i % len(drivers)].deliver_event(mention)
-            drivers[(i + 1) % len(drivers)].deliver_event(plain)
+            sender.send(drivers[i % len(drivers)].app_url, mention)
+            sender.send(drivers[(i + 1) % len(drivers)].app_url, plain)
             ws.wait_for_bot_replies(channels[i], message["ts"], timeout=60)
             return time.perf_counter() - asked
 
@@ -399,6 +445,8 @@ def simultaneous_conversations(
         cpu = {name: _cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         cpu["bench"] = time.process_time() - cpu_before["bench"]  # driver + Slack server
         time.sleep(0.5)  # a second reply would have come by now
+        if sender.refused:
+            raise RuntimeError(f"the bot refused events: {sender.refused}")
     replies = sum(len(ws.bot_replies(channel, ts)) for channel, ts in questions)
     return Crowd(
         wall_s=elapsed,
