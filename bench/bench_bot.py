@@ -13,12 +13,16 @@ Prints, in one run, the two ratios of the Slack bot issue:
 2. The wall time for 200 people asking at the same moment, each in their own channel, with
    1 s of model latency, divided by 1 s. Target: at most 1.5. Printed with the slowest and
    the median time from a question to its finished answer, and checked: every question
-   answered exactly once (one reply in its thread, one exchange). Measured on one app composed
-   as `tuneloop serve` composes it (SQLite), and on two replicas sharing one PostgreSQL
-   database (`--database-url`, default $TEST_DATABASE_URL; skipped without one): Slack's two
-   events for each mention, `app_mention` and `message`, go one to each replica, as a load
-   balancer may send them, so the claim in the database decides who answers. The replicas
-   are two apps in this process, each with its own store, Web API client and workers.
+   answered exactly once (one reply in its thread, one exchange). Measured on one real
+   `tuneloop serve` process (HTTP mode, SQLite), and on two `tuneloop serve` replicas sharing
+   one PostgreSQL database (`--database-url`, default $TEST_DATABASE_URL; skipped without
+   one): Slack's two events for each mention, `app_mention` and `message`, go to different
+   replicas (alternating), as a load balancer may send them, so the claim in the database
+   decides who answers. The model (the OpenAI stand-in over HTTP, 1 s per chat completion)
+   runs in a process of its own; this process plays Slack (the local workspace's Web API and
+   the people, who all ask the moment every one of their threads is ready). The CPU seconds
+   each process spent meanwhile are printed too: on a small shared machine the processes
+   compete for the same cores, and the wall time says as much about the machine as the bot.
 
     TIKTOKEN_CACHE_DIR=../shared/tiktoken python bench/bench_bot.py [--events 200]
 """
@@ -26,19 +30,26 @@ Prints, in one run, the two ratios of the Slack bot issue:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx2
 from slack_bolt import App, Say
 from slack_sdk import WebClient
 from sqlalchemy import select, text
@@ -50,6 +61,7 @@ from curation.db import Database, make_engine, upgrade
 from curation.models import Exchange, ExchangeStatus
 from tuneloop.local_openai import Faults, LocalOpenAI, instant_clock
 from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace, payloads
+from tuneloop.local_slack.signing import signed_headers
 from tuneloop.local_slack.threaded import ThreadedServer
 from tuneloop.serve import bot_config
 from tuneloop.settings import load_settings
@@ -190,6 +202,17 @@ class Crowd:
     median_s: float
     replies: int  # bot replies in the questions' threads (CONVERSATIONS: once each)
     answered_once: int  # questions with one exchange, answered
+    #: CPU seconds each process spent while the questions were answered (Linux only).
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process `pid` so far, from /proc; 0.0 where there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _answered_once(database_url: str, questions: list[tuple[str, str]]) -> int:
@@ -226,56 +249,212 @@ def private_schema(base_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    """Poll `url` until it answers 200; fail with `process`'s log if it exits first."""
+    deadline = time.monotonic() + 90
+    # The stand-in wants a key; the bot's /healthz ignores it.
+    with httpx2.Client(timeout=2, headers={"Authorization": "Bearer sk-local"}) as http:
+        while True:
+            try:
+                if http.get(url).status_code == 200:
+                    return
+            except httpx2.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"{what} did not come up:\n{log.read_text()[-4000:]}")
+            time.sleep(0.05)
+
+
+@contextmanager
+def subprocess_running(
+    command: list[str], env: dict[str, str], log: Path, health_url: str, what: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` in a process of its own (output to `log`), healthy at `health_url`; stopped
+    with SIGTERM afterwards."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(health_url, process, log, what)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve_model_stand_in(port: int, data: Path, latency_s: float) -> None:
+    """This file run with --model-stand-in: the OpenAI stand-in over HTTP, every chat
+    completion taking `latency_s`, until SIGTERM."""
+    from tuneloop.local_openai import http_server
+
+    stand_in = LocalOpenAI(data)
+    stand_in.faults.latency_s = latency_s
+    stand_in.faults.only_paths = ("/chat/completions",)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    http_server.serve(stand_in.handle, port=port, log_level="warning")
+
+
+@contextmanager
+def model_stand_in(folder: Path) -> Iterator[tuple[str, int]]:
+    """The model (the OpenAI stand-in, MODEL_LATENCY_S per chat completion) in a process of
+    its own; yields its base URL and process id."""
+    port = _free_port()
+    command = [sys.executable, __file__, "--model-stand-in", str(port), str(folder / "openai")]
+    base_url = f"http://127.0.0.1:{port}/v1"
+    with subprocess_running(
+        command, dict(os.environ), folder / "model.log", f"{base_url}/models", "the model"
+    ) as process:
+        yield base_url, process.pid
+
+
+@contextmanager
+def tuneloop_serve(
+    slack: LocalSlackServer, model_url: str, folder: Path, database_url: str
+) -> Iterator[tuple[str, int]]:
+    """One `tuneloop serve` (HTTP mode, as a user runs it) in a process of its own, talking
+    to the local workspace and the model over HTTP; yields its /slack/events URL and process
+    id."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TUNELOOP_DATA_DIR": str(folder / "data"),
+        "TUNELOOP_PROVIDER": "openai",
+        "OPENAI_BASE_URL": model_url,
+        "OPENAI_API_KEY": "sk-local",
+        "SLACK_BOT_TOKEN": slack.workspace.bot.token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "PORT": str(port),
+        "TUNELOOP_LOG_LEVEL": "WARNING",
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    command = [sys.executable, "-m", "tuneloop", "serve"]
+    base_url = f"http://127.0.0.1:{port}"
+    with subprocess_running(
+        command, env, folder / "serve.log", f"{base_url}/healthz", "tuneloop serve"
+    ) as process:
+        yield base_url + EVENTS_PATH, process.pid
+
+
+class EventSender:
+    """Sends signed Events API requests as Slack does, each on a connection of its own and
+    none waiting for another's acknowledgement, from one event loop in a thread of its own.
+    A thread per request (or an HTTP client's pool, which scans every open connection on each
+    request) would make this process, not the bot, what the people wait on; a request is a
+    few lines of HTTP/1.1 here. `refused` collects any status but 200."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="events", daemon=True)
+        self.refused: list[str] = []
+
+    def __enter__(self) -> EventSender:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(30)
+        self._loop.close()
+
+    def send(self, url: str, event: dict[str, Any]) -> None:
+        """Deliver `event` to the app at `url` (its /slack/events) without waiting."""
+        body = json.dumps(payloads.envelope(self._ws, event)).encode()
+        headers = {"Content-Type": "application/json", **signed_headers(SECRET, body)}
+        asyncio.run_coroutine_threadsafe(self._post(url, body, headers), self._loop)
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        target = httpx2.URL(url)
+        host, port = target.host, target.port or 80
+        reader, writer = await asyncio.open_connection(host, port)
+        lines = [
+            f"POST {target.raw_path.decode()} HTTP/1.1",
+            f"Host: {host}:{port}",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        status = (await reader.readline()).decode().strip()
+        writer.close()
+        if status.split(" ")[1:2] != ["200"]:
+            self.refused.append(status)
+
+
 def simultaneous_conversations(
     slack: LocalSlackServer, folder: Path, *, replicas: int = 1, database_url: str | None = None
 ) -> Crowd:
-    """CONVERSATIONS people asking at once, each in their own channel; with two replicas,
-    each mention's `app_mention` goes to one and its `message` to the other."""
+    """CONVERSATIONS people asking at once, each in their own channel, of `replicas`
+    `tuneloop serve` processes; with two, each mention's `app_mention` goes to one and its
+    `message` to the other, alternating, as a load balancer may send them."""
     ws = Workspace()
     slack.workspace = ws
     people = [ws.add_user(f"person{i}") for i in range(CONVERSATIONS)]
     channels = [ws.add_channel(f"team-{i}", members=[p]) for i, p in enumerate(people)]
-    faults = Faults(latency_s=MODEL_LATENCY_S, only_paths=("/chat/completions",))
-    apps = []
-    for n in range(replicas):
-        (folder / f"replica{n}").mkdir()
-        client = WebClient(token=ws.bot.token, base_url=slack.api_url)
-        apps.append(tuneloop_app(client, folder / f"replica{n}", faults, database_url))
+    url = database_url or f"sqlite:///{folder / 'bench.db'}"
     with ExitStack() as stack, ThreadPoolExecutor(CONVERSATIONS) as people_pool:
-        drivers = [SlackDriver(ws, stack.enter_context(serving(app)), SECRET) for app in apps]
-        faults.latency_s = 0.0  # warm up: the first reply loads tokenizers and connections
-        for n, driver in enumerate(drivers):
+        model_url, model_pid = stack.enter_context(model_stand_in(folder))
+        pids = {"model": model_pid}
+        drivers = []
+        for n in range(replicas):
+            (folder / f"replica{n}").mkdir()
+            events_url, pids[f"serve{n}"] = stack.enter_context(
+                tuneloop_serve(slack, model_url, folder / f"replica{n}", url)
+            )
+            drivers.append(SlackDriver(ws, events_url, SECRET))
+        sender = stack.enter_context(EventSender(ws))
+        for n, driver in enumerate(drivers):  # warm up: tokenizers, connections
             warm = driver.mention(people[n], channels[n], "Hello?")
-            ws.wait_for_bot_replies(channels[n], warm.ts, timeout=30)
-        faults.latency_s = MODEL_LATENCY_S
+            ws.wait_for_bot_replies(channels[n], warm.ts, timeout=60)
         questions: list[tuple[str, str]] = [("", "")] * CONVERSATIONS
+        # Everyone's thread is running before anyone asks: all ask at the same moment.
+        ready = threading.Barrier(CONVERSATIONS + 1)
 
         def converse(i: int) -> float:
             text = f"<@{ws.bot.user_id}> Question {i}: how do I book leave?"
+            ready.wait(60)
             asked = time.perf_counter()
             message = ws.post(channels[i], user=people[i], text=text)
             questions[i] = (channels[i], message["ts"])
             mention = payloads.app_mention_event(ws, channels[i], message)
             plain = payloads.message_event(ws, channels[i], message)
-            drivers[0].deliver_event(mention)
-            drivers[i % len(drivers)].deliver_event(plain)
+            sender.send(drivers[i % len(drivers)].app_url, mention)
+            sender.send(drivers[(i + 1) % len(drivers)].app_url, plain)
             ws.wait_for_bot_replies(channels[i], message["ts"], timeout=60)
             return time.perf_counter() - asked
 
+        cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_before["bench"] = time.process_time()
+        answers = people_pool.map(converse, range(CONVERSATIONS))
+        ready.wait(60)
         started = time.perf_counter()
-        latencies = list(people_pool.map(converse, range(CONVERSATIONS)))
+        latencies = list(answers)
         elapsed = time.perf_counter() - started
-        for driver in drivers:
-            driver.close()
+        cpu = {name: _cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        cpu["bench"] = time.process_time() - cpu_before["bench"]  # driver + Slack server
         time.sleep(0.5)  # a second reply would have come by now
+        if sender.refused:
+            raise RuntimeError(f"the bot refused events: {sender.refused}")
     replies = sum(len(ws.bot_replies(channel, ts)) for channel, ts in questions)
-    url = database_url or f"sqlite:///{folder / 'replica0' / 'bench.db'}"
     return Crowd(
         wall_s=elapsed,
         slowest_s=max(latencies),
         median_s=statistics.median(latencies),
         replies=replies,
         answered_once=_answered_once(url, questions),
+        cpu_s=cpu,
     )
 
 
@@ -287,10 +466,14 @@ def _crowd_figures(crowd: Crowd) -> dict[str, Any]:
         "median_answer_s": round(crowd.median_s, 3),
         "replies": crowd.replies,
         "answered_once": crowd.answered_once,
+        "cpu_s": {name: round(seconds, 2) for name, seconds in crowd.cpu_s.items()},
     }
 
 
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--model-stand-in":  # see model_stand_in
+        serve_model_stand_in(int(sys.argv[2]), Path(sys.argv[3]), MODEL_LATENCY_S)
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=40, help="mentions per app and round")
     parser.add_argument("--rounds", type=int, default=15, help="measured rounds per app")
@@ -355,6 +538,8 @@ def main() -> None:
             f"{crowd['slowest_answer_s']:.3f} s, median {crowd['median_answer_s']:.3f} s; "
             f"{crowd['replies']} replies, {crowd['answered_once']} answered once"
         )
+        used = ", ".join(f"{name} {seconds:.2f}" for name, seconds in crowd["cpu_s"].items())
+        print(f"  CPU seconds meanwhile: {used}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 
 import openai
 from slack_bolt import App
@@ -25,6 +25,7 @@ from bot.listeners import register_listeners
 from bot.origin import AppIdentity, ExpectedOrigin, origin_middleware
 from bot.replies import ModelCall, PromptBuilder, ReplyService
 from bot.replies.observer import ReplyObserver
+from bot.threads import started_pool
 from curation.outage import OutageRetry
 from curation.store import Store
 
@@ -67,8 +68,7 @@ def build_responder(
     return Responder(
         replies=replies,
         capture=store.capture,
-        workers=reply_workers
-        or ThreadPoolExecutor(config.reply_workers, thread_name_prefix="tuneloop-reply"),
+        workers=reply_workers or started_pool(config.reply_workers, "tuneloop-reply"),
         streaming=StreamingSwitch(config.streaming),
         delivery=config.delivery,
         history_messages=config.history_messages,
@@ -127,7 +127,7 @@ def build_app(
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
         listener_executor=listener_executor
-        or ThreadPoolExecutor(config.listener_threads, thread_name_prefix="tuneloop-listener"),
+        or started_pool(config.listener_threads, "tuneloop-listener"),
         logger=logger or logging.getLogger("tuneloop.bot"),
         name="tuneloop",
     )

@@ -76,9 +76,20 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY_OPTION, False) else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets its parent folder created and its pragmas set."""
+def make_engine(
+    url: str, *, pool_size: int | None = None, max_overflow: int | None = None, **kwargs: Any
+) -> Engine:
+    """An engine for `url`; SQLite gets its parent folder created and its pragmas set.
+
+    `pool_size` and `max_overflow` size SQLAlchemy's connection pool (default 5 and 10) where
+    there is one: a file or a server, not a SQLite in-memory database (one connection)."""
     parsed = make_url(url)
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if not in_memory:
+        if pool_size is not None:
+            kwargs.setdefault("pool_size", pool_size)
+        if max_overflow is not None:
+            kwargs.setdefault("max_overflow", max_overflow)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -160,10 +171,18 @@ class Database:
         self._guards: tuple[Callable[[Session], None], ...] = ()
 
     @classmethod
-    def open(cls, url: str, *, auto_upgrade_sqlite: bool = True) -> Database:
+    def open(
+        cls,
+        url: str,
+        *,
+        auto_upgrade_sqlite: bool = True,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+    ) -> Database:
         """Open `url`, upgrading a SQLite database automatically and refusing an out-of-date
-        server database with the command that fixes it."""
-        engine = make_engine(url)
+        server database with the command that fixes it. `pool_size` and `max_overflow` size
+        the connection pool (see `make_engine`)."""
+        engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         db = cls(engine)
         if stored_revision(engine) == HEAD_REVISION:
             return db  # the usual case: no Alembic, no migration scripts loaded

@@ -96,7 +96,9 @@ def open_database(settings: Settings) -> Database:
 
     url = settings_url(settings)
     with connection_errors(settings.resolved_database_url):
-        return Database.open(url)
+        return Database.open(
+            url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow
+        )
 
 
 def database_engine(settings: Settings) -> Engine:

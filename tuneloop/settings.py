@@ -65,6 +65,24 @@ class Settings(BaseSettings):
     # --- storage -----------------------------------------------------------------------------
     data_dir: Path = Field(default=Path("data"), validation_alias=_env("TUNELOOP_DATA_DIR"))
     database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Database connections a process keeps open (SQLAlchemy's pool_size). "
+        "Each answer holds one only for a statement or two, so a few dozen serve hundreds of "
+        "reply workers; SQLAlchemy's default of 5 made 200 answers at once queue for them.",
+        validation_alias=_env("TUNELOOP_DATABASE_POOL_SIZE"),
+    )
+    database_max_overflow: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description="Connections opened beyond the pool in a burst, closed when returned. "
+        "Every process (each `serve` replica, the scheduler) may open pool + overflow: keep "
+        "their sum under PostgreSQL's max_connections (100 by default).",
+        validation_alias=_env("TUNELOOP_DATABASE_MAX_OVERFLOW"),
+    )
 
     # --- curation ----------------------------------------------------------------------------
     reviewers: Annotated[list[str], NoDecode] = Field(

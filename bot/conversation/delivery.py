@@ -23,7 +23,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +34,7 @@ from bot.blocks.markdown import MARKDOWN_LIMIT, slack_links_to_markdown
 from bot.blocks.reply import fallback_text, notes_block, page_blocks, reply_controls, reply_pages
 from bot.conversation.rate_limits import RateLimitBudget
 from bot.conversation.status import DeferredStatus, DelayedCalls
+from bot.threads import started_pool
 
 log = logging.getLogger("tuneloop.bot.delivery")
 
@@ -50,11 +50,22 @@ UNDELIVERED_NOTICE = (
     "I'll post it here as soon as it lets me."
 )
 APOLOGY_METADATA = {"event_type": APOLOGY_EVENT, "event_payload": {"kind": "apology"}}
-#: Status calls run here, beside the model call, once a reply has kept people waiting for
-#: `DeliveryOptions.status_delay_s`. Shared by every reply in the process: the calls are short
-#: and wait on nothing, so a few threads serve any number of replies.
-_STATUS_CALLS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tuneloop-status")
-_STATUS_TIMERS = DelayedCalls(_STATUS_CALLS)
+#: Threads for status calls, which run beside the model call once a reply has kept people
+#: waiting for `DeliveryOptions.status_delay_s`. Shared by every reply in the process: the
+#: calls are short and wait on nothing, so a few threads serve any number of replies.
+STATUS_THREADS = 16
+_status_lock = threading.Lock()
+_status_timers: DelayedCalls | None = None
+
+
+def status_timers() -> DelayedCalls:
+    """The process's timers for status calls, on STATUS_THREADS threads started on first use
+    (`bot.threads`): the responder asks for them when the bot is built."""
+    global _status_timers
+    with _status_lock:
+        if _status_timers is None:
+            _status_timers = DelayedCalls(started_pool(STATUS_THREADS, "tuneloop-status"))
+        return _status_timers
 
 
 def _error_code(error: SlackApiError) -> str:
@@ -137,7 +148,7 @@ class SlackReplySink:
         self._clock = clock
         self._calls = RateLimitBudget(options.rate_limit_budget_s, sleep=options.sleep)
         self._status = DeferredStatus(
-            self._set_status, delay_s=options.status_delay_s, timers=_STATUS_TIMERS
+            self._set_status, delay_s=options.status_delay_s, timers=status_timers()
         )
         self._text = ""
         self._cut = False

@@ -21,7 +21,12 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.conversation.delivery import DeliveryOptions, SlackReplySink, StreamingSwitch
+from bot.conversation.delivery import (
+    DeliveryOptions,
+    SlackReplySink,
+    StreamingSwitch,
+    status_timers,
+)
 from bot.conversation.files import Attachments, FileReader, unreadable_reply
 from bot.conversation.names import SlackNames
 from bot.conversation.status import DelayedCalls
@@ -85,6 +90,7 @@ class Responder:
         self._in_flight = _InFlight()
         self._later = DelayedCalls(workers)
         self._stored = store_calls or OutageRetry()
+        status_timers()  # started with the bot, not by its first reply
 
     def submit(self, client: WebClient, question: Question) -> Future[Outcome | None]:
         withdrawn = self._track(question)

@@ -55,7 +55,10 @@ class DelayedCalls:
                 while not self._due or self._due[0][0] > self._clock():
                     self._changed.wait(self._due[0][0] - self._clock() if self._due else None)
                 _, _, call = heapq.heappop(self._due)
-            self._executor.submit(call)
+            try:
+                self._executor.submit(call)
+            except RuntimeError:  # the executor (or the interpreter) is shutting down
+                return
 
 
 class DeferredStatus:

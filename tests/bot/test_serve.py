@@ -3,6 +3,7 @@ registry's active model per message, and the honest retraining control."""
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -17,7 +18,10 @@ import pytest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from typer.testing import CliRunner
 
+from bot.conversation.delivery import STATUS_THREADS
+from curation.tokens import get_encoding
 from tests.bot.conftest import REVIEWERS
+from tests.bot.test_threads import running
 from tuneloop.cli import app as cli_app
 from tuneloop.local_slack import LocalSlackServer, SlackDriver, Workspace
 from tuneloop.local_slack.threaded import ThreadedServer
@@ -81,6 +85,37 @@ def test_socket_mode_needs_no_signing_secret(
         handler = SocketModeHandler(runtime.app, "xapp-1-local")
         assert handler.app is runtime.app
     finally:
+        runtime.close()
+
+
+def test_the_bots_threads_run_before_the_first_event(
+    tmp_path: Path, workspace: Workspace, slack_server: LocalSlackServer
+) -> None:
+    before = running("tuneloop-reply_"), running("tuneloop-listener_")
+    settings = _settings(
+        tmp_path, workspace, slack_server.api_url, slack_reply_workers=7, slack_listener_threads=5
+    )
+    runtime = build_bot(settings)
+    try:
+        started = running("tuneloop-reply_") - before[0], running("tuneloop-listener_") - before[1]
+        assert started == (7, 5)
+        assert running("tuneloop-status_") == STATUS_THREADS
+    finally:
+        runtime.close()
+
+
+def test_warming_up_loads_the_tokenizer_and_freezes_what_start_up_made(
+    tmp_path: Path, workspace: Workspace, slack_server: LocalSlackServer
+) -> None:
+    runtime = build_bot(_settings(tmp_path, workspace, slack_server.api_url))
+    get_encoding.cache_clear()
+    gc.unfreeze()
+    try:
+        runtime.warm_up()
+        assert get_encoding.cache_info().currsize == 1  # the served model's encoding
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
         runtime.close()
 
 

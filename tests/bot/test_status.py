@@ -6,6 +6,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from bot.conversation.status import DeferredStatus, DelayedCalls
 
 
@@ -62,3 +64,20 @@ def test_with_no_delay_the_status_is_shown_before_any_post() -> None:
             status.start()
             status.settle()
             assert shown.is_set()
+
+
+def test_a_call_due_after_its_executor_stopped_ends_the_timer_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At shutdown a status may fall due after the executor stopped taking work: the timer
+    thread ends without a traceback in the log."""
+    failures: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    pool = ThreadPoolExecutor(1)
+    timers = DelayedCalls(pool)
+    pool.shutdown()
+    timers.call_later(0.01, lambda: None)
+    assert timers._thread is not None
+    timers._thread.join(5)
+    assert not timers._thread.is_alive()
+    assert failures == []

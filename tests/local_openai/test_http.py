@@ -4,6 +4,7 @@ error envelopes for unauthenticated or malformed calls), and many threads at onc
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +15,8 @@ import pytest
 from tests.local_openai.conftest import Switchboard
 from tests.local_openai.helpers import FAQ, ask, train
 from tuneloop.local_openai import LocalOpenAI, ManualClock
-from tuneloop.local_openai.http_server import RunningServer
+from tuneloop.local_openai.api import ApiRequest, ApiResponse
+from tuneloop.local_openai.http_server import RunningServer, serve_in_thread
 
 AUTH = {"Authorization": "Bearer anything"}
 
@@ -109,3 +111,25 @@ def test_many_threads_at_once(
         answers = list(pool.map(work, range(32)))
     assert answers == [FAQ[i % len(FAQ)][1] for i in range(32)]
     assert len(stand_in.client().files.list(purpose="user_data").data) == 8
+
+
+def test_more_requests_are_handled_at_once_than_starlettes_forty_threads() -> None:
+    """200 callers waiting on a slow model all wait together: none queues behind the others
+    (Starlette's thread pool takes 40 at a time, which made 200 one-second completions take
+    five seconds)."""
+    at_once = 64
+    everyone_in = threading.Barrier(at_once)
+
+    def handle(request: ApiRequest) -> ApiResponse:
+        everyone_in.wait(timeout=20)  # broken (and 500) unless all are inside together
+        return ApiResponse(200, {"content-type": "application/json"}, b"{}")
+
+    with (
+        serve_in_thread(handle) as server,
+        httpx2.Client(
+            base_url=server.base_url, limits=httpx2.Limits(max_connections=at_once)
+        ) as client,
+        ThreadPoolExecutor(at_once) as callers,
+    ):
+        statuses = list(callers.map(lambda _: client.get("/models").status_code, range(at_once)))
+    assert statuses == [200] * at_once

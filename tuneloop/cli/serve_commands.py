@@ -73,6 +73,7 @@ def serve(
     if not no_scheduler:
         scheduler = runtime.retrain_scheduler(settings)
         scheduler.start()
+    runtime.warm_up()
     grace_s = settings.shutdown_grace_seconds
     drained = False
     try:

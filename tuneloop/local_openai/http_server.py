@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import anyio
 import uvicorn
 from starlette.applications import Starlette
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -23,10 +23,27 @@ from starlette.routing import Route
 from tuneloop.local_openai.api import ApiRequest, ApiResponse
 
 _METHODS = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"]
+#: Requests handled at once. Starlette's thread pool (anyio's default limiter) takes 40, so a
+#: 41st chat completion would wait for one to finish: with injected latency, 200 concurrent
+#: callers would see five times the latency, which OpenAI's API does not do.
+MAX_CONCURRENT_REQUESTS = 512
 
 
-def create_app(handle: Callable[[ApiRequest], ApiResponse]) -> Starlette:
-    """A Starlette app that passes every request to `handle` (in a worker thread)."""
+def create_app(
+    handle: Callable[[ApiRequest], ApiResponse],
+    *,
+    max_concurrent_requests: int = MAX_CONCURRENT_REQUESTS,
+) -> Starlette:
+    """A Starlette app that passes every request to `handle` (in a worker thread, up to
+    `max_concurrent_requests` at once)."""
+    limiter = anyio.CapacityLimiter(max_concurrent_requests)
+
+    async def chunks(stream: Iterable[bytes]) -> AsyncIterator[bytes]:
+        iterator = iter(stream)
+        while (
+            chunk := await anyio.to_thread.run_sync(next, iterator, None, limiter=limiter)
+        ) is not None:
+            yield chunk
 
     async def endpoint(request: Request) -> Response:
         api_request = ApiRequest(
@@ -36,10 +53,10 @@ def create_app(handle: Callable[[ApiRequest], ApiResponse]) -> Starlette:
             headers={key.lower(): value for key, value in request.headers.items()},
             body=await request.body(),
         )
-        answer = await run_in_threadpool(handle, api_request)
+        answer = await anyio.to_thread.run_sync(handle, api_request, limiter=limiter)
         if answer.stream is not None:
             return StreamingResponse(
-                iterate_in_threadpool(iter(answer.stream)),
+                chunks(answer.stream),
                 status_code=answer.status,
                 headers=answer.headers,
             )
