@@ -7,6 +7,8 @@ ConfigError that names the variable, its value (password hidden) and what is all
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,7 +87,16 @@ def checked_url(url: str, *, name: str = "DATABASE_URL", create_folder: bool = F
 
 def settings_url(settings: Settings) -> str:
     """The settings' database URL, checked (DATABASE_URL, or a SQLite file in the data
-    folder, which is created)."""
+    folder, which is created). Creating the default data folder is said (a warning on logger
+    `tuneloop.settings`): run outside a team's folder by mistake, a command would otherwise
+    start an empty store without a word."""
+    default_folder = not settings.database_url and "data_dir" not in settings.model_fields_set
+    if default_folder and not settings.data_dir.exists():
+        logging.getLogger("tuneloop.settings").warning(
+            "no store in this folder yet: starting one in %s (TUNELOOP_DATA_DIR). A team folder "
+            "written by `tuneloop init` has its own .env: run tuneloop from there",
+            settings.data_dir.absolute(),
+        )
     return checked_url(settings.resolved_database_url, create_folder=not settings.database_url)
 
 

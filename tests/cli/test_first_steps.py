@@ -134,3 +134,19 @@ def test_eval_of_a_model_that_does_not_exist(env: Path) -> None:
     assert code == 1
     assert "error: model ft:no-such-model does not exist at the model provider" in out
     assert "nothing evaluated" in out
+
+
+def test_a_store_started_in_a_folder_without_one_is_said_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Outside a team's folder by mistake (`cd acme` forgotten), a command says it starts a new
+    store here instead of showing an empty one without a word."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    code, first = run("stats")
+    assert code == 0, first
+    assert f"no store in this folder yet: starting one in {tmp_path / 'data'}" in first
+    assert "tuneloop init" in first
+    code, again = run("stats")
+    assert code == 0 and "no store in this folder yet" not in again
