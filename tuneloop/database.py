@@ -8,7 +8,6 @@ ConfigError that names the variable, its value (password hidden) and what is all
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
