@@ -292,6 +292,62 @@ def subprocess_running(
             process.wait()
 
 
+def serve_bare_app(port: int, model_url: str, slack_api_url: str, token: str) -> None:
+    """This file run with --bare-serve: the floor for the 200 at once. A bare Bolt app behind
+    the same HTTP layer and uvicorn as `tuneloop serve`, that streams one answer from the same
+    model with the `openai` SDK and posts it in the thread: the same job without tuneloop's
+    bookkeeping (no store, no prompt budget, no claim, no feedback controls), until SIGTERM."""
+    import uvicorn
+    from openai import OpenAI
+
+    model = OpenAI(base_url=model_url, api_key="sk-local", max_retries=0)
+    app = App(
+        client=WebClient(token=token, base_url=slack_api_url),
+        signing_secret=SECRET,
+        listener_executor=ThreadPoolExecutor(CONVERSATIONS + 16),
+        name="bare",
+    )
+
+    @app.event("app_mention")
+    def reply(event: dict[str, Any], say: Say) -> None:
+        stream = model.chat.completions.create(
+            model="gpt-4.1-mini",
+            messages=[{"role": "user", "content": event["text"]}],
+            stream=True,
+        )
+        answer = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        say(text=answer or "A fixed reply.", thread_ts=event["ts"])
+
+    @app.event("message")
+    def ignore() -> None:
+        return None
+
+    asgi = create_asgi_app(app, signing_secret=SECRET, max_concurrent_requests=2 * CONVERSATIONS)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+
+
+@contextmanager
+def bare_serve(slack: LocalSlackServer, model_url: str, folder: Path) -> Iterator[tuple[str, int]]:
+    """The bare Bolt app of `serve_bare_app` in a process of its own; yields its
+    /slack/events URL and process id."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        __file__,
+        "--bare-serve",
+        str(port),
+        model_url,
+        slack.api_url,
+        slack.workspace.bot.token,
+    ]
+    base_url = f"http://127.0.0.1:{port}"
+    with subprocess_running(
+        command, dict(os.environ), folder / "bare.log", f"{base_url}/healthz", "the bare app"
+    ) as process:
+        yield base_url + EVENTS_PATH, process.pid
+
+
 def serve_model_stand_in(port: int, data: Path, latency_s: float) -> None:
     """This file run with --model-stand-in: the OpenAI stand-in over HTTP, every chat
     completion taking `latency_s`, until SIGTERM."""
@@ -394,11 +450,17 @@ class EventSender:
 
 
 def simultaneous_conversations(
-    slack: LocalSlackServer, folder: Path, *, replicas: int = 1, database_url: str | None = None
+    slack: LocalSlackServer,
+    folder: Path,
+    *,
+    replicas: int = 1,
+    database_url: str | None = None,
+    bare: bool = False,
 ) -> Crowd:
     """CONVERSATIONS people asking at once, each in their own channel, of `replicas`
     `tuneloop serve` processes; with two, each mention's `app_mention` goes to one and its
-    `message` to the other, alternating, as a load balancer may send them."""
+    `message` to the other, alternating, as a load balancer may send them. `bare` asks the
+    bare Bolt app of `serve_bare_app` instead (it stores nothing: `answered_once` is 0)."""
     ws = Workspace()
     slack.workspace = ws
     people = [ws.add_user(f"person{i}") for i in range(CONVERSATIONS)]
@@ -411,7 +473,9 @@ def simultaneous_conversations(
         for n in range(replicas):
             (folder / f"replica{n}").mkdir()
             events_url, pids[f"serve{n}"] = stack.enter_context(
-                tuneloop_serve(slack, model_url, folder / f"replica{n}", url)
+                bare_serve(slack, model_url, folder / f"replica{n}")
+                if bare
+                else tuneloop_serve(slack, model_url, folder / f"replica{n}", url)
             )
             drivers.append(SlackDriver(ws, events_url, SECRET))
         sender = stack.enter_context(EventSender(ws))
@@ -453,7 +517,7 @@ def simultaneous_conversations(
         slowest_s=max(latencies),
         median_s=statistics.median(latencies),
         replies=replies,
-        answered_once=_answered_once(url, questions),
+        answered_once=0 if bare else _answered_once(url, questions),
         cpu_s=cpu,
     )
 
@@ -473,6 +537,9 @@ def _crowd_figures(crowd: Crowd) -> dict[str, Any]:
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--model-stand-in":  # see model_stand_in
         serve_model_stand_in(int(sys.argv[2]), Path(sys.argv[3]), MODEL_LATENCY_S)
+        return
+    if len(sys.argv) == 6 and sys.argv[1] == "--bare-serve":  # see bare_serve
+        serve_bare_app(int(sys.argv[2]), *sys.argv[3:])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=40, help="mentions per app and round")
@@ -499,6 +566,10 @@ def main() -> None:
                 status_at_once_ms_per_event=round(cost["status_at_once_ms"], 2),
                 status_at_once_cost_ratio=round(cost["status_at_once_ratio"], 2),
             )
+        (folder / "bare").mkdir()
+        figures["bare_bolt_floor"] = _crowd_figures(
+            simultaneous_conversations(slack, folder / "bare", bare=True)
+        )
         (folder / "one").mkdir()
         figures["one_app_sqlite"] = _crowd_figures(
             simultaneous_conversations(slack, folder / "one")
@@ -526,11 +597,22 @@ def main() -> None:
             f"{figures['status_at_once_ms_per_event']:.2f} ms per event, "
             f"ratio {figures['status_at_once_cost_ratio']:.2f}"
         )
-    for name in ("one_app_sqlite", "two_replicas_postgresql"):
+    for name in ("bare_bolt_floor", "one_app_sqlite", "two_replicas_postgresql"):
         if name not in figures:
             continue
         crowd = figures[name]
         verdict = "ok" if crowd["ratio"] <= CONCURRENCY_TARGET else "OVER TARGET"
+        if name == "bare_bolt_floor":  # what this machine allows a Bolt app doing the same job
+            print(
+                f"{CONVERSATIONS} at once, bare Bolt app + openai SDK + same model (the floor): "
+                f"{crowd['wall_s']:.3f} s wall, ratio {crowd['ratio']:.2f}; slowest answer "
+                f"{crowd['slowest_answer_s']:.3f} s, median {crowd['median_answer_s']:.3f} s; "
+                f"{crowd['replies']} replies"
+            )
+            used = ", ".join(f"{n} {seconds:.2f}" for n, seconds in crowd["cpu_s"].items())
+            print(f"  CPU seconds meanwhile: {used}")
+            continue
+        floor = figures.get("bare_bolt_floor", {}).get("wall_s")
         print(
             f"{CONVERSATIONS} at once, {MODEL_LATENCY_S:.0f} s model, {name}: "
             f"{crowd['wall_s']:.3f} s wall, ratio {crowd['ratio']:.2f} "
@@ -540,6 +622,8 @@ def main() -> None:
         )
         used = ", ".join(f"{name} {seconds:.2f}" for name, seconds in crowd["cpu_s"].items())
         print(f"  CPU seconds meanwhile: {used}")
+        if floor:
+            print(f"  wall / the bare Bolt floor's: {crowd['wall_s'] / floor:.2f}")
 
 
 if __name__ == "__main__":

@@ -349,16 +349,7 @@ def run_http(runtime: BotRuntime, *, host: str, port: int, grace_s: float) -> bo
             # stopped, killing the process before the answers in flight are finished.
             yield
 
-    config = uvicorn.Config(
-        _refusing_while_stopping(runtime.asgi(), runtime.link),
-        host=host,
-        port=port,
-        lifespan="off",
-        log_level="info",
-        log_config=None,  # uvicorn's lines go through tuneloop's logging (TUNELOOP_LOG_FORMAT)
-        timeout_graceful_shutdown=max(1, int(grace_s)),
-    )
-    server = Server(config)
+    server = Server(uvicorn_config(runtime, host=host, port=port, grace_s=grace_s))
 
     def stop(why: str) -> None:
         runtime.link.set("stopping", f"{why} received")
@@ -367,6 +358,24 @@ def run_http(runtime: BotRuntime, *, host: str, port: int, grace_s: float) -> bo
     stopper = Stopper(grace_s).install(stop)
     server.run()
     return runtime.drain(stopper.grace_left())
+
+
+def uvicorn_config(runtime: BotRuntime, *, host: str, port: int, grace_s: float) -> Any:
+    """uvicorn's settings for `run_http` (a `uvicorn.Config`). Its lines go through tuneloop's
+    logging (TUNELOOP_LOG_FORMAT, secrets redacted) at tuneloop's level (TUNELOOP_LOG_LEVEL):
+    uvicorn's own `log_level` would pin its loggers to one level, so an operator's WARNING
+    would still print an access line for every Slack event and health probe."""
+    import uvicorn
+
+    return uvicorn.Config(
+        _refusing_while_stopping(runtime.asgi(), runtime.link),
+        host=host,
+        port=port,
+        lifespan="off",
+        log_level=None,
+        log_config=None,
+        timeout_graceful_shutdown=max(1, int(grace_s)),
+    )
 
 
 def _refusing_while_stopping(app: Starlette, link: SlackLink) -> Callable[..., Any]:
