@@ -7,7 +7,8 @@ provider. Two layers find them:
 - tuneloop's own rules (below): token formats by their prefixes, private keys with or without
   their END line, credentials in URLs of any scheme, secret-named assignments in every common
   syntax (`DB_PASSWORD=`, `"password": "..."`, `--client-secret x`, `Password=...;`, "my
-  password is ..."), Authorization headers, cloud keys by shape (AWS key ids and 40-character
+  password is ..."), passwords given to command-line clients (`mysql -p...`, `curl -u u:...`),
+  Authorization headers, cloud keys by shape (AWS key ids and 40-character
   secrets, Azure storage keys, SAS signatures and client secrets, Google keys), and card
   numbers that pass the Luhn check with their security code;
 - Yelp's detect-secrets plugin set (`curation.secret_detectors`), for the many formats it knows.
@@ -102,6 +103,40 @@ def _assigned(match: re.Match[str]) -> bool:
 
 def _said(match: re.Match[str]) -> bool:
     return _looks_secret(match.group("secret"))
+
+
+#: Words that follow "my password is" in prose about a password rather than in one: states,
+#: qualities, function words. A plain lower-case word there is taken for the password itself
+#: unless it is one of these or reads like one (-ed, -ing, -ly).
+_PROSE_AFTER_IS = frozenset(
+    """a an the not no too so very still also just now always never already almost about
+    being been getting going on off in out up over under at for from to of with without and
+    or but if when because since until as like than that this these those it its my your
+    our their his her same different new old wrong incorrect right correct invalid valid
+    bad good fine ok okay weak strong long short case sensitive required needed mandatory
+    optional empty blank missing unknown secret private safe unsafe temporary expired stuck
+    locked gone lost broken due different special simple easy hard complex complicated one
+    two three four five six seven eight nine ten some any all none nothing something""".split()  # noqa: SIM905 (a word list reads better as words)
+)
+
+
+def _told(match: re.Match[str]) -> bool:
+    """ "My password is hunter": after a first-person "password is", a word counts unless it
+    is prose ("my password is wrong", "... is not working", "... is locked")."""
+    value = match.group("secret").rstrip(".,;:!?)\"'")
+    lowered = value.lower()
+    if len(value) < 3 or _PLACEHOLDERS.match(value) or value.startswith(("[REDACTED", "<")):
+        return False
+    return lowered not in _PROSE_AFTER_IS and not lowered.endswith(("ed", "ing", "ly"))
+
+
+def _flag_value(match: re.Match[str]) -> bool:
+    """A credential given on a command line, not a variable, placeholder or numeric id."""
+    groups = match.groupdict()
+    value = groups.get("qsecret") or groups.get("secret") or ""
+    return bool(value) and not (
+        _PLACEHOLDERS.match(value) or value.isdigit() or value.startswith("-")
+    )
 
 
 _WORD_RUN = re.compile(r"[a-z]{7,}")
@@ -257,11 +292,43 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
         valid=_assigned,
     ),
     _rule(
+        # "the password is Xy9", "the password for the admin panel is letmein123".
         "password_said",
-        r"(?i:\b(?:password|passwd|passphrase|pwd|pw|pin|passcode|token|secret)\s+"
-        r"(?:is|was)\s+)(?P<secret>\S+)",
+        r"(?i:\b(?:password|passwd|passphrase|pwd|pw|pin|passcode|token|secret)"
+        r"(?:\s+(?:for|to|of|on|at|in)(?:\s+[\w@.'/-]+){1,4}?)?\s+(?:is|was)\s+)"
+        r"(?P<secret>\S+)",
         "pass", "pw", "pin", "token", "secret",
         valid=_said,
+    ),
+    _rule(
+        # "my password is hunter": said in the first person, a plain word is one too.
+        "password_said",
+        r"(?i:\b(?:my|our)\s+(?:[\w-]+\s+){0,2}?(?:password|passwd|passphrase|pin|passcode)"
+        r"\s+(?:is|was)\s+)(?P<secret>[^\s,;]+?)(?=[.!?)\"']*(?:\s|$))",
+        "pass", "pin",
+        anchored=False,
+        valid=_told,
+    ),
+    _rule(
+        # Database and registry clients take a password as a flag: mysql -pS3cret (attached),
+        # sshpass -p x, docker/podman/helm login -p x, redis-cli -a x.
+        "command_line_password",
+        r"\b(?:(?:mysql(?:dump|admin|import|sh)?|mariadb(?:-dump|-admin)?)\b[^\n|;&]*?\s-p"
+        r"|(?:sshpass|(?:docker|podman|buildah|skopeo|helm\s+registry|oras)\s+login)\b"
+        r"[^\n|;&]*?\s-p\s*"
+        r"|redis-cli\b[^\n|;&]*?\s-a\s+)"
+        r"(?:(?P<quote>['\"])(?P<qsecret>[^\n]*?)(?P=quote)|(?P<secret>[^\s'\"]+))",
+        "mysql", "mariadb", "sshpass", "login", "redis-cli",
+        anchored=False,
+        valid=_flag_value,
+    ),
+    _rule(
+        # curl -u user:password, --user=user:password (an id pair like 1000:1000 is not one).
+        "command_line_password",
+        r"(?<!\S)(?:-u|--user)(?:\s+|=)[^\s:'\"]+:(?P<secret>[^\s'\"]+)",
+        "-u", "--user",
+        anchored=False,
+        valid=_flag_value,
     ),
     _rule(
         "cloud_secret_key",

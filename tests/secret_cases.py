@@ -79,6 +79,16 @@ VARIATIONS: list[tuple[str, str]] = [
     ("Authorization: token ghp_shortbutreal123", "ghp_shortbutreal123"),
     ('-H "X-Api-Key: k3y-abc-123-xyz"', "k3y-abc-123-xyz"),
     ("?access_token=ya29.a0AfH6SMBabcdefghijklmnopqrstuvwxyz&x=1", "a0AfH6SMBabcdefghijk"),
+    ("the password for the admin panel is letmein123", "letmein123"),
+    ("My wifi password is bluebird.", "bluebird"),
+    ("our shared door code pin is 937146205", "937146205"),
+    ("mysql -u root -pS3cretPass123 mydb", "S3cretPass123"),
+    ("mysqldump -h db -u app -p'Dump Pass1' shop > shop.sql", "Dump Pass1"),
+    ("sshpass -p Hunter22 ssh deploy@box", "Hunter22"),
+    ("docker login -u bob -p Abc123xyz registry.example", "Abc123xyz"),
+    ("redis-cli -h cache -a Xk29fjs83 ping", "Xk29fjs83"),
+    ("curl -u admin:S3cret! https://jenkins.internal/api", "S3cret!"),
+    ("curl --user=ci:hunter2token https://nexus.internal", "hunter2token"),
 ]
 
 

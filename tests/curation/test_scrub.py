@@ -133,6 +133,15 @@ def test_every_field_case_and_variation_is_redacted(name: str, text: str, secret
         "password: ${DB_PASSWORD}",
         "IBAN GB82 WEST 1234 5698 7654 32",
         "UUID 123e4567-e89b-12d3-a456-426614174000",
+        "My password is wrong, and my PIN is locked.",
+        "my password is not working since Monday",
+        "The password for the VPN is reset weekly.",
+        "My password is the same as before.",
+        "Our wifi password is case sensitive.",
+        "docker run -u 1000:1000 app",
+        "mysql -u root -p shop",
+        "curl -u $USER:$TOKEN https://api.example",
+        "Log in with -u your.name, then -p when asked.",
     ],
 )
 def test_help_desk_prose_code_and_personal_data_are_not_secrets(prose: str) -> None:
