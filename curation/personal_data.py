@@ -15,7 +15,8 @@ The policy (the README's "Personal data" paragraph says it for people):
 
 What counts: email addresses; phone numbers as Google's libphonenumber (the `phonenumbers`
 package) finds valid ones, national formats read in `phone_regions` (so dates, IP addresses,
-version numbers and ticket numbers are not phones); US social security numbers; IBANs that pass
+version numbers and ticket numbers are not phones); US social security numbers (dashed, or
+written otherwise where called one: "SSN 123 45 6789"); IBANs that pass
 their mod-97 check; card numbers that pass the Luhn check; IP addresses outside the private,
 loopback, link-local and shared ranges (an office DNS server is infrastructure, a home address
 identifies a person); street addresses (a number, a name and a street word, as "221B Baker
@@ -38,13 +39,21 @@ MARKERS = {kind: f"[{kind.upper()}]" for kind in KINDS}
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
+#: An SSN written without dashes ("123 45 6789", "123456789") is an SSN only where it is called
+#: one: nine digits alone are as often a case or order number.
+_SSN_NAMED = re.compile(
+    r"(?i:\b(?:ssn|ss#|social[ -]security(?:[ -](?:number|no\.?|#))?)(?!\w))"
+    r"(?:\s*(?:is|was|:|#|=|number|no\.?)\s*|\s+)"
+    r"(?P<ssn>(?!000|666|9\d\d)\d{3}([ .]?)(?!00)\d{2}\2(?!0000)\d{4})(?![\d-])"
+)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 _STREET_WORDS = (
     "Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Close|Court|Ct|Place|"
-    "Square|Sq|Terrace|Crescent|Gardens|Grove|Row|Walk|Mews|Parade|Hill"
+    "Square|Sq|Terrace|Crescent|Gardens|Grove|Row|Walk|Mews|Parade|Hill|Loop|Circle|Cir|"
+    "Highway|Hwy|Parkway|Pkwy|Trail|Plaza|Alley|Quay|Wharf"
 )
 _ADDRESS = re.compile(
     rf"\b\d{{1,5}}[A-Za-z]?,? (?:[A-Z][A-Za-z'-]+ ){{1,3}}(?:{_STREET_WORDS})\b\.?"
@@ -217,6 +226,8 @@ def _candidates(text: str, regions: tuple[str, ...]) -> Iterator[Finding]:
         yield from _phones(text, regions)
         for m in _SSN.finditer(text):
             yield Finding("ssn", m.start(), m.end(), m.group())
+        for m in _SSN_NAMED.finditer(text):
+            yield Finding("ssn", m.start("ssn"), m.end("ssn"), m.group("ssn"))
         for m in _IBAN.finditer(text):
             if _iban_valid(m.group()):
                 yield Finding("iban", m.start(), m.end(), m.group())

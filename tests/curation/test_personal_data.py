@@ -37,6 +37,11 @@ POLICY = PersonalDataPolicy()
         ("Moro na Rua Augusta, 100 em Lisboa", "Moro na [ADDRESS] em Lisboa"),
         ("Ring Zoë on +44 113 496 0000.", "Ring Zoë on [PHONE]."),
         ("رقم الهاتف ٠١١٣٤٩٦٠٠٠٠", "رقم الهاتف [PHONE]"),
+        ("SSN 123 45 6789", "SSN [SSN]"),
+        ("my social security number is 078051120.", "my social security number is [SSN]."),
+        ("ss# 219.09.9999 on file", "ss# [SSN] on file"),
+        ("address: 1 Infinite Loop, Cupertino", "address: [ADDRESS], Cupertino"),
+        ("HQ is 2 Circle Plaza, Omaha", "HQ is [ADDRESS], Omaha"),
     ],
 )
 def test_each_kind_of_personal_data_is_found(text: str, redacted: str) -> None:
@@ -54,6 +59,8 @@ def test_each_kind_of_personal_data_is_found(text: str, redacted: str) -> None:
         "Reset your password at login.fernhill.example; it needs 14 characters.",
         "ISBN 978-3-16-148410-0, room 3.14, build 20261130.1",
         "Loopback 127.0.0.1, link-local 169.254.1.1, ::1 and fe80::1.",
+        "Case 123 45 6789 and order 123456789 are closed.",  # nine digits, not called an SSN
+        "The SSN field takes 9 digits; 000-00-0000 is refused.",
     ],
 )
 def test_dates_ips_versions_and_numbers_are_not_personal_data(text: str) -> None:
