@@ -114,8 +114,9 @@ class DeliveryOptions:
     rate_limit_budget_s: float = 30.0
     #: How the waits are spent (tests pass one that only records them).
     sleep: Callable[[float], None] = time.sleep
-    #: A reply Slack would not take is delivered again after these delays, one per attempt
-    #: (then it stays unsent in the store, for a sweep).
+    #: A reply Slack would not take is delivered again after these delays, one per attempt,
+    #: counted in the store (a replica that takes it over after a restart goes on counting);
+    #: once they are spent the reply is given up (kept in the store as failed).
     redeliver_after_s: tuple[float, ...] = (30.0, 120.0, 600.0, 1800.0)
 
 
