@@ -109,7 +109,9 @@ class Claims:
             rows = session.execute(
                 select(Exchange.id, Exchange.claimed_by, Exchange.created_at)
                 .where(abandoned(self.rules, status))
-                .order_by(Exchange.id)
+                # Not by id alone: SQLite would walk the whole table in rowid order rather
+                # than read the partial index and sort its few rows.
+                .order_by(Exchange.created_at, Exchange.id)
                 .limit(limit)
             )
             return [AbandonedClaim(*row) for row in rows]
