@@ -8,7 +8,7 @@ Secrets are redacted before anything is written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -269,15 +269,33 @@ class Capture:
             latency_ms=latency_ms,
         )
 
-    def mark_unsent(self, exchange_id: int, *, error: str) -> bool:
-        """The reply is stored but Slack would not take it: keep it for a later delivery."""
-        return self._update_live(
-            exchange_id, status=ExchangeStatus.UNSENT, error=clean_for_storage(error)[:2000]
-        )
+    def mark_unsent(
+        self,
+        exchange_id: int,
+        *,
+        error: str,
+        message_ts: Sequence[str] = (),
+        notice_ts: str | None = None,
+    ) -> bool:
+        """The reply is stored but Slack would not take it: keep it for a later delivery.
+        `message_ts`: the messages of it Slack shows already (a later delivery rewrites them
+        rather than posting the reply twice); `notice_ts`: the notice left meanwhile. False
+        (nothing written) when the question was deleted."""
+        values: dict[str, Any] = {
+            "status": ExchangeStatus.UNSENT,
+            "error": clean_for_storage(error)[:2000],
+        }
+        if message_ts:
+            values["reply_message_ts"] = list(message_ts)
+        if notice_ts is not None:
+            values["notice_ts"] = notice_ts
+        return self._update_live(exchange_id, **values)
 
     def take_unsent(self, exchange_id: int) -> Exchange | None:
-        """Claim an unsent reply for delivery (it counts as answered from now on); None when
-        another process took it first or it is no longer unsent. A delivery that fails
+        """Claim an unsent reply for one delivery attempt (it counts as answered from now
+        on, so a click on its controls finds it) and count the attempt; None when it is no
+        longer unsent (delivered, deleted) or no longer this replica's (taken over by
+        another: the claim fences it, as `Claims.take_over` does). A delivery that fails
         calls `mark_unsent` again."""
         with self._db.statements() as connection:
             taken = connection.execute(
@@ -285,10 +303,44 @@ class Capture:
                 .where(
                     _EXCHANGES.c.id == exchange_id,
                     _EXCHANGES.c.status == ExchangeStatus.UNSENT,
+                    _EXCHANGES.c.claimed_by == self.replica_id,
                 )
-                .values(status=ExchangeStatus.ANSWERED, error=None)
+                .values(
+                    status=ExchangeStatus.ANSWERED,
+                    error=None,
+                    delivery_attempts=_EXCHANGES.c.delivery_attempts + 1,
+                )
             ).rowcount
         return self.exchange(exchange_id) if taken == 1 else None
+
+    def give_up_unsent(self, exchange_id: int, *, error: str) -> bool:
+        """Stop delivering an unsent reply (tried too often, or too late to be of use): it
+        becomes failed, with `error`, and keeps its reply. True when this replica made the
+        change (it held the claim and the reply was still unsent): then, and only then, the
+        caller says so."""
+        with self._db.statements() as connection:
+            changed = connection.execute(
+                update(_EXCHANGES)
+                .where(
+                    _EXCHANGES.c.id == exchange_id,
+                    _EXCHANGES.c.status == ExchangeStatus.UNSENT,
+                    _EXCHANGES.c.claimed_by == self.replica_id,
+                )
+                .values(status=ExchangeStatus.FAILED, error=clean_for_storage(error)[:2000])
+            ).rowcount
+        return changed == 1
+
+    def record_delivery(
+        self, exchange_id: int, reply_ts: str, message_ts: Sequence[str] = ()
+    ) -> None:
+        """A kept reply reached Slack at last: remember its messages (`set_reply_ts`); the
+        notice left meanwhile is gone."""
+        self._update(
+            exchange_id,
+            reply_ts=reply_ts,
+            reply_message_ts=list(message_ts) if len(message_ts) > 1 else None,
+            notice_ts=None,
+        )
 
     def _update_live(self, exchange_id: int, **values: Any) -> bool:
         """`_update`, unless the question is deleted: then False and nothing written."""
@@ -318,9 +370,14 @@ class Capture:
             self.complete_exchange(exchange_id, answer)
         return self.exchange(exchange_id), created
 
-    def set_reply_ts(self, exchange_id: int, reply_ts: str) -> None:
-        """Remember the ts of the posted reply, so reactions on it find the exchange."""
-        self._update(exchange_id, reply_ts=reply_ts)
+    def set_reply_ts(self, exchange_id: int, reply_ts: str, message_ts: Sequence[str] = ()) -> None:
+        """Remember the ts of the posted reply (the message with its controls), so reactions
+        on it find the exchange; and, for a reply shown in several messages, every one of
+        them (`message_ts`, oldest first), so a deleted question takes all of them back."""
+        if len(message_ts) > 1:
+            self._update(exchange_id, reply_ts=reply_ts, reply_message_ts=list(message_ts))
+        else:
+            self._update(exchange_id, reply_ts=reply_ts)
 
     def exchange(self, exchange_id: int) -> Exchange:
         with self._db.read_session() as session:

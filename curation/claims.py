@@ -10,6 +10,10 @@ is dead:
 - it has no row (it stopped, or never registered: a command line import) and the claim itself
   is older than the timeout.
 
+The same rule finds unsent exchanges (answered, but Slack would not take the reply) whose
+replica died before delivering them, so that another replica, or the next start, delivers
+them (`Claims.abandoned(status=ExchangeStatus.UNSENT)`).
+
 A replica's own claims are never abandoned in its own eyes. Everything is judged in the
 database, so replicas on several hosts agree on SQLite and PostgreSQL alike; each judges by
 its own clock, so keep hosts in sync (NTP) and the timeout well above their skew. Taking a
@@ -26,11 +30,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, text, update
 
 from curation.db import Database
 from curation.models import BotReplica, Exchange, ExchangeStatus
 from curation.models.base import utcnow
+from curation.models.exchange import PENDING_SQL, UNSENT_SQL
+
+#: The statuses whose claims can be abandoned, as their partial indexes' own conditions:
+#: SQLite uses a partial index only for a query holding the same literal condition
+#: (https://www.sqlite.org/partialindex.html, "Queries Using Partial Indexes").
+_CLAIMED_SQL = {
+    ExchangeStatus.PENDING: f"exchanges.{PENDING_SQL}",
+    ExchangeStatus.UNSENT: f"exchanges.{UNSENT_SQL}",
+}
 
 
 def new_replica_id() -> str:
@@ -52,15 +65,20 @@ class ClaimRules:
         return self.now() - self.timeout
 
 
-def abandoned(rules: ClaimRules) -> ColumnElement[bool]:
-    """SQL: the exchange is pending and its claim belongs to a dead replica (see the module)."""
+def abandoned(
+    rules: ClaimRules, status: ExchangeStatus = ExchangeStatus.PENDING
+) -> ColumnElement[bool]:
+    """SQL: the exchange has `status` (pending or unsent) and its claim belongs to a dead
+    replica (see the module). Raises ValueError for another status."""
+    if status not in _CLAIMED_SQL:
+        raise ValueError(f"claims of {status.value} exchanges are never taken over")
     dead_before = rules.dead_before()
     replica = BotReplica.__table__.c
     registered = exists().where(replica.id == Exchange.claimed_by)
     alive = exists().where(replica.id == Exchange.claimed_by, replica.heartbeat_at >= dead_before)
     claimed_at = func.coalesce(Exchange.claimed_at, Exchange.created_at)
     return and_(
-        Exchange.status == ExchangeStatus.PENDING,
+        text(_CLAIMED_SQL[status]),
         or_(Exchange.claimed_by.is_(None), Exchange.claimed_by != rules.replica_id),
         ~alive,
         or_(registered, claimed_at < dead_before),
@@ -81,14 +99,19 @@ class Claims:
         self._db = db
         self.rules = rules
 
-    def abandoned(self, limit: int = 100) -> list[AbandonedClaim]:
-        """Pending exchanges whose replica is dead, oldest first (the partial index on pending
-        exchanges keeps this cheap at any size of the store)."""
+    def abandoned(
+        self, limit: int = 100, *, status: ExchangeStatus = ExchangeStatus.PENDING
+    ) -> list[AbandonedClaim]:
+        """Exchanges with `status` (pending: unanswered; unsent: answered, not delivered)
+        whose replica is dead, oldest first (a partial index per status keeps this cheap at
+        any size of the store)."""
         with self._db.read_session() as session:
             rows = session.execute(
                 select(Exchange.id, Exchange.claimed_by, Exchange.created_at)
-                .where(abandoned(self.rules))
-                .order_by(Exchange.id)
+                .where(abandoned(self.rules, status))
+                # Not by id alone: SQLite would walk the whole table in rowid order rather
+                # than read the partial index and sort its few rows.
+                .order_by(Exchange.created_at, Exchange.id)
                 .limit(limit)
             )
             return [AbandonedClaim(*row) for row in rows]
@@ -104,18 +127,20 @@ class Claims:
         previous_owner: str | None,
         *,
         values: dict[str, object] | None = None,
+        status: ExchangeStatus = ExchangeStatus.PENDING,
     ) -> bool:
         """Claim `exchange_id` for this replica if `previous_owner` still holds it and its
-        claim is abandoned; True if this replica now holds it. One statement, and a
-        compare-and-set on the owner (which PostgreSQL checks again on the locked row, where
-        it may not re-run the subqueries): of replicas racing for it exactly one wins."""
+        claim (of a `status` exchange) is abandoned; True if this replica now holds it. One
+        statement, and a compare-and-set on the owner (which PostgreSQL checks again on the
+        locked row, where it may not re-run the subqueries): of replicas racing for it
+        exactly one wins."""
         with self._db.statements() as connection:
             result = connection.execute(
                 update(Exchange)
                 .where(
                     Exchange.id == exchange_id,
                     Exchange.claimed_by.is_not_distinct_from(previous_owner),
-                    abandoned(self.rules),
+                    abandoned(self.rules, status),
                 )
                 .values(
                     claimed_by=self.rules.replica_id, claimed_at=self.rules.now(), **(values or {})

@@ -47,12 +47,15 @@ ACTOR = "slack-deletion"
 
 @dataclass(frozen=True, slots=True)
 class Forgotten:
-    """What forgetting found: the tombstoned exchange, the bot's reply to it in Slack (its ts,
-    when it had been posted), and whether it was still being answered."""
+    """What forgetting found: the tombstoned exchange, the bot's reply to it in Slack (the ts
+    of the message with its controls, when it had been posted), every message of the bot's
+    for it (`Exchange.shown_ts`: all parts of a long reply, and the notice of an unsent one),
+    and whether it was still being answered."""
 
     exchange_id: int
     reply_ts: str | None
     was_pending: bool
+    shown_ts: tuple[str, ...] = ()
 
 
 def _redact_turns(messages: list[dict[str, Any]], texts: set[str]) -> list[dict[str, Any]]:
@@ -115,7 +118,7 @@ def forget_question(db: Database, ref: ConversationRef, *, was_question: bool) -
             assert exchange is not None
         was_pending = exchange.status is ExchangeStatus.PENDING
         question = exchange.question
-        forgotten = Forgotten(exchange.id, exchange.reply_ts, was_pending)
+        forgotten = Forgotten(exchange.id, exchange.reply_ts, was_pending, tuple(exchange.shown_ts))
         if exchange.status is ExchangeStatus.DELETED and not exchange.prompt_messages:
             return forgotten  # forgotten already
         exchange.status = ExchangeStatus.DELETED

@@ -494,7 +494,9 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=_env("TUNELOOP_RECOVERY_MAX_AGE_SECONDS"),
         description="A question left unanswered by a dead process is answered when found "
-        "within this long of being asked; an older one gets an apology instead.",
+        "within this long of being asked; an older one gets an apology instead. An answer "
+        "Slack would not take, left by a dead process, is posted within this long too; an "
+        "older one is given up.",
     )
     store_outage_wait_seconds: float = Field(
         default=600.0,

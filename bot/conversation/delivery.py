@@ -49,6 +49,12 @@ UNDELIVERED_NOTICE = (
     ":hourglass: Slack is busy and would not take my answer just now. "
     "I'll post it here as soon as it lets me."
 )
+#: What the notice says once the bot stops trying (`DeliveryOptions.redeliver_after_s` spent,
+#: or the answer found too late after a restart).
+GAVE_UP_NOTICE = (
+    ":warning: Slack would not take my answer to this, and it is too late to post it now. "
+    "Please ask again."
+)
 APOLOGY_METADATA = {"event_type": APOLOGY_EVENT, "event_payload": {"kind": "apology"}}
 #: Threads for status calls, which run beside the model call once a reply has kept people
 #: waiting for `DeliveryOptions.status_delay_s`. Shared by every reply in the process: the
@@ -108,8 +114,9 @@ class DeliveryOptions:
     rate_limit_budget_s: float = 30.0
     #: How the waits are spent (tests pass one that only records them).
     sleep: Callable[[float], None] = time.sleep
-    #: A reply Slack would not take is delivered again after these delays, one per attempt
-    #: (then it stays unsent in the store, for a sweep).
+    #: A reply Slack would not take is delivered again after these delays, one per attempt,
+    #: counted in the store (a replica that takes it over after a restart goes on counting);
+    #: once they are spent the reply is given up (kept in the store as failed).
     redeliver_after_s: tuple[float, ...] = (30.0, 120.0, 600.0, 1800.0)
 
 
@@ -252,9 +259,16 @@ class SlackReplySink:
             ),
         )
 
-    def give_up(self) -> None:
+    def adopt(self, message_ts: Sequence[str]) -> None:
+        """Show the reply in these messages, posted for it by an earlier attempt (oldest
+        first), rewriting them, rather than post it again below them. Before any `write`."""
+        if message_ts:
+            self._streaming = False  # a stopped stream message is rewritten by chat.update
+            self._pages, self._shown = list(message_ts), [None] * len(message_ts)
+
+    def give_up(self) -> str | None:
         """After `Undelivered`: clear the status and leave one short notice, each tried once
-        (Slack may still be refusing); never raises."""
+        (Slack may still be refusing); the notice's ts, if it could. Never raises."""
         self._status.settle()
         try:
             self._client.assistant_threads_setStatus(
@@ -272,6 +286,7 @@ class SlackReplySink:
             self.notice_ts = str(notice["ts"])
         except SlackApiError as error:
             log.warning("could not leave the undelivered notice: %s", _error_code(error))
+        return self.notice_ts
 
     def withdraw(self) -> None:
         """The question was deleted: take back whatever of the reply is shown (and the
@@ -409,6 +424,12 @@ class SlackReplySink:
         self._status.settle()
         pages = self._page_texts()
         self._show(pages, tail)
+        for ts in self._pages[len(pages) :]:  # adopted messages the whole reply does not need
+            try:
+                self._client.chat_delete(channel=self._channel, ts=ts)
+            except SlackApiError as error:
+                log.warning("could not delete the spare reply message %s: %s", ts, error)
+        del self._pages[len(pages) :], self._shown[len(pages) :]
         return self._pages[-1]
 
     def _show(self, pages: list[str], tail: list[dict[str, Any]]) -> None:

@@ -6,6 +6,12 @@ for pending exchanges whose replica is dead (`curation.claims`): it takes each o
 replica wins each) and answers it in its thread from the stored prompt, on the reply workers.
 A question older than `answer_within` gets an apology instead: an answer an hour late to a
 question the person may have solved or asked again would only confuse.
+
+The same sweep finds unsent exchanges (the reply is stored, Slack would not take it) whose
+replica died with their later deliveries still scheduled: it takes each over (fenced like a
+pending claim: one replica wins) and delivers the kept reply, once. One older than
+`answer_within`, or whose later deliveries (`DeliveryOptions.redeliver_after_s`, counted in
+the store) are spent, is given up with one log line and the thread's notice says so.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from bot.conversation.responder import Responder
 from bot.replies import Outcome
 from curation.capture import Capture
 from curation.claims import Replicas
+from curation.models import ExchangeStatus
 
 log = logging.getLogger("tuneloop.bot.recovery")
 
@@ -102,7 +109,37 @@ class Recovery:
             )
             exchange = self._capture.exchange(abandoned.exchange_id)
             under_way.append(self._responder.resume(self._client, exchange, too_old=too_old))
+        under_way += self._sweep_unsent()
         self._replicas.forget_dead(rules.timeout * FORGET_AFTER_TIMEOUTS)
+        return under_way
+
+    def _sweep_unsent(self) -> list[Future[Outcome | None]]:
+        """Take over every unsent reply whose replica died (its timers for later deliveries
+        died with it), and deliver each (or give it up when it is too old, or its later
+        deliveries are spent: `Responder.redeliver`)."""
+        claims = self._capture.claims
+        rules = claims.rules
+        under_way: list[Future[Outcome | None]] = []
+        for abandoned in claims.abandoned(status=ExchangeStatus.UNSENT):
+            if not claims.take_over(
+                abandoned.exchange_id, abandoned.claimed_by, status=ExchangeStatus.UNSENT
+            ):
+                continue  # another replica took it first
+            age = rules.now() - abandoned.created_at
+            too_old = None
+            if age > self._answer_within:
+                too_old = (
+                    f"left unsent by replica {abandoned.claimed_by} and found "
+                    f"{int(age.total_seconds())} s after it was asked"
+                )
+            log.warning(
+                "the reply to exchange %s was left undelivered by replica %s; %s",
+                abandoned.exchange_id,
+                abandoned.claimed_by,
+                "giving it up: too old" if too_old else "delivering it",
+            )
+            exchange = self._capture.exchange(abandoned.exchange_id)
+            under_way.append(self._responder.redeliver(self._client, exchange, too_old=too_old))
         return under_way
 
     def _run(self) -> None:

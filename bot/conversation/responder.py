@@ -5,8 +5,10 @@ A model call can take many seconds, so replies run on separate workers: however 
 conversations are waiting on the model, a click is acknowledged at once.
 
 The responder also knows which questions it is answering right now, so a deleted question's
-answer can be withdrawn mid-way, and it delivers again, later, a reply Slack would not take.
-Exchanges taken over from a replica that died are answered on the same workers (`resume`).
+answer can be withdrawn mid-way, and it delivers again, later, a reply Slack would not take:
+after `DeliveryOptions.redeliver_after_s`, each attempt counted in the store, until they are
+spent. Exchanges taken over from a replica that died are answered on the same workers
+(`resume`), and their kept replies delivered (`redeliver`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.conversation.delivery import (
+    GAVE_UP_NOTICE,
     DeliveryOptions,
     SlackReplySink,
     StreamingSwitch,
@@ -164,8 +167,10 @@ class Responder:
         )
         outcome = self._replies.answer(request, sink)
         if outcome is Outcome.UNSENT:
-            later = _Later(client, ref.channel_id, ref.message_ts, question, sink.notice_ts)
-            self._deliver_later(later, attempt=0)
+            user_id = str(event.get("user", ""))
+            team_id = question.user_team_id or question.team_id
+            later = _Later(client, ref.channel_id, ref.message_ts, ref.thread_ts, user_id, team_id)
+            self._deliver_later(later, attempts=0)
         return outcome
 
     def _is_follow_up(self, question: Question) -> bool:
@@ -220,49 +225,125 @@ class Responder:
         )
 
     # --- later delivery -------------------------------------------------------------------------
-    def _deliver_later(self, later: _Later, attempt: int) -> None:
-        delays = self._delivery.redeliver_after_s
-        if attempt >= len(delays):
-            log.error(
-                "the reply to %s/%s is still undelivered after %d attempts; it stays unsent "
-                "in the store",
-                later.channel,
-                later.message_ts,
-                attempt,
-            )
-            return
-        self._later.call_later(delays[attempt], lambda: self._deliver(later, attempt + 1))
+    def redeliver(
+        self, client: WebClient, exchange: Exchange, *, too_old: str | None = None
+    ) -> Future[Outcome | None]:
+        """Deliver, in its thread, the kept reply of an unsent exchange this replica took over
+        from one that died (after a restart, say); with `too_old` (the reason), or once its
+        later deliveries are spent, give up instead (`_give_up`)."""
+        later = _Later.of(client, exchange)
+        spent = exchange.delivery_attempts >= len(self._delivery.redeliver_after_s)
+        if too_old is None and spent:
+            too_old = f"{exchange.delivery_attempts} later deliveries failed"
+        if too_old is not None:
+            return self._workers.submit(self._give_up_safely, later, exchange, too_old)
+        return self._workers.submit(self._deliver_safely, later)
 
-    def _deliver(self, later: _Later, attempt: int) -> None:
+    def _deliver_later(self, later: _Later, attempts: int) -> None:
+        """Try `later` again after the delay for its attempt number (`attempts` tried so
+        far); or, once `DeliveryOptions.redeliver_after_s` is spent, give up."""
+        delays = self._delivery.redeliver_after_s
+        if attempts >= len(delays):
+            exchange = self._capture.exchange_by_message(later.channel, later.message_ts)
+            if exchange is not None:
+                self._give_up(later, exchange, f"{attempts} later deliveries failed")
+            return
+        self._later.call_later(delays[attempts], lambda: self._deliver_safely(later))
+
+    def _deliver_safely(self, later: _Later) -> Outcome | None:
+        try:
+            return self._deliver(later)
+        except Exception:
+            log.exception("delivering the kept reply to %s/%s failed", *later.where)
+            return None
+
+    def _give_up_safely(self, later: _Later, exchange: Exchange, reason: str) -> Outcome | None:
+        try:
+            return self._give_up(later, exchange, reason)
+        except Exception:
+            log.exception("giving up the kept reply to %s/%s failed", *later.where)
+            return None
+
+    def _deliver(self, later: _Later) -> Outcome | None:
+        """One attempt: ANSWERED when Slack took the reply, UNSENT when it refused again (a
+        next attempt is scheduled, or the reply given up), None when there was nothing to
+        deliver here (delivered already, deleted, or another replica's now)."""
         exchange = self._capture.exchange_by_message(later.channel, later.message_ts)
         taken = self._capture.take_unsent(exchange.id) if exchange is not None else None
         if taken is None or taken.reply is None:
-            return  # delivered elsewhere, or deleted
-        sink = self._sink(later.client, later.channel, taken.thread_ts, later.question)
+            return None
+        sink = self._sink_for(
+            later.client, later.channel, later.thread_ts, later.user_id, later.team_id
+        )
+        sink.adopt(taken.reply_message_ts or ([taken.reply_ts] if taken.reply_ts else []))
         sink.write(taken.reply)
         try:
             reply_ts = sink.finish(taken.id)
         except Exception as error:
             log.warning("delivering the reply to exchange %s failed again: %s", taken.id, error)
-            self._capture.mark_unsent(taken.id, error=f"Slack refused the reply: {error}")
-            self._deliver_later(later, attempt)
-            return
+            self._capture.mark_unsent(
+                taken.id, error=f"Slack refused the reply: {error}", message_ts=sink.message_ts
+            )
+            self._deliver_later(later, taken.delivery_attempts)
+            return Outcome.UNSENT
         if reply_ts is not None:
-            self._capture.set_reply_ts(taken.id, reply_ts)
-        if later.notice_ts is not None:
+            self._capture.record_delivery(taken.id, reply_ts, sink.message_ts)
+        if taken.notice_ts is not None:
             try:
-                later.client.chat_delete(channel=later.channel, ts=later.notice_ts)
+                later.client.chat_delete(channel=later.channel, ts=taken.notice_ts)
             except SlackApiError as error:
                 log.info("the undelivered notice stays: %s", error.response.get("error"))
-        log.info("delivered the kept reply to exchange %s (attempt %d)", taken.id, attempt)
+        log.info(
+            "delivered the kept reply to exchange %s (attempt %d)",
+            taken.id,
+            taken.delivery_attempts,
+        )
+        return Outcome.ANSWERED
+
+    def _give_up(self, later: _Later, exchange: Exchange, reason: str) -> Outcome | None:
+        """Stop trying: the exchange becomes failed (its reply kept in the store), said once
+        in the log by the replica holding it, and the notice in the thread says so."""
+        if not self._capture.give_up_unsent(exchange.id, error=f"not delivered: {reason}"):
+            return None  # delivered, deleted, or another replica's: nothing to give up
+        log.error(
+            "gave up delivering the reply to exchange %s (%s/%s): %s; it is kept in the store "
+            "as failed, and the person is asked to ask again",
+            exchange.id,
+            *later.where,
+            reason,
+        )
+        if exchange.notice_ts is not None:
+            try:
+                later.client.chat_update(
+                    channel=later.channel, ts=exchange.notice_ts, text=GAVE_UP_NOTICE
+                )
+            except SlackApiError as error:
+                log.warning("could not update the undelivered notice: %s", error)
+        return Outcome.FAILED
 
 
 @dataclass(frozen=True)
 class _Later:
-    """A reply to deliver again: where, and the notice left meanwhile."""
+    """A reply to deliver again: where its question was asked, and to whom it streams."""
 
     client: WebClient
     channel: str
     message_ts: str
-    question: Question
-    notice_ts: str | None
+    thread_ts: str
+    user_id: str
+    team_id: str
+
+    @property
+    def where(self) -> tuple[str, str]:
+        return self.channel, self.message_ts
+
+    @classmethod
+    def of(cls, client: WebClient, exchange: Exchange) -> _Later:
+        return cls(
+            client,
+            exchange.channel_id,
+            exchange.message_ts,
+            exchange.thread_ts,
+            exchange.user_id,
+            exchange.team_id,
+        )

@@ -202,11 +202,18 @@ class ReplyService:
         except Exception as error:
             log.error("could not post the reply to exchange %s", exchange_id, exc_info=error)
             attempt.failure = "undelivered"
-            self._capture.mark_unsent(exchange_id, error=f"Slack refused the reply: {error}")
-            sink.give_up()
+            notice_ts = sink.give_up()
+            self._capture.mark_unsent(
+                exchange_id,
+                error=f"Slack refused the reply: {error}",
+                message_ts=sink.message_ts,  # a later delivery rewrites these, not repeats them
+                notice_ts=notice_ts,
+            )
             return Outcome.UNSENT
         if reply_ts is not None and reply_ts != answer.reply_ts:
-            self._stored(self._capture.set_reply_ts, exchange_id, reply_ts)  # reactions find it
+            # Reactions find it by the message with the controls; a deletion takes back all
+            # of a reply's messages (a new write only where there are several: the ts moved).
+            self._stored(self._capture.set_reply_ts, exchange_id, reply_ts, sink.message_ts)
         if withdrawn.is_set():  # deleted while the controls went up
             return self._withdraw(sink, exchange_id)
         return Outcome.ANSWERED

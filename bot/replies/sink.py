@@ -23,8 +23,15 @@ class ReplySink(Protocol):
         exchange is recorded by now, so a click always finds it); return the id (ts) of the
         message with the controls. Raises when the reply could not be shown."""
 
-    def give_up(self) -> None:
-        """`finish` failed for good: clear the status, leave a short notice if possible."""
+    @property
+    def message_ts(self) -> list[str]:
+        """The ids (ts) of every message of the reply shown so far, oldest first (a long
+        reply takes several)."""
+        ...
+
+    def give_up(self) -> str | None:
+        """`finish` failed for good: clear the status, leave a short notice if possible;
+        the notice's id (ts), or None when none could be left."""
 
     def withdraw(self) -> None:
         """The question was deleted: take back whatever of the reply is shown."""

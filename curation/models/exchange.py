@@ -13,12 +13,14 @@ from curation.models.base import Base, JSONType, StrEnumType, UTCDateTime, utcno
 
 #: The rows a sweep for abandoned claims reads: few at any time, in a partial index.
 PENDING_SQL = "status = 'pending'"
+#: The rows a sweep for undelivered replies reads: as few, in a partial index of their own.
+UNSENT_SQL = "status = 'unsent'"
 
 
 class ExchangeStatus(enum.StrEnum):
     PENDING = "pending"  # claimed: the model is being asked
     ANSWERED = "answered"
-    FAILED = "failed"  # the model failed; the question is still kept
+    FAILED = "failed"  # the model failed, or Slack never took the reply; all is still kept
     UNSENT = "unsent"  # answered, but Slack would not take the reply yet: deliver it later
     DELETED = "deleted"  # the question was deleted in Slack: a tombstone, its text is gone
 
@@ -42,6 +44,12 @@ class Exchange(Base):
             sqlite_where=text(PENDING_SQL),
             postgresql_where=text(PENDING_SQL),
         ),
+        Index(
+            "ix_exchanges_unsent_claims",
+            "claimed_by",
+            sqlite_where=text(UNSENT_SQL),
+            postgresql_where=text(UNSENT_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -50,7 +58,15 @@ class Exchange(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     thread_ts: Mapped[str] = mapped_column(String(32))
     message_ts: Mapped[str] = mapped_column(String(32))
+    #: The message that carries the reply's controls (its last), where reactions land.
     reply_ts: Mapped[str | None] = mapped_column(String(32))
+    #: Every message of a reply Slack shows in more than one, oldest first; None when the
+    #: reply is the one message `reply_ts` (most are: no write for them).
+    reply_message_ts: Mapped[list[str] | None] = mapped_column(JSONType)
+    #: The short "I'll post it here" notice left in the thread while the reply is unsent.
+    notice_ts: Mapped[str | None] = mapped_column(String(32))
+    #: Later deliveries tried for an unsent reply (bounded; counted here, across restarts).
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     user_id: Mapped[str] = mapped_column(String(32))
     thread_key: Mapped[str] = mapped_column(String(128))
 
@@ -73,6 +89,17 @@ class Exchange(Base):
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def shown_ts(self) -> list[str]:
+        """Every message of the bot's in Slack for this exchange, oldest first: the reply's
+        messages and, while it is unsent, the notice left in their place."""
+        shown = list(self.reply_message_ts or ([self.reply_ts] if self.reply_ts else []))
+        if self.reply_ts and self.reply_ts not in shown:
+            shown.append(self.reply_ts)
+        if self.notice_ts:
+            shown.append(self.notice_ts)
+        return shown
 
     @property
     def question(self) -> str:

@@ -159,9 +159,11 @@ def make_bot(
         config: BotConfig | None = None,
         reply_workers: int = 8,
         workspace: Workspace | None = None,
+        store: Store = store,
     ) -> Bot:
         """A bot in a fresh workspace, or a second instance of the app in `workspace` (new
-        people and channel, the same store), as when two `tuneloop serve` run."""
+        people and channel, the same store), as when two `tuneloop serve` run; `store`: the
+        same database seen by another replica (a `Store` with claim rules of its own)."""
         ws = workspace or Workspace()
         if workspace is None:
             slack_server.workspace = ws

@@ -149,3 +149,50 @@ def test_deleting_an_ordinary_message_stores_nothing(bot: Bot) -> None:
     bot.driver.delete(bot.bob, said.channel, said.ts)
     bot.settle()
     assert bot.exchanges() == []
+
+
+def test_every_message_of_a_long_answer_goes_with_its_question(
+    make_bot: Callable[..., Bot], scripted: ScriptedModel
+) -> None:
+    # Over one message's 12,000 characters of Markdown: posted as two messages.
+    scripted.reply = "Use a passphrase of four random words, never a single word. " * 250
+    bot = make_bot(openai_client=scripted.client(), config=BotConfig(streaming=False))
+    said = bot.ask(SECRET_QUESTION)
+    first, last = bot.answered(said, 2)
+    [exchange] = bot.exchanges()
+    assert exchange.reply_ts == last["ts"]  # reactions land on the one with the controls
+
+    bot.driver.delete(bot.alice, said.channel, said.ts)
+    bot.settle()
+
+    assert bot.ws.message(said.channel, last["ts"]) is None
+    assert bot.ws.message(said.channel, first["ts"]) is None
+    assert bot.ws.bot_replies(said.channel, said.ts) == []
+    [exchange] = bot.exchanges()
+    assert exchange.status is ExchangeStatus.DELETED
+    assert exchange.reply_message_ts == [first["ts"], last["ts"]]  # where it was, no text
+
+
+def test_an_unsent_answers_notice_goes_with_its_question(
+    make_bot: Callable[..., Bot], scripted: ScriptedModel
+) -> None:
+    scripted.reply = "It is too short: use a passphrase."
+    delivery = DeliveryOptions(
+        sleep=lambda _: None, rate_limit_budget_s=2.0, redeliver_after_s=(3600.0,)
+    )
+    bot = make_bot(
+        openai_client=scripted.client(),
+        config=BotConfig(streaming=False, delivery=delivery),
+    )
+    bot.ws.faults.fail_next("chat.postMessage", "ratelimited", times=3)
+    said = bot.ask(SECRET_QUESTION)
+    bot.settle()
+    [notice] = bot.ws.bot_replies(said.channel, said.ts)
+    assert [e.status for e in bot.exchanges()] == [ExchangeStatus.UNSENT]
+
+    bot.driver.delete(bot.alice, said.channel, said.ts)
+    bot.settle()
+
+    assert bot.ws.message(said.channel, notice["ts"]) is None
+    [exchange] = bot.exchanges()
+    assert exchange.status is ExchangeStatus.DELETED and exchange.reply is None

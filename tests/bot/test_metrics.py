@@ -159,8 +159,12 @@ class _Sink:
     def finish(self, exchange_id: int, notes: Sequence[str] = ()) -> str | None:
         return "1700000000.000200"
 
-    def give_up(self) -> None:
-        pass
+    @property
+    def message_ts(self) -> list[str]:
+        return ["1700000000.000200"]
+
+    def give_up(self) -> str | None:
+        return None
 
     def withdraw(self) -> None:
         pass

@@ -24,7 +24,7 @@ from curation.db import (
     upgrade,
 )
 from curation.examples import retire_example
-from curation.models import FeedbackKind, ReviewState
+from curation.models import ExchangeStatus, FeedbackKind, ReviewState
 from curation.stats import store_stats
 from curation.store import Store
 from tests.conftest import REPO_ROOT, REVIEWERS, ask
@@ -344,3 +344,15 @@ def test_postgresql_can_use_the_partial_index_for_the_open_item(db: Database) ->
             plan = " ".join(row[0] for row in cursor.fetchall())
             assert "uq_review_items_open_exchange" in plan, plan
         conn.rollback()
+
+
+def test_the_sweeps_for_dead_replicas_read_their_partial_indexes(tmp_path: Path) -> None:
+    store = _sqlite_store(tmp_path)
+    ask(store, "How do I book leave?", "Ask HR.")  # answered: neither sweep wants it
+    with _executed(store.db) as seen:
+        store.capture.claims.abandoned(status=ExchangeStatus.PENDING)
+        store.capture.claims.abandoned(status=ExchangeStatus.UNSENT)
+    pending, unsent = _plans(store.db, seen, "exchanges")
+    assert "ix_exchanges_pending_claims" in pending, pending
+    assert "ix_exchanges_unsent_claims" in unsent, unsent
+    store.db.dispose()

@@ -9,8 +9,10 @@ message is a `tombstone`. For a message that was a question to the bot:
   replica finds the tombstone as it records the reply;
 - the store forgets the question (`curation.deletion`): its text leaves the exchange, the
   later prompts of its thread, the review queue and future exports; a tombstone stays;
-- the bot's reply, when it was posted already, is deleted: an answer to a question that is
-  gone would keep what was asked in view (and Slack would show it in the channel).
+- the bot's reply, when it was posted already, is deleted, every message of it (a long
+  reply takes several), and so is the notice of a reply still waiting to be delivered: an
+  answer to a question that is gone would keep what was asked in view (and Slack would show
+  it in the channel).
 """
 
 from __future__ import annotations
@@ -72,12 +74,15 @@ def deletion_listener(deps: Deps) -> Callable[..., None]:
         log.info(
             "question %s/%s was deleted: exchange %s forgotten", channel, ts, forgotten.exchange_id
         )
-        if forgotten.reply_ts and not withdrawn_here:
+        if withdrawn_here:
+            return  # the answer under way took back what it showed
+        for shown in forgotten.shown_ts:
             try:
-                client.chat_delete(channel=channel, ts=forgotten.reply_ts)
+                client.chat_delete(channel=channel, ts=shown)
             except SlackApiError as error:
                 log.warning(
-                    "could not delete the reply to deleted question %s: %s",
+                    "could not delete message %s of the reply to deleted question %s: %s",
+                    shown,
                     ts,
                     error.response.get("error"),
                 )
