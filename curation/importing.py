@@ -12,7 +12,7 @@ de-duplicated by content.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,14 @@ from curation.chat_format import (
 )
 from curation.db import Database
 from curation.errors import ValidationError
-from curation.examples import NewExample, insert_example, validate_new_example
+from curation.examples import (
+    NewExample,
+    insert_example,
+    stored_content_hash,
+    validate_new_example,
+)
 from curation.fingerprints import prompt_hash
-from curation.models import ExampleSource, Split
+from curation.models import Example, ExampleSource, Split
 from curation.personal_data import PersonalDataPolicy
 from curation.token_limit import TokenLimit
 from curation.training_line import TrainingLine
@@ -79,10 +84,23 @@ class ImportChecks:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFile:
-    """A file that passed every check: its examples, and what the report should say of it."""
+    """A file that passed every check: its examples, the line number of each (1-based, in
+    step with `examples`), and what the report should say of it."""
 
     examples: list[NewExample]
     context_turns: int = 0
+    lines: list[int] = field(default_factory=list)
+
+    def where(self, path: Path, index: int) -> str:
+        """`FILE:LINE` of example `index` (0-based), or `FILE` when the line is not known."""
+        return f"{path}:{self.lines[index]}" if index < len(self.lines) else str(path)
+
+    def locations(self, path: Path) -> dict[str, str]:
+        """`FILE:LINE` of each example, by the content hash it would be stored under."""
+        return {
+            stored_content_hash(new): self.where(path, index)
+            for index, new in enumerate(self.examples)
+        }
 
 
 def _with_system_prompt(
@@ -201,6 +219,7 @@ def parse_chat_file(
     (`FILE:LINE: rule at where: detail`), including those that fail `checks`."""
     problems: list[str] = []
     examples: list[NewExample] = []
+    numbers: list[int] = []
     context_turns = 0
     try:
         lines = list(_read_lines(path))
@@ -247,11 +266,12 @@ def parse_chat_file(
         )
         problems.extend(validate_new_example(new, where, limit=checks.limit))
         examples.append(new)
+        numbers.append(number)
     if not lines:
         problems.append(f"{path}: the file holds no examples")
     if problems:
         raise ValidationError(f"{path}: nothing imported from this file", problems)
-    return ParsedFile(examples, context_turns)
+    return ParsedFile(examples, context_turns, numbers)
 
 
 def store_examples(
@@ -261,26 +281,42 @@ def store_examples(
     *,
     approved_by: str,
     eval_fraction: float,
+    elsewhere: Mapping[str, str] | None = None,
 ) -> ImportReport:
-    """Store parsed examples in one transaction (all or nothing)."""
+    """Store parsed examples in one transaction (all or nothing).
+
+    An example identical to a stored one on the other side of the golden/training divide
+    (the golden set is never trained on) refuses the whole file with ValidationError, which
+    names every such line (`FILE:LINE: golden_overlap: ...`) and, from `elsewhere` (content
+    hash to `FILE:LINE`, say the other seeds file's `ParsedFile.locations`), where the
+    stored one came from."""
     report = ImportReport(path=str(path), context_turns=parsed.context_turns)
     with db.session() as session:
-        for index, new in enumerate(parsed.examples, start=1):
+        overlaps: list[str] = []
+        for index, new in enumerate(parsed.examples):
             example, created = insert_example(
                 session, new, approved_by=approved_by, eval_fraction=eval_fraction
             )
             if not created and example.golden != new.golden:
-                raise ValidationError(
-                    f"{path}: nothing imported from this file",
-                    [
-                        f"{path}: example {index} is identical to stored example {example.id}, "
-                        "which is on the other side of the golden/training divide"
-                    ],
-                )
+                overlaps.append(_overlap(parsed.where(path, index), example, elsewhere or {}))
             report.added += created
             report.already_present += not created
             report.example_ids.append(example.id)
+        if overlaps:  # raised inside the transaction: nothing from this file is stored
+            raise ValidationError(f"{path}: nothing imported from this file", overlaps)
     return report
+
+
+def _overlap(where: str, stored: Example, elsewhere: Mapping[str, str]) -> str:
+    """The problem of a line identical to `stored`, across the golden/training divide."""
+    side = "golden" if stored.golden else "training"
+    origin = elsewhere.get(stored.content_hash)
+    return (
+        f"{where}: golden_overlap: the same example as stored {side} example {stored.id}"
+        + (f" ({origin})" if origin else "")
+        + ": the golden set is never trained on, so an example belongs to one of the two; "
+        "remove it from the other file"
+    )
 
 
 def import_seeds(
@@ -305,20 +341,45 @@ def import_seeds(
             f"{seeds_dir} is not a seeds folder", [f"{seeds_dir / m}: missing" for m in missing]
         )
     system_prompt = read_system_prompt(seeds_dir / "system_prompt.md")
-    reports = []
+    # Both files are read first, so a line that repeats one of the other file is named with
+    # the other's line too, whichever file was stored first (in this run or an earlier one).
+    parsed: dict[str, ParsedFile | ValidationError] = {}
     for name, golden, split in plan:
-        path = seeds_dir / name
         try:
-            parsed = parse_chat_file(
-                path,
+            parsed[name] = parse_chat_file(
+                seeds_dir / name,
                 source=ExampleSource.SEED,
                 system_prompt=system_prompt,
                 golden=golden,
                 split=split,
                 checks=checks,
             )
+        except ValidationError as exc:
+            parsed[name] = exc
+    locations = {
+        name: result.locations(seeds_dir / name)
+        for name, result in parsed.items()
+        if isinstance(result, ParsedFile)
+    }
+    reports = []
+    for name, _, _ in plan:
+        path, result = seeds_dir / name, parsed[name]
+        try:
+            if isinstance(result, ValidationError):
+                raise result
+            elsewhere = {
+                digest: where
+                for other, found in locations.items()
+                if other != name
+                for digest, where in found.items()
+            }
             report = store_examples(
-                db, path, parsed, approved_by=SEED_ACTOR, eval_fraction=eval_fraction
+                db,
+                path,
+                result,
+                approved_by=SEED_ACTOR,
+                eval_fraction=eval_fraction,
+                elsewhere=elsewhere,
             )
         except ValidationError as exc:
             report = ImportReport(path=str(path), problems=exc.problems or [str(exc)])
