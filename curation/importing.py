@@ -113,7 +113,9 @@ def _with_system_prompt(
 
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open("r", encoding="utf-8") as handle:
+    # utf-8-sig: a byte order mark that an editor (Notepad, Excel's "UTF-8 CSV") put at the
+    # start of the file is no part of the first line.
+    with path.open("r", encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 yield number, line
@@ -134,6 +136,44 @@ def _decode(raw: str) -> Any:
         raise ValueError("invalid JSON (nested too deeply)") from None
     except ValueError as exc:
         raise ValueError(f"invalid JSON ({exc})") from None
+
+
+#: Lines shown by number in the one problem a file of OpenAI's legacy prompt/completion lines
+#: gets (the count says how many there are).
+_LEGACY_LINES_SHOWN = 5
+#: How to turn a legacy line into a chat one, in the problem and the README.
+LEGACY_CONVERSION = (
+    'jq -c \'{messages: [{role: "user", content: .prompt}, '
+    '{role: "assistant", content: .completion}]}\' OLD.jsonl > NEW.jsonl'
+)
+
+
+def is_legacy_line(line: Any) -> bool:
+    """A line of OpenAI's prompt/completion format (`{"prompt": ..., "completion": ...}`), which
+    fine-tuned its completion models (babbage-002, davinci-002) rather than chat models: tuneloop
+    does not import it."""
+    return (
+        isinstance(line, dict) and "messages" not in line and {"prompt", "completion"} <= set(line)
+    )
+
+
+def legacy_problem(path: Path, numbers: list[int]) -> str:
+    """The one problem of a file with legacy prompt/completion lines at `numbers`: where they
+    are, the format expected, and how to convert them. Not converted here: what separator
+    ends a prompt, what stop sequence ends a completion and whether a prompt holds a system
+    instruction or a whole conversation were the file author's conventions, which a
+    conversion would have to guess."""
+    shown = ", ".join(str(n) for n in numbers[:_LEGACY_LINES_SHOWN])
+    more = ", ..." if len(numbers) > _LEGACY_LINES_SHOWN else ""
+    count = f"{len(numbers)} lines (lines {shown}{more})" if len(numbers) > 1 else "this line"
+    return (
+        f"{path}:{numbers[0]}: legacy_prompt_completion: {count} in OpenAI's old "
+        "prompt/completion format; tuneloop imports the chat format, "
+        '{"messages": [{"role": "user", "content": ...}, {"role": "assistant", "content": '
+        "...}]} on each line. Convert them, for instance with "
+        f"`{LEGACY_CONVERSION}`, then remove any separator that ended each prompt and any "
+        "stop sequence that ended each completion (README: Importing examples)"
+    )
 
 
 #: Longest `thread_id` kept: the thread key (`import:<thread_id>`) is a 200-character column.
@@ -220,6 +260,7 @@ def parse_chat_file(
     problems: list[str] = []
     examples: list[NewExample] = []
     numbers: list[int] = []
+    legacy: list[int] = []
     context_turns = 0
     try:
         lines = list(_read_lines(path))
@@ -236,6 +277,9 @@ def parse_chat_file(
             line = _decode(raw)
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
+            continue
+        if is_legacy_line(line):  # one problem for all of them, after the loop
+            legacy.append(number)
             continue
         parts, line_problems = parse_line(line)
         if parts is None:
@@ -267,6 +311,8 @@ def parse_chat_file(
         problems.extend(validate_new_example(new, where, limit=checks.limit))
         examples.append(new)
         numbers.append(number)
+    if legacy:
+        problems.append(legacy_problem(path, legacy))
     if not lines:
         problems.append(f"{path}: the file holds no examples")
     if problems:
@@ -408,7 +454,7 @@ def read_system_prompt(path: Path) -> str | None:
     if not path.is_file():
         return None
     try:
-        text = path.read_text(encoding="utf-8").strip()
+        text = path.read_text(encoding="utf-8-sig").strip()  # (a BOM is no part of it)
     except (OSError, UnicodeError) as exc:
         raise ValidationError(f"cannot read {path}", [f"{path}: {exc}"]) from None
     return text or None

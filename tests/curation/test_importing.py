@@ -171,3 +171,58 @@ def test_a_bulk_import_names_every_line_that_repeats_a_golden_example(db, tmp_pa
     assert [p.split(": ")[0] for p in info.value.problems] == [f"{bulk}:2", f"{bulk}:3"]
     assert all("golden_overlap" in p for p in info.value.problems)
     assert _count(db) == before
+
+
+def _chat_line(question: str, answer: str) -> str:
+    return json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer},
+            ]
+        }
+    )
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_line_or_the_system_prompt(
+    db, tmp_path: Path
+) -> None:
+    bulk = tmp_path / "excel.jsonl"
+    text = _chat_line("Q one?", "A one.") + "\n" + _chat_line("Q two?", "A two.") + "\n"
+    bulk.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert import_chat_file(db, bulk, system_prompt=None, eval_fraction=0).added == 2
+    with db.read_session() as s:
+        first = s.scalars(select(Example).order_by(Example.id).limit(1)).one()
+    assert first.messages == [{"role": "user", "content": "Q one?"}]
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    prompt = (seeds / "system_prompt.md").read_bytes()
+    (seeds / "system_prompt.md").write_bytes(b"\xef\xbb\xbf" + prompt)
+    train, golden = import_seeds(db, seeds, eval_fraction=0.2)
+    assert train.ok and golden.ok
+    with db.read_session() as s:
+        seed = s.scalars(select(Example).where(Example.source == ExampleSource.SEED).limit(1))
+        assert seed.one().messages[0]["content"] == prompt.decode("utf-8").strip()
+
+
+def test_prompt_completion_lines_get_one_problem_with_the_format_and_a_conversion(
+    db, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.jsonl"
+    lines = [_chat_line("Fine?", "Fine.")] + [
+        json.dumps({"prompt": f"Question {n}\n\n###\n\n", "completion": f" Answer {n} END"})
+        for n in range(8)
+    ]
+    _write_lines(old, lines)
+    with pytest.raises(ValidationError, match="nothing imported") as info:
+        import_chat_file(db, old, system_prompt=None, eval_fraction=0)
+    [problem] = info.value.problems
+    assert problem.startswith(f"{old}:2: legacy_prompt_completion: 8 lines (lines 2, 3, 4, 5, 6, ")
+    assert '{"messages": [{"role": "user"' in problem and "jq -c" in problem
+    assert _count(db) == 0
+
+    _write_lines(old, [json.dumps({"prompt": "Q", "completion": "A"})])
+    with pytest.raises(ValidationError) as info:
+        import_chat_file(db, old, system_prompt=None, eval_fraction=0)
+    assert info.value.problems[0].startswith(f"{old}:1: legacy_prompt_completion: this line ")
