@@ -33,7 +33,8 @@ HELP = """Type a question to ask the bot, or a command:
   /queue [more]       the review queue (you are the reviewer), 20 at a time; more: the next 20
   /approve [ID|all]   approve a queued item from App Home, showing what it trains (default: all)
   /approve ID keep    approve one whose reply holds personal data, keeping it
-  /retrain            `/tuneloop retrain`: the background scheduler runs it
+  /retrain [--force]  `/tuneloop retrain`: the background scheduler runs it (--force: even
+                      with nothing new to train on)
   /wait               wait until the open retraining run has decided
   /status             `/tuneloop status`
   /help, /quit"""
@@ -239,8 +240,8 @@ class ChatSession:
             self._say(f"/tuneloop {text} failed with HTTP {response.status}")
         self._ephemerals()
 
-    def _retrain(self, _: str) -> None:
-        self._slash("retrain")
+    def _retrain(self, rest: str) -> None:
+        self._slash(f"retrain {rest}".strip())
 
     def _status(self, _: str) -> None:
         self._slash("status")
