@@ -253,6 +253,35 @@ def test_serve_without_a_token_explains_what_to_set(monkeypatch: pytest.MonkeyPa
     assert "SLACK_BOT_TOKEN is not set" in result.output
 
 
+def test_serve_when_slack_cannot_be_reached_names_the_url_and_what_to_check(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    api_url = f"http://127.0.0.1:{_free_port()}/api/"  # nothing listens there
+    monkeypatch.setenv("SLACK_API_URL", api_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    result = CliRunner().invoke(cli_app, ["serve", "--no-scheduler"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert f"could not reach Slack's Web API at {api_url}auth.test (" in said
+    assert "network" in said and "SLACK_API_URL" in said and "tuneloop chat" in said
+    assert "urlopen error" not in said
+
+
+def test_a_token_slack_refuses_at_start_up_is_named_with_the_url(
+    tmp_path: Path, workspace: Workspace, slack_server: LocalSlackServer
+) -> None:
+    settings = _settings(tmp_path, workspace, slack_server.api_url, slack_bot_token="xoxb-wrong")
+    with pytest.raises(SlackSettingsError) as refused:
+        build_bot(settings)
+    said = str(refused.value)
+    assert f"Slack's Web API at {slack_server.api_url}" in said
+    assert "refused SLACK_BOT_TOKEN (invalid_auth)" in said and "xoxb-" in said
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
