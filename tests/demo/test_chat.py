@@ -47,6 +47,8 @@ def test_a_chat_session_flags_corrects_approves_and_retrains(transport: str) -> 
     # The background scheduler took the run to a decision (one example is too little
     # evidence, so the gate keeps the current model) and the status says so.
     assert "no run open" in out and "Last decision" in out
+    # The bot's Slack mrkdwn is shown as Slack shows it, not with its markers.
+    assert "Active model: " in out and "*Active model:*" not in out
     assert "unknown command /frobnicate" in out
     assert "Everyone gets 25 days of annual leave" in out  # a question the seeds taught
     assert "👍 recorded" in out and out.rstrip().endswith("bye")
