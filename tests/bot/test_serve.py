@@ -174,9 +174,16 @@ def test_the_served_bot_drives_retraining_through_the_scheduler(
     driver.command(reviewer, channel, "status")  # answered after the acknowledgement
     [status] = workspace.wait_until(lambda: workspace.ephemerals_for(reviewer))
     assert BASE_MODEL in status["text"]
+    # An empty store: nothing new to train on, and no run is opened unless forced.
     driver.command(reviewer, channel, "retrain")
     [_, answer] = workspace.wait_until(
         lambda: len(workspace.ephemerals_for(reviewer)) == 2 and workspace.ephemerals_for(reviewer)
+    )
+    assert answer["text"].startswith("Nothing new to train on")
+    assert runtime.runner.open_cycle() is None
+    driver.command(reviewer, channel, "retrain --force")
+    [*_, answer] = workspace.wait_until(
+        lambda: len(workspace.ephemerals_for(reviewer)) == 3 and workspace.ephemerals_for(reviewer)
     )
     # The same runner that the in-process scheduler advances now has an open cycle.
     cycle = runtime.runner.open_cycle()
