@@ -6,7 +6,9 @@ rules as every other door (`curation.chat_format`); tuneloop's own `thread_id` (
 integer) groups a conversation's lines on one side of the train/eval split. A file is checked
 whole before anything from it is stored: one bad line (reported with file, line number and rule)
 and nothing from that file is imported. Re-importing is a no-op, since examples are
-de-duplicated by content.
+de-duplicated by content; a line identical to an example across the golden/training divide is
+refused, each such line named. Files are UTF-8, with or without a byte order mark; OpenAI's old
+prompt/completion lines are refused with one problem that shows how to convert them.
 """
 
 from __future__ import annotations
