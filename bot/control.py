@@ -26,8 +26,9 @@ class RetrainingControl(Protocol):
         (`state`, `next_run`, `note`, ...). May carry `new_examples` (APPROVED_KEY): the
         count `approved_since_last_training` returns."""
 
-    def request_retrain(self, actor: str) -> str:
-        """Ask for a retraining cycle soon."""
+    def request_retrain(self, actor: str, *, force: bool = False) -> str:
+        """Ask for a retraining cycle soon; without `force`, an answer that there is nothing
+        new to train on when no approved example arrived since the last run."""
 
     def promote(self, model: str, actor: str, reason: str, *, force: bool = False) -> str:
         """Serve `model` from the next message on, once it has answered a probe (`force`:

@@ -79,6 +79,24 @@ def validate_new_example(
     return problems
 
 
+def _as_stored(new: NewExample) -> NewExample:
+    """`new` as it would be stored: secrets scrubbed, text cleaned."""
+    return replace(
+        new,
+        messages=scrub_value(new.messages),
+        target=clean_for_storage(new.target) if isinstance(new.target, str) else new.target,
+        rejected=clean_for_storage(new.rejected) if isinstance(new.rejected, str) else new.rejected,
+        line_fields=scrub_value(new.line_fields),
+    )
+
+
+def stored_content_hash(new: NewExample) -> str:
+    """The content hash `new` would be stored under (`Example.content_hash`): equal for two
+    examples that `insert_example` takes for one."""
+    stored = _as_stored(new)
+    return content_hash(stored.messages, stored.target, stored.line_fields)
+
+
 def insert_example(
     session: Session,
     new: NewExample,
@@ -94,13 +112,7 @@ def insert_example(
     processes adding the same example end with one row and neither fails.
     """
     # Clean first, then validate what will actually be stored.
-    new = replace(
-        new,
-        messages=scrub_value(new.messages),
-        target=clean_for_storage(new.target) if isinstance(new.target, str) else new.target,
-        rejected=clean_for_storage(new.rejected) if isinstance(new.rejected, str) else new.rejected,
-        line_fields=scrub_value(new.line_fields),
-    )
+    new = _as_stored(new)
     problems = validate_new_example(new, limit=limit)
     if problems:
         raise ValidationError("example refused", problems)

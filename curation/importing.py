@@ -6,13 +6,15 @@ rules as every other door (`curation.chat_format`); tuneloop's own `thread_id` (
 integer) groups a conversation's lines on one side of the train/eval split. A file is checked
 whole before anything from it is stored: one bad line (reported with file, line number and rule)
 and nothing from that file is imported. Re-importing is a no-op, since examples are
-de-duplicated by content.
+de-duplicated by content; a line identical to an example across the golden/training divide is
+refused, each such line named. Files are UTF-8, with or without a byte order mark; OpenAI's old
+prompt/completion lines are refused with one problem that shows how to convert them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +28,14 @@ from curation.chat_format import (
 )
 from curation.db import Database
 from curation.errors import ValidationError
-from curation.examples import NewExample, insert_example, validate_new_example
+from curation.examples import (
+    NewExample,
+    insert_example,
+    stored_content_hash,
+    validate_new_example,
+)
 from curation.fingerprints import prompt_hash
-from curation.models import ExampleSource, Split
+from curation.models import Example, ExampleSource, Split
 from curation.personal_data import PersonalDataPolicy
 from curation.token_limit import TokenLimit
 from curation.training_line import TrainingLine
@@ -79,10 +86,23 @@ class ImportChecks:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFile:
-    """A file that passed every check: its examples, and what the report should say of it."""
+    """A file that passed every check: its examples, the line number of each (1-based, in
+    step with `examples`), and what the report should say of it."""
 
     examples: list[NewExample]
     context_turns: int = 0
+    lines: list[int] = field(default_factory=list)
+
+    def where(self, path: Path, index: int) -> str:
+        """`FILE:LINE` of example `index` (0-based), or `FILE` when the line is not known."""
+        return f"{path}:{self.lines[index]}" if index < len(self.lines) else str(path)
+
+    def locations(self, path: Path) -> dict[str, str]:
+        """`FILE:LINE` of each example, by the content hash it would be stored under."""
+        return {
+            stored_content_hash(new): self.where(path, index)
+            for index, new in enumerate(self.examples)
+        }
 
 
 def _with_system_prompt(
@@ -95,7 +115,9 @@ def _with_system_prompt(
 
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open("r", encoding="utf-8") as handle:
+    # utf-8-sig: a byte order mark that an editor (Notepad, Excel's "UTF-8 CSV") put at the
+    # start of the file is no part of the first line.
+    with path.open("r", encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 yield number, line
@@ -116,6 +138,44 @@ def _decode(raw: str) -> Any:
         raise ValueError("invalid JSON (nested too deeply)") from None
     except ValueError as exc:
         raise ValueError(f"invalid JSON ({exc})") from None
+
+
+#: Lines shown by number in the one problem a file of OpenAI's legacy prompt/completion lines
+#: gets (the count says how many there are).
+_LEGACY_LINES_SHOWN = 5
+#: How to turn a legacy line into a chat one, in the problem and the README.
+LEGACY_CONVERSION = (
+    'jq -c \'{messages: [{role: "user", content: .prompt}, '
+    '{role: "assistant", content: .completion}]}\' OLD.jsonl > NEW.jsonl'
+)
+
+
+def is_legacy_line(line: Any) -> bool:
+    """A line of OpenAI's prompt/completion format (`{"prompt": ..., "completion": ...}`), which
+    fine-tuned its completion models (babbage-002, davinci-002) rather than chat models: tuneloop
+    does not import it."""
+    return (
+        isinstance(line, dict) and "messages" not in line and {"prompt", "completion"} <= set(line)
+    )
+
+
+def legacy_problem(path: Path, numbers: list[int]) -> str:
+    """The one problem of a file with legacy prompt/completion lines at `numbers`: where they
+    are, the format expected, and how to convert them. Not converted here: what separator
+    ends a prompt, what stop sequence ends a completion and whether a prompt holds a system
+    instruction or a whole conversation were the file author's conventions, which a
+    conversion would have to guess."""
+    shown = ", ".join(str(n) for n in numbers[:_LEGACY_LINES_SHOWN])
+    more = ", ..." if len(numbers) > _LEGACY_LINES_SHOWN else ""
+    count = f"{len(numbers)} lines (lines {shown}{more})" if len(numbers) > 1 else "this line"
+    return (
+        f"{path}:{numbers[0]}: legacy_prompt_completion: {count} in OpenAI's old "
+        "prompt/completion format; tuneloop imports the chat format, "
+        '{"messages": [{"role": "user", "content": ...}, {"role": "assistant", "content": '
+        "...}]} on each line. Convert them, for instance with "
+        f"`{LEGACY_CONVERSION}`, then remove any separator that ended each prompt and any "
+        "stop sequence that ended each completion (README: Importing examples)"
+    )
 
 
 #: Longest `thread_id` kept: the thread key (`import:<thread_id>`) is a 200-character column.
@@ -201,6 +261,8 @@ def parse_chat_file(
     (`FILE:LINE: rule at where: detail`), including those that fail `checks`."""
     problems: list[str] = []
     examples: list[NewExample] = []
+    numbers: list[int] = []
+    legacy: list[int] = []
     context_turns = 0
     try:
         lines = list(_read_lines(path))
@@ -217,6 +279,9 @@ def parse_chat_file(
             line = _decode(raw)
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
+            continue
+        if is_legacy_line(line):  # one problem for all of them, after the loop
+            legacy.append(number)
             continue
         parts, line_problems = parse_line(line)
         if parts is None:
@@ -247,11 +312,14 @@ def parse_chat_file(
         )
         problems.extend(validate_new_example(new, where, limit=checks.limit))
         examples.append(new)
+        numbers.append(number)
+    if legacy:
+        problems.append(legacy_problem(path, legacy))
     if not lines:
         problems.append(f"{path}: the file holds no examples")
     if problems:
         raise ValidationError(f"{path}: nothing imported from this file", problems)
-    return ParsedFile(examples, context_turns)
+    return ParsedFile(examples, context_turns, numbers)
 
 
 def store_examples(
@@ -261,26 +329,42 @@ def store_examples(
     *,
     approved_by: str,
     eval_fraction: float,
+    elsewhere: Mapping[str, str] | None = None,
 ) -> ImportReport:
-    """Store parsed examples in one transaction (all or nothing)."""
+    """Store parsed examples in one transaction (all or nothing).
+
+    An example identical to a stored one on the other side of the golden/training divide
+    (the golden set is never trained on) refuses the whole file with ValidationError, which
+    names every such line (`FILE:LINE: golden_overlap: ...`) and, from `elsewhere` (content
+    hash to `FILE:LINE`, say the other seeds file's `ParsedFile.locations`), where the
+    stored one came from."""
     report = ImportReport(path=str(path), context_turns=parsed.context_turns)
     with db.session() as session:
-        for index, new in enumerate(parsed.examples, start=1):
+        overlaps: list[str] = []
+        for index, new in enumerate(parsed.examples):
             example, created = insert_example(
                 session, new, approved_by=approved_by, eval_fraction=eval_fraction
             )
             if not created and example.golden != new.golden:
-                raise ValidationError(
-                    f"{path}: nothing imported from this file",
-                    [
-                        f"{path}: example {index} is identical to stored example {example.id}, "
-                        "which is on the other side of the golden/training divide"
-                    ],
-                )
+                overlaps.append(_overlap(parsed.where(path, index), example, elsewhere or {}))
             report.added += created
             report.already_present += not created
             report.example_ids.append(example.id)
+        if overlaps:  # raised inside the transaction: nothing from this file is stored
+            raise ValidationError(f"{path}: nothing imported from this file", overlaps)
     return report
+
+
+def _overlap(where: str, stored: Example, elsewhere: Mapping[str, str]) -> str:
+    """The problem of a line identical to `stored`, across the golden/training divide."""
+    side = "golden" if stored.golden else "training"
+    origin = elsewhere.get(stored.content_hash)
+    return (
+        f"{where}: golden_overlap: the same example as stored {side} example {stored.id}"
+        + (f" ({origin})" if origin else "")
+        + ": the golden set is never trained on, so an example belongs to one of the two; "
+        "remove it from the other file"
+    )
 
 
 def import_seeds(
@@ -305,20 +389,45 @@ def import_seeds(
             f"{seeds_dir} is not a seeds folder", [f"{seeds_dir / m}: missing" for m in missing]
         )
     system_prompt = read_system_prompt(seeds_dir / "system_prompt.md")
-    reports = []
+    # Both files are read first, so a line that repeats one of the other file is named with
+    # the other's line too, whichever file was stored first (in this run or an earlier one).
+    parsed: dict[str, ParsedFile | ValidationError] = {}
     for name, golden, split in plan:
-        path = seeds_dir / name
         try:
-            parsed = parse_chat_file(
-                path,
+            parsed[name] = parse_chat_file(
+                seeds_dir / name,
                 source=ExampleSource.SEED,
                 system_prompt=system_prompt,
                 golden=golden,
                 split=split,
                 checks=checks,
             )
+        except ValidationError as exc:
+            parsed[name] = exc
+    locations = {
+        name: result.locations(seeds_dir / name)
+        for name, result in parsed.items()
+        if isinstance(result, ParsedFile)
+    }
+    reports = []
+    for name, _, _ in plan:
+        path, result = seeds_dir / name, parsed[name]
+        try:
+            if isinstance(result, ValidationError):
+                raise result
+            elsewhere = {
+                digest: where
+                for other, found in locations.items()
+                if other != name
+                for digest, where in found.items()
+            }
             report = store_examples(
-                db, path, parsed, approved_by=SEED_ACTOR, eval_fraction=eval_fraction
+                db,
+                path,
+                result,
+                approved_by=SEED_ACTOR,
+                eval_fraction=eval_fraction,
+                elsewhere=elsewhere,
             )
         except ValidationError as exc:
             report = ImportReport(path=str(path), problems=exc.problems or [str(exc)])
@@ -347,7 +456,7 @@ def read_system_prompt(path: Path) -> str | None:
     if not path.is_file():
         return None
     try:
-        text = path.read_text(encoding="utf-8").strip()
+        text = path.read_text(encoding="utf-8-sig").strip()  # (a BOM is no part of it)
     except (OSError, UnicodeError) as exc:
         raise ValidationError(f"cannot read {path}", [f"{path}: {exc}"]) from None
     return text or None

@@ -64,7 +64,20 @@ class RetrainingService:
             "min_new_examples": config.min_new_examples,
         }
 
-    def request_retrain(self, actor: str) -> str:
+    def request_retrain(self, actor: str, *, force: bool = False) -> str:
+        """Open a retraining run now, below TUNELOOP_MIN_NEW_EXAMPLES too (a person asked),
+        but not when no approved example is new since the last trained run, unless `force`:
+        it would train the same model again (the scheduler's trigger waits for new examples
+        too). Returns the sentence to show; a run already open is named, never doubled."""
+        if not force and self._runner.open_cycle() is None:
+            new = self._runner.new_examples()
+            if new == 0:
+                return (
+                    "Nothing new to train on: no approved examples since the last run, so a "
+                    "run would train the same model again (the scheduler starts one at "
+                    f"{self._runner.config.min_new_examples}). `retrain --force` starts one "
+                    "anyway."
+                )
         report = self._runner.begin(force=True, trigger="request", requested_by=actor)
         if not report.started:
             return (

@@ -84,11 +84,51 @@ def checked_url(url: str, *, name: str = "DATABASE_URL", create_folder: bool = F
     return url
 
 
-def settings_url(settings: Settings) -> str:
+def _missing_store(settings: Settings) -> Path | None:
+    """The SQLite file of the settings' store when it does not exist yet, else None (it
+    exists, or the store is a server's)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(settings.resolved_database_url)
+    except ArgumentError:
+        return None  # `checked_url` names the problem
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    path = Path(database).expanduser().absolute()
+    return None if path.exists() else path
+
+
+def no_store_error(settings: Settings, path: Path) -> ConfigError:
+    """The refusal of a command that only reads the store, where there is none."""
+    if settings.database_url:
+        where = f"DATABASE_URL={_shown(settings.database_url)!r}"
+    elif "data_dir" in settings.model_fields_set:
+        where = f"TUNELOOP_DATA_DIR={str(settings.data_dir)!r}"
+    else:
+        where = "the default: neither DATABASE_URL nor TUNELOOP_DATA_DIR is set, here or in a .env"
+    return ConfigError(
+        f"no store here: {path} does not exist ({where}). Run tuneloop from your team's folder "
+        "(the one with its .env), or make one: `tuneloop init NAME`, then `cd NAME` and "
+        "`tuneloop seeds import`"
+    )
+
+
+def settings_url(settings: Settings, *, existing: bool = False) -> str:
     """The settings' database URL, checked (DATABASE_URL, or a SQLite file in the data
     folder, which is created). Creating the default data folder is said (a warning on logger
     `tuneloop.settings`): run outside a team's folder by mistake, a command would otherwise
-    start an empty store without a word."""
+    start an empty store without a word. With `existing` (a command that only reads the
+    store), a SQLite store that does not exist yet is refused with ConfigError saying how to
+    make one, and nothing is created."""
+    if existing:
+        missing = _missing_store(settings)
+        if missing is not None:
+            raise no_store_error(settings, missing)
     default_folder = not settings.database_url and "data_dir" not in settings.model_fields_set
     if default_folder and not settings.data_dir.exists():
         logging.getLogger("tuneloop.settings").warning(
@@ -99,23 +139,24 @@ def settings_url(settings: Settings) -> str:
     return checked_url(settings.resolved_database_url, create_folder=not settings.database_url)
 
 
-def open_database(settings: Settings) -> Database:
+def open_database(settings: Settings, *, existing: bool = False) -> Database:
     """The configured database, checked and reachable; a SQLite file is created and migrated
-    on first use. Raises ConfigError when it cannot be used."""
+    on first use, unless `existing` (for commands that only read the store: see
+    `settings_url`). Raises ConfigError when it cannot be used."""
     from curation.db import Database
 
-    url = settings_url(settings)
+    url = settings_url(settings, existing=existing)
     with connection_errors(settings.resolved_database_url):
         return Database.open(
             url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow
         )
 
 
-def database_engine(settings: Settings) -> Engine:
-    """A bare engine on the checked URL (for migrations)."""
+def database_engine(settings: Settings, *, existing: bool = False) -> Engine:
+    """A bare engine on the checked URL (for migrations; `existing`: see `settings_url`)."""
     from curation.db import make_engine
 
-    return make_engine(settings_url(settings))
+    return make_engine(settings_url(settings, existing=existing))
 
 
 @contextmanager

@@ -249,6 +249,45 @@ class SlackSettingsError(RuntimeError):
     """What is missing to talk to Slack, in words for the person starting the bot."""
 
 
+#: What to try when Slack cannot be reached or refuses the token at start-up.
+_WITHOUT_SLACK = (
+    "To try tuneloop without a Slack workspace, `tuneloop chat` runs the bot in a local one "
+    "in this terminal (`tuneloop demo` runs the whole loop)."
+)
+
+
+@contextlib.contextmanager
+def reaching_slack(client: WebClient) -> Iterator[None]:
+    """Bolt's start-up call to Slack's Web API (auth.test, which checks SLACK_BOT_TOKEN)
+    inside the block: a network failure or a refused token becomes SlackSettingsError that
+    names the URL called and what to check."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+
+    url = f"{client.base_url}auth.test"
+    try:
+        yield
+    except OSError as exc:  # URLError, timeouts, refused connections: no answer from Slack
+        reason = getattr(exc, "reason", None) or exc
+        said = getattr(reason, "strerror", None) or str(reason)
+        raise SlackSettingsError(
+            f"could not reach Slack's Web API at {url} ({said}): check this machine's network "
+            "connection to Slack (and its proxy, HTTPS_PROXY, if it needs one), and "
+            f"SLACK_API_URL if it is set. {_WITHOUT_SLACK}"
+        ) from None
+    except BoltError as exc:
+        answer = exc.__context__
+        if not isinstance(answer, SlackApiError):
+            raise
+        error = answer.response.get("error") if answer.response is not None else None
+        raise SlackSettingsError(
+            f"Slack's Web API at {url} refused SLACK_BOT_TOKEN ({error or answer}): set it to "
+            "the app's Bot User OAuth Token (xoxb-..., under OAuth & Permissions once the app "
+            "is installed in the workspace), and check SLACK_API_URL if it is set. "
+            f"{_WITHOUT_SLACK}"
+        ) from None
+
+
 def build_bot(
     settings: Settings,
     *,
@@ -297,19 +336,27 @@ def build_bot(
         reload_model=model_reloader(runner),
         observe_reply=metrics.observe_reply,
     )
-    app = build_app(
-        store=store,
-        openai_client=openai_client,
-        active_model=active_model,
-        system_prompt=None,  # the responder's
-        control=control or retraining_control(settings, store.db, runner=runner),
-        client=client,
-        signing_secret=settings.slack_signing_secret if serving_mode(settings) == "http" else None,
-        config=config,
-        listener_executor=listeners,
-        identity=AppIdentity(team_id=settings.slack_team_id, app_id=settings.slack_app_id),
-        responder=responder,
-    )
+    signing_secret = settings.slack_signing_secret if serving_mode(settings) == "http" else None
+    try:
+        with reaching_slack(client):  # Bolt checks the token with auth.test at start-up
+            app = build_app(
+                store=store,
+                openai_client=openai_client,
+                active_model=active_model,
+                system_prompt=None,  # the responder's
+                control=control or retraining_control(settings, store.db, runner=runner),
+                client=client,
+                signing_secret=signing_secret,
+                config=config,
+                listener_executor=listeners,
+                identity=AppIdentity(team_id=settings.slack_team_id, app_id=settings.slack_app_id),
+                responder=responder,
+            )
+    except SlackSettingsError:
+        listeners.shutdown(wait=False)
+        workers.shutdown(wait=False)
+        store.db.dispose()
+        raise
     app.use(metrics.slack_middleware)
     link = SlackLink("http" if serving_mode(settings) == "http" else "starting")
     register_app_removal(app, lambda reason: link.lost("revoked", reason))

@@ -12,12 +12,14 @@ from curation.token_limit import TokenLimit
 from tuneloop.settings import Settings
 
 
-def open_database(settings: Settings) -> Database:
+def open_database(settings: Settings, *, existing: bool = False) -> Database:
     """The configured database; a SQLite file is created and migrated on first use. Raises
-    ConfigError (naming DATABASE_URL) for a URL it cannot use or a server it cannot reach."""
+    ConfigError (naming DATABASE_URL) for a URL it cannot use or a server it cannot reach,
+    and with `existing` (a command that only reads the store) for a store not made yet:
+    such a command must not create one."""
     from tuneloop.database import open_database as open_checked
 
-    return open_checked(settings)
+    return open_checked(settings, existing=existing)
 
 
 def open_store(settings: Settings, db: Database | None = None) -> Store:

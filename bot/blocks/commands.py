@@ -13,7 +13,7 @@ HELP = """*tuneloop* answers questions here and learns from your corrections.
 `/tuneloop status` which model answers, and where retraining stands
 `/tuneloop stats` what has been asked, flagged and corrected
 `/tuneloop queue` the review queue _(reviewers)_
-`/tuneloop retrain` start a retraining cycle soon _(reviewers)_
+`/tuneloop retrain [--force]` retrain soon (`--force`: even with nothing new) _(reviewers)_
 `/tuneloop promote MODEL [--force] [reason]` answer with MODEL from now on _(reviewers)_
 `/tuneloop rollback [reason]` go back to the previous model _(reviewers)_
 `/tuneloop help` this list"""

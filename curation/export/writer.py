@@ -400,12 +400,34 @@ def _count_up_to(session: Session, split: Split, method: Method, limit: int) -> 
     return session.scalar(select(func.count()).select_from(chosen)) or 0
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, deepest first."""
+    missing: list[Path] = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove `folders` (deepest first) that are still empty: what a failed export created."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # no longer empty (someone wrote there meanwhile), or already gone
+            return
+
+
 def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> ExportResult:
-    """Write and record one dataset version, or raise ValidationError (and write nothing) when
-    fewer than OpenAI's minimum of training examples remain."""
+    """Write and record one dataset version, or raise ValidationError when fewer than OpenAI's
+    minimum of training examples remain. A failed export leaves nothing behind: no record, no
+    file, and none of the folders it created for `out_dir`."""
     spec = models.spec(options.model)  # an unknown model fails before any work
+    created = _missing_folders(options.out_dir.absolute())
     options.out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=options.out_dir))
+    published = False
     try:
         with db.session() as session:
             available = _count_up_to(session, Split.TRAIN, options.method, MIN_TRAINING_EXAMPLES)
@@ -492,7 +514,7 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
             # Publish: data files first, the manifest last (its presence means complete).
             for name in ("train.jsonl", "eval.jsonl", "manifest.json"):
                 os.replace(staging / name, options.out_dir / name)
-            return ExportResult(
+            result = ExportResult(
                 dataset_version_id=version.id,
                 path=options.out_dir,
                 method=options.method,
@@ -507,8 +529,12 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
                 summary=summary,
                 left_out=dict(sorted(run.left_out.items())),
             )
+        published = True
+        return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not published:
+            _remove_if_empty(created)
 
 
 def _write_manifest(path: Path, summary: dict[str, Any], items: IO[str]) -> str:

@@ -102,9 +102,9 @@ class RecordingControl:
         if self.refuse_with:
             raise ControlError(self.refuse_with)
 
-    def request_retrain(self, actor: str) -> str:
+    def request_retrain(self, actor: str, *, force: bool = False) -> str:
         self._maybe_refuse()
-        self.requests.append(("retrain", actor))
+        self.requests.append(("retrain", actor, *(["--force"] if force else [])))
         return "A retraining cycle will start within a minute."
 
     def promote(self, model: str, actor: str, reason: str, *, force: bool = False) -> str:

@@ -81,6 +81,13 @@ def test_a_refusal_from_the_retraining_control_is_shown(bot: Bot) -> None:
     assert _answer(bot, bot.reviewer, "retrain") == ":warning: Retraining is not available yet."
 
 
+def test_retrain_force_is_passed_on_and_anything_else_is_refused(bot: Bot) -> None:
+    _answer(bot, bot.reviewer, "retrain --force")
+    said = _answer(bot, bot.reviewer, "retrain now please")
+    assert "takes only `--force`" in said
+    assert bot.control.requests == [("retrain", bot.reviewer, "--force")]
+
+
 def test_promote_without_a_model_asks_for_one(bot: Bot) -> None:
     assert "Say which model" in _answer(bot, bot.reviewer, "promote")
 

@@ -174,9 +174,16 @@ def test_the_served_bot_drives_retraining_through_the_scheduler(
     driver.command(reviewer, channel, "status")  # answered after the acknowledgement
     [status] = workspace.wait_until(lambda: workspace.ephemerals_for(reviewer))
     assert BASE_MODEL in status["text"]
+    # An empty store: nothing new to train on, and no run is opened unless forced.
     driver.command(reviewer, channel, "retrain")
     [_, answer] = workspace.wait_until(
         lambda: len(workspace.ephemerals_for(reviewer)) == 2 and workspace.ephemerals_for(reviewer)
+    )
+    assert answer["text"].startswith("Nothing new to train on")
+    assert runtime.runner.open_cycle() is None
+    driver.command(reviewer, channel, "retrain --force")
+    [*_, answer] = workspace.wait_until(
+        lambda: len(workspace.ephemerals_for(reviewer)) == 3 and workspace.ephemerals_for(reviewer)
     )
     # The same runner that the in-process scheduler advances now has an open cycle.
     cycle = runtime.runner.open_cycle()
@@ -251,6 +258,35 @@ def test_serve_without_a_token_explains_what_to_set(monkeypatch: pytest.MonkeyPa
     result = CliRunner().invoke(cli_app, ["serve", "--no-scheduler"])
     assert result.exit_code == 1
     assert "SLACK_BOT_TOKEN is not set" in result.output
+
+
+def test_serve_when_slack_cannot_be_reached_names_the_url_and_what_to_check(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    api_url = f"http://127.0.0.1:{_free_port()}/api/"  # nothing listens there
+    monkeypatch.setenv("SLACK_API_URL", api_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    result = CliRunner().invoke(cli_app, ["serve", "--no-scheduler"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert f"could not reach Slack's Web API at {api_url}auth.test (" in said
+    assert "network" in said and "SLACK_API_URL" in said and "tuneloop chat" in said
+    assert "urlopen error" not in said
+
+
+def test_a_token_slack_refuses_at_start_up_is_named_with_the_url(
+    tmp_path: Path, workspace: Workspace, slack_server: LocalSlackServer
+) -> None:
+    settings = _settings(tmp_path, workspace, slack_server.api_url, slack_bot_token="xoxb-wrong")
+    with pytest.raises(SlackSettingsError) as refused:
+        build_bot(settings)
+    said = str(refused.value)
+    assert f"Slack's Web API at {slack_server.api_url}" in said
+    assert "refused SLACK_BOT_TOKEN (invalid_auth)" in said and "xoxb-" in said
 
 
 def _free_port() -> int:

@@ -93,12 +93,16 @@ def test_a_sqlite_file_in_a_folder_that_does_not_exist(
 ) -> None:
     missing = env / "typo" / "tuneloop.db"
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{missing}")
-    code, out = run("stats")
+    code, out = run("db", "upgrade")
     assert code == 1 and f"the folder {missing.parent} does not exist" in out
+    assert not missing.parent.exists()
+    # A command that only reads says there is no store there.
+    code, out = run("stats")
+    assert code == 1 and f"no store here: {missing} does not exist" in out
     assert not missing.parent.exists()
     # The data folder is tuneloop's own: it is made on first use.
     monkeypatch.delenv("DATABASE_URL")
-    code, out = run("stats", "--json")
+    code, out = run("db", "upgrade")
     assert code == 0 and (env / "data" / "tuneloop.db").is_file()
 
 
@@ -153,7 +157,7 @@ def test_a_misspelt_variable_is_warned_with_the_closest_name(
 ) -> None:
     monkeypatch.setenv("TUNELOOP_GRADR", "exact")
     (env / ".env").write_text("TUNELOOP_REVIEWRS=U1\nTUNELOOP_EVAL_FRACTION=0.1\n")
-    code, out = run("stats", "--json")
+    code, out = run("db", "upgrade")
     assert code == 0
     assert (
         "warning: TUNELOOP_GRADR (in the environment) is not a tuneloop setting and is ignored; "

@@ -144,9 +144,50 @@ def test_a_store_started_in_a_folder_without_one_is_said_once(
     monkeypatch.chdir(tmp_path)
     for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
         monkeypatch.delenv(name, raising=False)
-    code, first = run("stats")
+    code, first = run("seeds", "import", "--sample")
     assert code == 0, first
     assert f"no store in this folder yet: starting one in {tmp_path / 'data'}" in first
     assert "tuneloop init" in first
     code, again = run("stats")
     assert code == 0 and "no store in this folder yet" not in again
+
+
+READING_COMMANDS = [
+    ["status"],
+    ["stats"],
+    ["models", "list"],
+    ["review", "list"],
+    ["review", "show", "1"],
+    ["examples", "show", "1"],
+    ["db", "current"],
+    ["export", "--out", "ds"],
+]
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS, ids=" ".join)
+def test_a_command_that_reads_the_store_makes_none_where_there_is_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    code, out = run(*command)
+    assert code == 1, out
+    assert out.startswith(f"error: no store here: {tmp_path / 'data' / 'tuneloop.db'} does not")
+    assert "neither DATABASE_URL nor TUNELOOP_DATA_DIR is set" in out
+    assert "`tuneloop init NAME`" in out and "starting one" not in out
+    assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def test_a_store_named_by_the_settings_that_does_not_exist_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("TUNELOOP_DATA_DIR", str(tmp_path / "team-data"))
+    code, out = run("status")
+    assert code == 1 and f"TUNELOOP_DATA_DIR='{tmp_path / 'team-data'}'" in out
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'typo.db'}")
+    code, out = run("stats")
+    assert code == 1 and f"{tmp_path / 'typo.db'} does not exist (DATABASE_URL=" in out
+    assert list(tmp_path.iterdir()) == []

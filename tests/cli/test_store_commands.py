@@ -53,8 +53,10 @@ def test_seeds_import_stats_and_export_as_json(env: str, tmp_path: Path) -> None
 def test_bad_input_gets_a_clear_message_and_exit_1(env: str, tmp_path: Path) -> None:
     code, out = run("export", "--out", str(tmp_path / "ds"))
     assert code == 1 and "at least 10" in out
+    assert not (tmp_path / "ds").exists()  # a failed export leaves no folder behind
     code, out = run("export", "--out", str(tmp_path / "ds"), "--model", "gpt-9")
     assert code == 1 and "gpt-9" in out and "TUNELOOP_MODEL_SPECS" in out
+    assert not (tmp_path / "ds").exists()
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": []}\n')
     code, out = run("import", str(bad))

@@ -118,6 +118,31 @@ def test_fewer_than_ten_training_examples_are_refused(db, tmp_path: Path) -> Non
         assert s.scalar(select(func.count(DatasetVersion.id))) == 0
 
 
+def test_a_refused_export_leaves_no_folder_it_created_and_keeps_those_it_found(
+    db, tmp_path: Path
+) -> None:
+    _add(db, 9)
+    out = tmp_path / "out"  # (tmp_path holds the SQLite store)
+    out.mkdir()
+    with pytest.raises(ValidationError, match="at least 10"):
+        _export(db, out / "new" / "nested" / "v")
+    assert list(out.iterdir()) == []
+    kept = out / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    with pytest.raises(ValidationError, match="at least 10"):
+        _export(db, kept)
+    with pytest.raises(ValidationError, match="at least 10"):
+        _export(db, kept / "v")
+    assert [p.name for p in kept.iterdir()] == ["notes.txt"]
+    # Refused after the data files were written (every example over the token limit).
+    tiny = ModelTable({"tiny": ModelSpec(max_example_tokens=30, training_price_per_million=1)})
+    _add(db, 3, prefix="more")
+    with pytest.raises(ValidationError, match="left out"):
+        export_dataset(db, tiny, ExportOptions(out_dir=out / "late", model="tiny"))
+    assert not (out / "late").exists()
+
+
 def test_golden_retired_and_superseded_examples_are_not_exported(db, tmp_path: Path) -> None:
     _add(db, 11)
     with db.session() as s:

@@ -108,3 +108,121 @@ def test_bulk_import_splits_by_thread_and_refuses_bad_files(db, tmp_path: Path) 
         import_chat_file(db, bad, system_prompt=None, eval_fraction=0.5)
     assert any(":1: missing_content" in p for p in info.value.problems)
     assert _count(db) == 40
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_every_line_across_the_golden_divide_is_named_with_both_files_lines(
+    db, tmp_path: Path
+) -> None:
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    train = (seeds / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    golden = (seeds / "golden.jsonl").read_text(encoding="utf-8").splitlines()
+    # Golden lines 2 and 5 repeat training lines 3 and 7.
+    golden[1], golden[4] = train[2], train[6]
+    _write_lines(seeds / "golden.jsonl", golden)
+    train_report, golden_report = import_seeds(db, seeds, eval_fraction=0.2)
+    assert train_report.ok and not golden_report.ok
+    assert len(golden_report.problems) == 2
+    for golden_line, train_line in ((2, 3), (5, 7)):
+        assert any(
+            p.startswith(f"{seeds / 'golden.jsonl'}:{golden_line}: golden_overlap: ")
+            and f"({seeds / 'train.jsonl'}:{train_line})" in p
+            for p in golden_report.problems
+        ), golden_report.problems
+    assert _count(db, Example.golden.is_(True)) == 0  # nothing from the refused file
+
+    # The other way round: the golden set is stored, and training lines repeat two of it.
+    _write_lines(seeds / "golden.jsonl", (SEEDS_DIR / "golden.jsonl").read_text().splitlines())
+    assert all(r.ok for r in import_seeds(db, seeds, eval_fraction=0.2))
+    clean = (SEEDS_DIR / "golden.jsonl").read_text(encoding="utf-8").splitlines()
+    _write_lines(seeds / "train.jsonl", [*train, clean[0], clean[9]])
+    train_report, golden_report = import_seeds(db, seeds, eval_fraction=0.2)
+    assert golden_report.ok and not train_report.ok
+    assert [p.split(": golden_overlap: ")[0] for p in train_report.problems] == [
+        f"{seeds / 'train.jsonl'}:{len(train) + 1}",
+        f"{seeds / 'train.jsonl'}:{len(train) + 2}",
+    ]
+    assert "golden example" in train_report.problems[0]
+    assert f"({seeds / 'golden.jsonl'}:1)" in train_report.problems[0]
+    assert f"({seeds / 'golden.jsonl'}:10)" in train_report.problems[1]
+
+
+def test_a_bulk_import_names_every_line_that_repeats_a_golden_example(db, tmp_path: Path) -> None:
+    assert all(r.ok for r in import_seeds(db, SEEDS_DIR, eval_fraction=0.2))
+    golden = (SEEDS_DIR / "golden.jsonl").read_text(encoding="utf-8").splitlines()
+    fresh = json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": "A question of our own?"},
+                {"role": "assistant", "content": "An answer of our own."},
+            ]
+        }
+    )
+    bulk = tmp_path / "bulk.jsonl"
+    _write_lines(bulk, [fresh, golden[3], golden[7]])
+    prompt = (SEEDS_DIR / "system_prompt.md").read_text(encoding="utf-8").strip()
+    before = _count(db)
+    with pytest.raises(ValidationError, match="nothing imported") as info:
+        import_chat_file(db, bulk, system_prompt=prompt, eval_fraction=0.2)
+    assert [p.split(": ")[0] for p in info.value.problems] == [f"{bulk}:2", f"{bulk}:3"]
+    assert all("golden_overlap" in p for p in info.value.problems)
+    assert _count(db) == before
+
+
+def _chat_line(question: str, answer: str) -> str:
+    return json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer},
+            ]
+        }
+    )
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_line_or_the_system_prompt(
+    db, tmp_path: Path
+) -> None:
+    bulk = tmp_path / "excel.jsonl"
+    text = _chat_line("Q one?", "A one.") + "\n" + _chat_line("Q two?", "A two.") + "\n"
+    bulk.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert import_chat_file(db, bulk, system_prompt=None, eval_fraction=0).added == 2
+    with db.read_session() as s:
+        first = s.scalars(select(Example).order_by(Example.id).limit(1)).one()
+    assert first.messages == [{"role": "user", "content": "Q one?"}]
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    prompt = (seeds / "system_prompt.md").read_bytes()
+    (seeds / "system_prompt.md").write_bytes(b"\xef\xbb\xbf" + prompt)
+    train, golden = import_seeds(db, seeds, eval_fraction=0.2)
+    assert train.ok and golden.ok
+    with db.read_session() as s:
+        seed = s.scalars(select(Example).where(Example.source == ExampleSource.SEED).limit(1))
+        assert seed.one().messages[0]["content"] == prompt.decode("utf-8").strip()
+
+
+def test_prompt_completion_lines_get_one_problem_with_the_format_and_a_conversion(
+    db, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.jsonl"
+    lines = [_chat_line("Fine?", "Fine.")] + [
+        json.dumps({"prompt": f"Question {n}\n\n###\n\n", "completion": f" Answer {n} END"})
+        for n in range(8)
+    ]
+    _write_lines(old, lines)
+    with pytest.raises(ValidationError, match="nothing imported") as info:
+        import_chat_file(db, old, system_prompt=None, eval_fraction=0)
+    [problem] = info.value.problems
+    assert problem.startswith(f"{old}:2: legacy_prompt_completion: 8 lines (lines 2, 3, 4, 5, 6, ")
+    assert '{"messages": [{"role": "user"' in problem and "jq -c" in problem
+    assert _count(db) == 0
+
+    _write_lines(old, [json.dumps({"prompt": "Q", "completion": "A"})])
+    with pytest.raises(ValidationError) as info:
+        import_chat_file(db, old, system_prompt=None, eval_fraction=0)
+    assert info.value.problems[0].startswith(f"{old}:1: legacy_prompt_completion: this line ")

@@ -47,9 +47,20 @@ def test_a_chat_session_flags_corrects_approves_and_retrains(transport: str) -> 
     # The background scheduler took the run to a decision (one example is too little
     # evidence, so the gate keeps the current model) and the status says so.
     assert "no run open" in out and "Last decision" in out
+    # The bot's Slack mrkdwn is shown as Slack shows it, not with its markers.
+    assert "Active model: " in out and "*Active model:*" not in out
     assert "unknown command /frobnicate" in out
     assert "Everyone gets 25 days of annual leave" in out  # a question the seeds taught
     assert "👍 recorded" in out and out.rstrip().endswith("bye")
+
+
+def test_retrain_with_nothing_new_says_so_unless_forced() -> None:
+    # Right after the set-up's first run, nothing is new: the seeds were trained on.
+    result = CliRunner().invoke(cli_app, ["chat"], input="/retrain\n/retrain --force\n/quit\n")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "Nothing new to train on: no approved examples since the last run" in out
+    assert out.count("Retraining run") == 1 and "Retraining run 2 started" in out
 
 
 #: Rich markup, a link, an emoji code and an ANSI escape: a question with `[/]` once crashed

@@ -39,6 +39,19 @@ def test_status_request_and_last_decision(harness: Harness) -> None:
     assert service.approved_since_last_training() == 0
 
 
+def test_a_retrain_with_nothing_new_to_train_on_says_so_unless_forced(harness: Harness) -> None:
+    seed(harness.db)
+    service = _service(harness)
+    assert "started" in service.request_retrain("UREVIEW1")
+    assert harness.runner().poll().outcome == CycleOutcome.PROMOTED
+    assert service.approved_since_last_training() == 0
+    said = service.request_retrain("UREVIEW1")
+    assert said.startswith("Nothing new to train on") and "`retrain --force`" in said
+    assert service.status()["state"] == "idle"  # no run was opened
+    assert "started" in service.request_retrain("UREVIEW1", force=True)
+    assert service.status()["state"] == "running (export)"
+
+
 def test_promote_and_rollback_refuse_in_the_callers_terms(harness: Harness) -> None:
     service = _service(harness)
     assert "Now serving gpt-4.1-nano-2025-04-14" in service.promote(

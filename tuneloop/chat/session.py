@@ -21,7 +21,7 @@ from curation.models import ReviewState
 from tuneloop.demo import people
 from tuneloop.demo.world import World, build_world
 from tuneloop.local_openai import Clock
-from tuneloop.terminal import literal
+from tuneloop.terminal import literal, slack_text
 
 if TYPE_CHECKING:
     from scheduler.service import RetrainScheduler
@@ -33,7 +33,8 @@ HELP = """Type a question to ask the bot, or a command:
   /queue [more]       the review queue (you are the reviewer), 20 at a time; more: the next 20
   /approve [ID|all]   approve a queued item from App Home, showing what it trains (default: all)
   /approve ID keep    approve one whose reply holds personal data, keeping it
-  /retrain            `/tuneloop retrain`: the background scheduler runs it
+  /retrain [--force]  `/tuneloop retrain`: the background scheduler runs it (--force: even
+                      with nothing new to train on)
   /wait               wait until the open retraining run has decided
   /status             `/tuneloop status`
   /help, /quit"""
@@ -224,7 +225,7 @@ class ChatSession:
         self._ephemerals()
         notice = people.home_notice(self.world.ws.home_of(self.you) or {})
         if notice:
-            self._say(notice)
+            self.out.print(Text("· ", style="dim") + slack_text(notice))
         now = self.world.store.review.get(item_id)
         if now.state is not ReviewState.APPROVED:
             self._say(f"#{item_id} was not approved (it is {now.state.value})")
@@ -239,8 +240,8 @@ class ChatSession:
             self._say(f"/tuneloop {text} failed with HTTP {response.status}")
         self._ephemerals()
 
-    def _retrain(self, _: str) -> None:
-        self._slash("retrain")
+    def _retrain(self, rest: str) -> None:
+        self._slash(f"retrain {rest}".strip())
 
     def _status(self, _: str) -> None:
         self._slash("status")
@@ -259,10 +260,12 @@ class ChatSession:
         self.out.print(Text("· ", style="dim") + literal(text))
 
     def _ephemerals(self) -> None:
-        """What the bot told you privately since last time (confirmations, command answers)."""
+        """What the bot told you privately since last time (confirmations, command answers),
+        its Slack mrkdwn shown as Slack would show it."""
         shown = self.world.ws.ephemerals_for(self.you)
         for entry in shown[self._seen :]:
-            self.out.print(Text("tuneloop (only you)> ", style="italic") + literal(entry["text"]))
+            said = slack_text(entry["text"])
+            self.out.print(Text("tuneloop (only you)> ", style="italic") + said)
         self._seen = len(shown)
 
 

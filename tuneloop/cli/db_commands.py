@@ -38,7 +38,7 @@ def db_current() -> None:
     from tuneloop.settings import load_settings
 
     settings = load_settings()
-    engine = database_engine(settings)
+    engine = database_engine(settings, existing=True)
     with connection_errors(settings.resolved_database_url):
         revision = current_revision(engine)
     console.print(f"database: {revision or 'empty'}  code: {head_revision()}")

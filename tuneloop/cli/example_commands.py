@@ -54,7 +54,7 @@ def examples_show(
     from tuneloop.wiring import open_database
 
     with reported_errors():
-        data = _as_dict(_get(open_database(load_settings()), example_id))
+        data = _as_dict(_get(open_database(load_settings(), existing=True), example_id))
     if as_json:
         print_json(data)
         return
@@ -72,7 +72,7 @@ def examples_retire(
     from tuneloop.settings import load_settings
     from tuneloop.wiring import open_database
 
-    db = open_database(load_settings())
+    db = open_database(load_settings(), existing=True)  # (nothing to retire in a new one)
     with reported_errors():
         if not reason.strip():
             raise ValidationError("a reason is required", ["--reason"])

@@ -51,7 +51,8 @@ def export(
         personal_data=personal_data_policy(settings),
     )
     with reported_errors():
-        result = export_dataset(open_database(settings), settings.models, options)
+        # existing: an export reads the store, and a store made for it would be empty.
+        result = export_dataset(open_database(settings, existing=True), settings.models, options)
     if as_json:
         print_json(result.as_dict())
         return

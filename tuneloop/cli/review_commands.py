@@ -57,12 +57,13 @@ def _view_dict(view: ReviewView) -> dict[str, Any]:
 
 
 def _store() -> tuple[Settings, Store]:
+    """The settings and the store, which must exist: a new one holds nothing to review."""
     from tuneloop.settings import load_settings
-    from tuneloop.wiring import open_store
+    from tuneloop.wiring import open_database, open_store
 
     settings = load_settings()
     with reported_errors():
-        return settings, open_store(settings)
+        return settings, open_store(settings, open_database(settings, existing=True))
 
 
 def _short(text: str | None, width: int = 60) -> str:

@@ -137,7 +137,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
 
     settings = load_settings()
     with scheduler_errors():
-        db = open_database(settings)
+        db = open_database(settings, existing=True)
         data = cycle_status(db, model_registry(db), cycle_config(settings))
     if as_json:
         print_json(data)
@@ -214,7 +214,7 @@ def models_list(as_json: bool = JSON_OPTION) -> None:
 
     settings = load_settings()
     with scheduler_errors():
-        registry = model_registry(open_database(settings))
+        registry = model_registry(open_database(settings, existing=True))
         versions, history = registry.versions(), registry.history(limit=10)
     rows = [
         {

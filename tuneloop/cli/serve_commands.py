@@ -54,7 +54,7 @@ def serve(
             runtime = build_bot(settings)
         except (SlackSettingsError, ProviderConfigError) as exc:
             fail(str(exc))
-        except Exception as exc:  # Bolt checks the token with auth.test at start-up
+        except Exception as exc:  # (Slack unreachable or refusing the token: SlackSettingsError)
             fail(f"could not start the Slack app: {exc}")
     from tuneloop.metrics.http import MetricsServerError
     from tuneloop.wiring import metrics_server

@@ -17,7 +17,7 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
     from tuneloop.wiring import open_database
 
     with reported_errors():
-        data = store_stats(open_database(load_settings()))
+        data = store_stats(open_database(load_settings(), existing=True))
     if as_json:
         print_json(data)
         return

@@ -30,14 +30,18 @@ log = logging.getLogger("tuneloop.bot.commands")
 REVIEWER_ONLY = frozenset({"queue", "retrain", "promote", "rollback"})
 READING = frozenset({"status", "stats", "queue"})
 QUEUE_LINES = 10
-#: `/tuneloop promote MODEL --force`: promote without probing the model first.
+#: `/tuneloop promote MODEL --force`: promote without probing the model first;
+#: `/tuneloop retrain --force`: retrain with nothing new to train on.
 FORCE = "--force"
 
 
 def _change(deps: Deps, verb: str, rest: str, user: str) -> str:
     control = deps.control
     if verb == "retrain":
-        return control.request_retrain(user)
+        words = rest.split()
+        if any(word != FORCE for word in words):
+            return f"`/tuneloop retrain` takes only `{FORCE}`, not `{rest}`."
+        return control.request_retrain(user, force=FORCE in words)
     if verb == "promote":
         words = rest.split()
         force = FORCE in words
