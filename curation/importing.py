@@ -131,7 +131,9 @@ def _decode(raw: str) -> Any:
     """One line as JSON: ValueError for anything that is not JSON (NaN and Infinity, which
     Python's json reads but no database JSON type stores, included)."""
     try:
-        return json.loads(raw, parse_constant=_not_json_constant)
+        # Without its line ending: a line cut short is then named at its own last column,
+        # not at "column 1" of the line the newline would start.
+        return json.loads(raw.rstrip("\r\n"), parse_constant=_not_json_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:

@@ -45,6 +45,19 @@ def test_a_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert Settings().reviewers == ["UDOTENV"]
 
 
+def test_a_dotenv_file_saved_with_a_byte_order_mark_is_read_whole(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Notepad saves "UTF-8 with BOM": the mark is no part of the first variable's name."""
+    from tuneloop.settings import unknown_variables
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TUNELOOP_REVIEWERS", raising=False)
+    (tmp_path / ".env").write_text("TUNELOOP_REVIEWERS=UBOM\n", encoding="utf-8-sig")
+    assert Settings().reviewers == ["UBOM"]
+    assert unknown_variables({}, tmp_path / ".env") == []
+
+
 def test_bad_values_are_refused_with_the_variable_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUNELOOP_EVAL_FRACTION", "1.5")
     with pytest.raises(ValueError, match="TUNELOOP_EVAL_FRACTION"):

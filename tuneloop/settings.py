@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     """Everything tuneloop can be told from outside. Defaults run fully offline."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env", env_file_encoding="utf-8-sig", extra="ignore", populate_by_name=True
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
@@ -720,7 +720,7 @@ def unknown_variables(
     if env_file is not None and env_file.is_file():
         from dotenv import dotenv_values
 
-        found += [(name, str(env_file)) for name in dotenv_values(env_file)]
+        found += [(name, str(env_file)) for name in dotenv_values(env_file, encoding="utf-8-sig")]
     known = known_variables()
     unknown = [(n, where) for n, where in found if n.upper().startswith(PREFIX)]
     unknown = [(n, where) for n, where in unknown if n.upper() not in known]

@@ -512,6 +512,10 @@ def test_an_integer_thread_id_groups_a_thread_and_other_types_are_refused(
         (b"\xff\xfe{}", "not UTF-8 text"),
         (b'{"messages": [NaN]}', ":1: invalid JSON (NaN is not a JSON value)"),
         (b"[" * 100_000, ":1: invalid JSON"),
+        (  # a line cut short: named where it stops, not at the next line's column 1
+            b'{"messages": [{"role": "user", "content": "Q"}\n',
+            ":1: invalid JSON (Expecting ',' delimiter at column 47)",
+        ),
         (b"", "the file holds no examples"),
         (
             b'{"messages": [{"role": "user", "content": "a\\u0000b"}, '
