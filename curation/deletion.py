@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from curation.capture import DELIVERY_CONSTRAINT, ConversationRef
-from curation.db import Database
+from curation.db import Database, upsert_insert
 from curation.examples import retire_example
 from curation.models import (
     Correction,
@@ -79,10 +78,13 @@ def _tombstone_insert(session: Session, ref: ConversationRef) -> None:
         created_at=utcnow(),
     )
     table = Exchange.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        insert = postgresql.insert(table).on_conflict_do_nothing(constraint=DELIVERY_CONSTRAINT)
+    dialect_name = session.get_bind().dialect.name
+    if dialect_name == "postgresql":
+        insert = upsert_insert("postgresql", table).on_conflict_do_nothing(
+            constraint=DELIVERY_CONSTRAINT
+        )
     else:
-        insert = sqlite.insert(table).on_conflict_do_nothing(
+        insert = upsert_insert(dialect_name, table).on_conflict_do_nothing(
             index_elements=["channel_id", "message_ts"]
         )
     session.execute(insert.values(**values))
