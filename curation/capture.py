@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, select, update
+from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -75,22 +75,27 @@ DELIVERY_CONSTRAINT = "uq_exchanges_channel_id_message_ts"
 
 
 @cache
-def claim_statement(dialect_name: str) -> Executable:
-    """The claim's INSERT for the dialect `dialect_name` (`engine.dialect.name`), built on its
-    first use and kept, so a SQLite store never imports the PostgreSQL dialect. Returns the
-    new exchange's id, or no row when the delivery constraint finds it stored. Raises
-    ValueError for a dialect other than PostgreSQL's or SQLite's."""
+def delivery_insert(dialect_name: str) -> Insert:
+    """An INSERT into the exchanges that does nothing when the delivery constraint finds the
+    question stored, for the dialect `dialect_name` (`engine.dialect.name`). Built on its first
+    use and kept, so a SQLite store never imports the PostgreSQL dialect. Raises ValueError for
+    a dialect other than PostgreSQL's or SQLite's."""
     if dialect_name == "postgresql":
-        insert = upsert_insert("postgresql", _EXCHANGES).on_conflict_do_nothing(
+        return upsert_insert("postgresql", _EXCHANGES).on_conflict_do_nothing(
             constraint=DELIVERY_CONSTRAINT
         )
-    else:
-        # SQLite's upsert names the columns of a unique index, not a constraint
-        # (https://www.sqlite.org/lang_upsert.html).
-        insert = upsert_insert(dialect_name, _EXCHANGES).on_conflict_do_nothing(
-            index_elements=["channel_id", "message_ts"]
-        )
-    return insert.returning(_EXCHANGES.c.id)
+    # SQLite's upsert names the columns of a unique index, not a constraint
+    # (https://www.sqlite.org/lang_upsert.html).
+    return upsert_insert(dialect_name, _EXCHANGES).on_conflict_do_nothing(
+        index_elements=["channel_id", "message_ts"]
+    )
+
+
+@cache
+def claim_statement(dialect_name: str) -> Insert:
+    """The claim: `delivery_insert`, returning the new exchange's id (no row when the
+    question is stored already)."""
+    return delivery_insert(dialect_name).returning(_EXCHANGES.c.id)
 
 
 _UPDATE_EXCHANGE = update(_EXCHANGES).where(_EXCHANGES.c.id == bindparam("exchange_id"))

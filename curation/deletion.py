@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from curation.capture import DELIVERY_CONSTRAINT, ConversationRef
-from curation.db import Database, upsert_insert
+from curation.capture import ConversationRef, delivery_insert
+from curation.db import Database
 from curation.examples import retire_example
 from curation.models import (
     Correction,
@@ -77,17 +77,7 @@ def _tombstone_insert(session: Session, ref: ConversationRef) -> None:
         error=DELETED_REASON,
         created_at=utcnow(),
     )
-    table = Exchange.__table__
-    dialect_name = session.get_bind().dialect.name
-    if dialect_name == "postgresql":
-        insert = upsert_insert("postgresql", table).on_conflict_do_nothing(
-            constraint=DELIVERY_CONSTRAINT
-        )
-    else:
-        insert = upsert_insert(dialect_name, table).on_conflict_do_nothing(
-            index_elements=["channel_id", "message_ts"]
-        )
-    session.execute(insert.values(**values))
+    session.execute(delivery_insert(session.get_bind().dialect.name).values(**values))
 
 
 def forget_question(db: Database, ref: ConversationRef, *, was_question: bool) -> Forgotten | None:
