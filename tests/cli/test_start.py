@@ -122,3 +122,40 @@ def test_reading_commands_load_nothing_they_do_not_use(
 
 def test_the_export_method_option_offers_exports_methods() -> None:
     assert [m.value for m in ExportMethod] == [m.value for m in Method]
+
+
+#: Runs a command through the console script's entry point, then reports, from an exit
+#: handler, how many objects are left out of the exit's collections.
+EXIT_PROBE = """
+import atexit, gc, sys
+atexit.register(lambda: print("FROZEN", gc.get_freeze_count()))
+from tuneloop.cli import main
+sys.argv = ["tuneloop", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_command_leaves_its_exit_little_to_collect_and_its_store_closed(
+    cli_env: dict[str, str],
+) -> None:
+    """What is alive when a command is done is frozen, so the exit's collections skip the
+    objects of every loaded module; the command's own garbage was collected first, so the
+    store's connection closed as before and SQLite folded its write-ahead log into the file."""
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "review", "list", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cli_env["TUNELOOP_DATA_DIR"],
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+            **cli_env,
+            "PYTHONPATH": str(REPO_ROOT),
+        },
+    )
+    assert "Where do I file expenses?" in done.stdout  # the command did its work
+    frozen = int(done.stdout.split("FROZEN ")[1].split()[0])
+    assert frozen > 10_000  # the modules' objects (a store command loads tens of thousands)
+    folder = Path(cli_env["TUNELOOP_DATA_DIR"])
+    assert (folder / "tuneloop.db").exists()
+    assert not (folder / "tuneloop.db-wal").exists()
