@@ -822,11 +822,12 @@ CLI_COMMANDS: tuple[tuple[str, bool], ...] = (
 #: The bare interpreter's start, which every ratio is taken against.
 BARE_PYTHON = "python -c pass"
 #: The libraries every store command needs, and nothing of tuneloop's: the floor under the
-#: store commands' figures on this machine.
+#: store commands' figures on this machine. The process ends as `tuneloop.cli.main` ends one
+#: (garbage collected, the rest frozen), so the floor's exit costs what a command's does.
 LIBRARIES = "python -c 'import <libraries>'"
 LIBRARIES_CODE = (
     "import sqlalchemy.orm, sqlalchemy.dialects.sqlite, typer, typer._adapters, rich.table, "
-    "pydantic_settings"
+    "pydantic_settings; import gc; gc.collect(); gc.freeze()"
 )
 
 
