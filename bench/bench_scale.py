@@ -881,14 +881,18 @@ def cli_start(workdir: Path) -> dict[str, dict[str, Any]]:
     }
     figures: dict[str, dict[str, Any]] = {}
     for command, (argv, target) in runs.items():
-        first = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        # From the store's folder, as people run tuneloop from their team's folder (and so that
+        # `python -c` does not put the current folder's copy of tuneloop before PYTHONPATH's).
+        first = subprocess.run(
+            argv, env=env, cwd=folder, capture_output=True, text=True, check=False
+        )
         if first.returncode != 0:  # also the run that writes the bytecode
             raise RuntimeError(f"`{command}` failed ({first.returncode}): {first.stderr[-2000:]}")
         walls, cpus = [], []
         for _ in range(7):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             began = time.perf_counter()
-            subprocess.run(argv, env=env, capture_output=True, check=False)
+            subprocess.run(argv, env=env, cwd=folder, capture_output=True, check=False)
             walls.append(time.perf_counter() - began)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
