@@ -1,8 +1,8 @@
 """Builds the parts from settings and hands each what it needs.
 
-Each builder imports what it builds: a command that only reads the database (`tuneloop
-stats`, `status`, `models list`) loads neither the store's services (capture, review, secret
-scrubbing, token counting) nor the scheduler's."""
+Each builder imports what it builds, so a command loads only the parts it uses: `tuneloop
+stats` and `examples show` read the database without the store's services (capture, review,
+secret scrubbing, token counting) or the scheduler's."""
 
 from __future__ import annotations
 

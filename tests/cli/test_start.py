@@ -58,11 +58,13 @@ print("LOADED", json.dumps({"code": code, "loaded": loaded}))
 """
 
 
-def _loaded(args: list[str], env: dict[str, str], names: tuple[str, ...]) -> list[str]:
-    """The modules among `names` that `tuneloop *args` loaded; fails if the command failed."""
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        input=json.dumps(names),
+def _run(
+    probe: str, args: list[str], env: dict[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`probe` run in a fresh interpreter, from the store's folder, with `args`."""
+    return subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        input=stdin,
         capture_output=True,
         text=True,
         check=True,
@@ -73,6 +75,11 @@ def _loaded(args: list[str], env: dict[str, str], names: tuple[str, ...]) -> lis
             "PYTHONPATH": str(REPO_ROOT),
         },
     )
+
+
+def _loaded(args: list[str], env: dict[str, str], names: tuple[str, ...]) -> list[str]:
+    """The modules among `names` that `tuneloop *args` loaded; fails if the command failed."""
+    done = _run(PROBE, args, env, stdin=json.dumps(names))
     line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED "))
     result = json.loads(line.removeprefix("LOADED "))
     assert result["code"] == 0, f"tuneloop {' '.join(args)} failed: {done.stderr}"
@@ -141,20 +148,9 @@ def test_a_command_leaves_its_exit_little_to_collect_and_its_store_closed(
     """What is alive when a command is done is frozen, so the exit's collections skip the
     objects of every loaded module; the command's own garbage was collected first, so the
     store's connection closed as before and SQLite folded its write-ahead log into the file."""
-    done = subprocess.run(
-        [sys.executable, "-c", EXIT_PROBE, "review", "list", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=cli_env["TUNELOOP_DATA_DIR"],
-        env={
-            **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-            **cli_env,
-            "PYTHONPATH": str(REPO_ROOT),
-        },
-    )
-    assert "Where do I file expenses?" in done.stdout  # the command did its work
-    frozen = int(done.stdout.split("FROZEN ")[1].split()[0])
+    output = _run(EXIT_PROBE, ["review", "list", "--json"], cli_env).stdout
+    assert "Where do I file expenses?" in output  # the command did its work
+    frozen = int(output.split("FROZEN ")[1].split()[0])
     assert frozen > 10_000  # the modules' objects (a store command loads tens of thousands)
     folder = Path(cli_env["TUNELOOP_DATA_DIR"])
     assert (folder / "tuneloop.db").exists()
