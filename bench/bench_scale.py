@@ -23,8 +23,10 @@ ratio of the largest size to the smallest, and the issue's targets:
 - per message and per click: at most 1.5x the cost at the smallest size (warm);
 - what a person waits for (the App Home after a decision, /tuneloop stats|status|queue,
   tuneloop review list|stats|status): under 200 ms at the largest size, cold included;
-- --cli: `tuneloop --help`, and commands that touch neither the model provider nor
-  migrations, start in under 0.3 s (best of 7 wall times, and the CPU time).
+- --cli (--cli-only: nothing else): `tuneloop --help`, and commands that touch neither the
+  model provider nor migrations, start in under 0.3 s (best of 7 wall times; the CPU time and
+  its ratio to a bare interpreter's are printed beside it, and so is the import of the
+  libraries a store command needs, the floor under those figures).
 
 Stores stay in --workdir (SQLite files, and PostgreSQL schemas bench_scale_<size> noted in
 stores.json) for a later run: run once with older code on PYTHONPATH and once with newer to
@@ -33,7 +35,7 @@ is timed. --json writes the figures; --compare BEFORE.json AFTER.json prints the
 
     TIKTOKEN_CACHE_DIR=../shared/tiktoken python bench/bench_scale.py \\
         [--sizes 10000,1000000] [--backends sqlite,postgresql] [--pg-url URL] \\
-        [--workdir DIR] [--repeat 15] [--json OUT] [--cli]
+        [--workdir DIR] [--repeat 15] [--json OUT] [--cli | --cli-only]
 
 PostgreSQL: --pg-url, else BENCH_DATABASE_URL, else TEST_DATABASE_URL (skipped when none).
 """
@@ -804,49 +806,109 @@ def bring_up_to_date(backend: Backend, label: str, say: Callable[[str], None]) -
 
 
 # --- the command line's start-up ---------------------------------------------------------------
-CLI_COMMANDS = (
-    "--help",
-    "review --help",
-    "review list",
-    "stats",
-    "status",
-    "models list",
-    "db current",
+#: (command, held to the 0.3 s target): `db current` reads the migrations (Alembic), which the
+#: target leaves out. The store holds one pending review item (1) and one example (1).
+CLI_COMMANDS: tuple[tuple[str, bool], ...] = (
+    ("--help", True),
+    ("review --help", True),
+    ("review list", True),
+    ("review show 1", True),
+    ("examples show 1", True),
+    ("stats", True),
+    ("status", True),
+    ("models list", True),
+    ("db current", False),
 )
 #: The bare interpreter's start, which every ratio is taken against.
 BARE_PYTHON = "python -c pass"
+#: The libraries every store command needs, and nothing of tuneloop's: the floor under the
+#: store commands' figures on this machine. The process ends as `tuneloop.cli.main` ends one
+#: (garbage collected, the rest frozen), so the floor's exit costs what a command's does.
+LIBRARIES = "python -c 'import <libraries>'"
+LIBRARIES_CODE = (
+    "import sqlalchemy.orm, sqlalchemy.dialects.sqlite, typer, typer._adapters, rich.table, "
+    "pydantic_settings; import gc; gc.collect(); gc.freeze()"
+)
 
 
-def cli_start(workdir: Path) -> dict[str, dict[str, float]]:
-    """Best of 7 wall and CPU times of `tuneloop ...` on an empty, up-to-date SQLite store,
-    and of a bare `python -c pass` (BARE_PYTHON) to take ratios against: the machine's speed
-    and load move both alike."""
+def _seed_cli_store(url: str) -> None:
+    """One pending review item (id 1: a thumbs-down) and one example (id 1: an approved
+    thumbs-up), so `review list` prints a row and `review show 1`, `examples show 1` find one."""
+    db = Database.open(url)
+    try:
+        store = Store.build(db, reviewers=[REVIEWER], eval_fraction=EVAL_FRACTION)
+        for i, kind in ((0, FeedbackKind.THUMBS_DOWN), (1, FeedbackKind.THUMBS_UP)):
+            exchange_id, _ = store.capture.claim_exchange(ref(i), prompt(i))
+            store.capture.complete_exchange(exchange_id, answer(i))
+            _, item, _ = store.capture.add_feedback(exchange_id, user(i + 1), kind)
+            if kind is FeedbackKind.THUMBS_UP:
+                store.review.approve(_item_id(item), REVIEWER)
+    finally:
+        db.dispose()
+
+
+def cli_start(workdir: Path) -> dict[str, dict[str, Any]]:
+    """Best of 7 wall and CPU times of `tuneloop ...` on a small, up-to-date SQLite store, of a
+    bare `python -c pass` (BARE_PYTHON) to take ratios against (the machine's speed and load
+    move both alike), and of importing the libraries a store command needs (LIBRARIES).
+
+    Python loads modules from bytecode, as an installed tuneloop does (pip compiles it; an
+    editable install writes it on first use): PYTHONDONTWRITEBYTECODE is dropped and the
+    bytecode goes to a folder of the workdir (PYTHONPYCACHEPREFIX), not into the checkout.
+    Raises RuntimeError when a command fails, rather than timing its error."""
     import resource
 
     folder = Path(tempfile.mkdtemp(dir=workdir, prefix="cli-"))
-    env = {**os.environ, "TUNELOOP_DATA_DIR": str(folder), "TUNELOOP_REVIEWERS": REVIEWER}
-    env.pop("DATABASE_URL", None)
+    url = f"sqlite:///{folder / 'tuneloop.db'}"
+    env = {
+        **os.environ,
+        "TUNELOOP_DATA_DIR": str(folder),
+        "TUNELOOP_REVIEWERS": REVIEWER,
+        "DATABASE_URL": url,
+        "PYTHONPYCACHEPREFIX": str(folder / "pycache"),
+    }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    _seed_cli_store(url)
     entry = [
         sys.executable,
         "-c",
         "import sys; sys.argv[0] = 'tuneloop'; from tuneloop.cli import main; main()",
     ]
-    subprocess.run([*entry, "review", "list"], env=env, capture_output=True, check=False)
-    figures = {}
-    for command in (BARE_PYTHON, *CLI_COMMANDS):
-        argv = (
-            [sys.executable, "-c", "pass"] if command == BARE_PYTHON else [*entry, *command.split()]
+    runs: dict[str, tuple[list[str], bool | None]] = {
+        BARE_PYTHON: ([sys.executable, "-c", "pass"], None),
+        LIBRARIES: ([sys.executable, "-c", LIBRARIES_CODE], None),
+        **{c: ([*entry, *c.split()], target) for c, target in CLI_COMMANDS},
+    }
+    figures: dict[str, dict[str, Any]] = {}
+    for command, (argv, target) in runs.items():
+        # From the store's folder, as people run tuneloop from their team's folder (and so that
+        # `python -c` does not put the current folder's copy of tuneloop before PYTHONPATH's).
+        first = subprocess.run(
+            argv, env=env, cwd=folder, capture_output=True, text=True, check=False
         )
+        if first.returncode != 0:  # also the run that writes the bytecode
+            raise RuntimeError(f"`{command}` failed ({first.returncode}): {first.stderr[-2000:]}")
         walls, cpus = [], []
         for _ in range(7):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             began = time.perf_counter()
-            subprocess.run(argv, env=env, capture_output=True, check=False)
+            subprocess.run(argv, env=env, cwd=folder, capture_output=True, check=False)
             walls.append(time.perf_counter() - began)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        figures[command] = {"wall": min(walls), "cpu": min(cpus)}
+        figures[command] = {"wall": min(walls), "cpu": min(cpus), "target": target}
     return figures
+
+
+def _cli_verdict(figures: dict[str, Any]) -> str:
+    """The 0.3 s target on the best wall time, for the commands it holds for."""
+    if not figures.get("target"):
+        return ""
+    return f"< {CLI_S} s: {'ok' if figures['wall'] < CLI_S else 'MISSED'}"
+
+
+def _cli_name(command: str) -> str:
+    return command if command in (BARE_PYTHON, LIBRARIES) else f"tuneloop {command}"
 
 
 # --- reporting ---------------------------------------------------------------------------------
@@ -896,20 +958,19 @@ def report(results: dict[str, Any], say: Callable[[str], None]) -> None:
             )
     if "cli" in results:
         say(
-            f"\ncommand start-up (best of 7; target < {CLI_S} s for commands that touch "
+            f"\ncommand start-up (best of 7; target < {CLI_S} s wall for commands that touch "
             "neither the model provider nor migrations)"
         )
         bare = results["cli"].get(BARE_PYTHON)
         for command, f in results["cli"].items():
-            name = command if command == BARE_PYTHON else f"tuneloop {command}"
             ratio = (
-                f"   {f['cpu'] / bare['cpu']:5.1f}x the bare interpreter's cpu"
+                f"{f['cpu'] / bare['cpu']:5.1f}x"
                 if bare and bare["cpu"] and command != BARE_PYTHON
                 else ""
             )
             say(
-                f"  {name:25} wall {f['wall'] * 1000:6.0f} ms   cpu {f['cpu'] * 1000:6.0f} ms"
-                + ratio
+                f"  {_cli_name(command):32} wall {f['wall'] * 1000:6.0f} ms   "
+                f"cpu {f['cpu'] * 1000:6.0f} ms {ratio:>6} bare cpu   {_cli_verdict(f)}"
             )
 
 
@@ -937,8 +998,7 @@ def compare(before_path: Path, after_path: Path, say: Callable[[str], None]) -> 
             if was:
                 was_ms = f"{was['wall'] * 1000:6.0f} ({was['cpu'] * 1000:4.0f})"
                 now_ms = f"{now['wall'] * 1000:6.0f} ({now['cpu'] * 1000:4.0f})"
-                name = command if command == BARE_PYTHON else f"tuneloop {command}"
-                say(f"  {name:25} {was_ms} -> {now_ms}")
+                say(f"  {_cli_name(command):32} {was_ms} -> {now_ms}   {_cli_verdict(now)}")
 
 
 # --- main --------------------------------------------------------------------------------------

@@ -11,17 +11,17 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from curation.claims import ClaimRules, Claims
 from curation.correction_limits import CorrectionLimits, check_correction_limits
-from curation.db import Database
+from curation.db import Database, upsert_insert
 from curation.errors import NotFoundError, ValidationError
 from curation.models import (
     Correction,
@@ -72,16 +72,32 @@ _EXCHANGES = Exchange.__table__
 #: claim's arbiter. Naming it matters: a bare ON CONFLICT DO NOTHING also swallows a primary-key
 #: collision (an id sequence behind the data, after a restore) and reports it as a duplicate.
 DELIVERY_CONSTRAINT = "uq_exchanges_channel_id_message_ts"
-_CLAIM_EXCHANGE = {
-    # PostgreSQL names the constraint; SQLite's upsert names the columns of a unique index
+
+
+@cache
+def delivery_insert(dialect_name: str) -> Insert:
+    """An INSERT into the exchanges that does nothing when the delivery constraint finds the
+    question stored, for the dialect `dialect_name` (`engine.dialect.name`). Built on its first
+    use and kept, so a SQLite store never imports the PostgreSQL dialect. Raises ValueError for
+    a dialect other than PostgreSQL's or SQLite's."""
+    if dialect_name == "postgresql":
+        return upsert_insert("postgresql", _EXCHANGES).on_conflict_do_nothing(
+            constraint=DELIVERY_CONSTRAINT
+        )
+    # SQLite's upsert names the columns of a unique index, not a constraint
     # (https://www.sqlite.org/lang_upsert.html).
-    "postgresql": postgresql.insert(_EXCHANGES)
-    .on_conflict_do_nothing(constraint=DELIVERY_CONSTRAINT)
-    .returning(_EXCHANGES.c.id),
-    "sqlite": sqlite.insert(_EXCHANGES)
-    .on_conflict_do_nothing(index_elements=["channel_id", "message_ts"])
-    .returning(_EXCHANGES.c.id),
-}
+    return upsert_insert(dialect_name, _EXCHANGES).on_conflict_do_nothing(
+        index_elements=["channel_id", "message_ts"]
+    )
+
+
+@cache
+def claim_statement(dialect_name: str) -> Insert:
+    """The claim: `delivery_insert`, returning the new exchange's id (no row when the
+    question is stored already)."""
+    return delivery_insert(dialect_name).returning(_EXCHANGES.c.id)
+
+
 _UPDATE_EXCHANGE = update(_EXCHANGES).where(_EXCHANGES.c.id == bindparam("exchange_id"))
 #: The same for the reply path's writes, which must never bring a deleted question back.
 _UPDATE_LIVE_EXCHANGE = _UPDATE_EXCHANGE.where(_EXCHANGES.c.status != ExchangeStatus.DELETED)
@@ -119,7 +135,7 @@ def _move_sequence_past_data(connection: Connection) -> None:
 def _insert_claim(connection: Connection, values: dict[str, Any]) -> int | None:
     """Insert a claimed exchange: its id, or None when the delivery constraint finds it
     stored. Raises IntegrityError for any other constraint."""
-    claim = _CLAIM_EXCHANGE[connection.dialect.name]
+    claim = claim_statement(connection.dialect.name)
     attempt = 1
     while True:
         try:

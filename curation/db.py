@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -18,6 +18,8 @@ from curation.errors import SchemaOutOfDateError
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.sql._typing import _DMLTableArgument
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,38 @@ def make_engine(
         # psycopg 3 is the driver we ship; plain postgresql:// would look for psycopg2.
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@overload
+def upsert_insert(
+    dialect_name: Literal["postgresql"], table: _DMLTableArgument
+) -> postgresql.Insert: ...
+@overload
+def upsert_insert(dialect_name: Literal["sqlite"], table: _DMLTableArgument) -> sqlite.Insert: ...
+@overload
+def upsert_insert(
+    dialect_name: str, table: _DMLTableArgument
+) -> postgresql.Insert | sqlite.Insert: ...
+def upsert_insert(dialect_name: str, table: _DMLTableArgument) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` with ON CONFLICT clauses (`on_conflict_do_nothing`,
+    `on_conflict_do_update`), from the SQLAlchemy dialect `dialect_name` names
+    (`engine.dialect.name`): PostgreSQL's or SQLite's, the databases tuneloop stores in.
+
+    The dialect is imported here, when a write needs it, not with the module that writes:
+    SQLAlchemy's PostgreSQL dialect costs a command's start-up more than 20 ms, which a
+    SQLite store never needs. Raises ValueError for any other dialect."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    raise ValueError(
+        f"no INSERT ... ON CONFLICT for the {dialect_name!r} database: tuneloop stores in "
+        "SQLite or PostgreSQL"
+    )
 
 
 def alembic_config(engine: Engine) -> Config:

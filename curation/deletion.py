@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from curation.capture import DELIVERY_CONSTRAINT, ConversationRef
+from curation.capture import ConversationRef, delivery_insert
 from curation.db import Database
 from curation.examples import retire_example
 from curation.models import (
@@ -81,14 +80,7 @@ def _tombstone_insert(session: Session, ref: ConversationRef) -> None:
         error=DELETED_REASON,
         created_at=utcnow(),
     )
-    table = Exchange.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        insert = postgresql.insert(table).on_conflict_do_nothing(constraint=DELIVERY_CONSTRAINT)
-    else:
-        insert = sqlite.insert(table).on_conflict_do_nothing(
-            index_elements=["channel_id", "message_ts"]
-        )
-    session.execute(insert.values(**values))
+    session.execute(delivery_insert(session.get_bind().dialect.name).values(**values))
 
 
 def forget_question(db: Database, ref: ConversationRef, *, was_question: bool) -> Forgotten | None:

@@ -13,9 +13,7 @@ import socket
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
-
-from curation.db import Database
+from curation.db import Database, upsert_insert
 from curation.models.base import utcnow
 from curation.models.health import HEALTH_ROW_ID, StoreHealth
 
@@ -24,9 +22,8 @@ def probe_write(db: Database, *, now: Callable[[], datetime] = utcnow) -> None:
     """Commit one tiny write; raises whatever the database raises when it cannot (SQLAlchemy's
     `OperationalError` for a read-only file, a full disk or an outage; `InternalError` for a
     read-only PostgreSQL transaction). Each call is idempotent: it overwrites the one row."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     values = {"id": HEALTH_ROW_ID, "checked_at": now(), "checked_by": socket.gethostname()[:200]}
-    statement = dialect.insert(StoreHealth).values(**values)
+    statement = upsert_insert(db.engine.dialect.name, StoreHealth).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=[StoreHealth.id],
         set_={

@@ -25,11 +25,12 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Any
-
-import tiktoken
+from typing import TYPE_CHECKING, Any
 
 from curation.errors import EncodingUnavailableError
+
+if TYPE_CHECKING:
+    import tiktoken
 
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
@@ -46,6 +47,8 @@ CountText = Callable[[str], int]
 def get_encoding(name: str) -> tiktoken.Encoding:
     """tiktoken's encoding `name`. Raises EncodingUnavailableError, saying where tiktoken
     looked, when its file can be neither downloaded nor found in TIKTOKEN_CACHE_DIR."""
+    import tiktoken  # here, not with the module: commands that count nothing never load it
+
     try:
         return tiktoken.get_encoding(name)
     except (OSError, ValueError) as exc:  # requests' errors are OSErrors; a bad hash, ValueError

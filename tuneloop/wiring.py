@@ -1,15 +1,20 @@
-"""Builds the parts from settings and hands each what it needs."""
+"""Builds the parts from settings and hands each what it needs.
+
+Each builder imports what it builds, so a command loads only the parts it uses: `tuneloop
+stats` and `examples show` read the database without the store's services (capture, review,
+secret scrubbing, token counting) or the scheduler's."""
 
 from __future__ import annotations
 
-from curation.correction_limits import CorrectionLimits
-from curation.db import Database
-from curation.importing import read_system_prompt
-from curation.model_specs import UnknownModelError
-from curation.personal_data import PersonalDataPolicy
-from curation.store import Store
-from curation.token_limit import TokenLimit
-from tuneloop.settings import Settings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from curation.correction_limits import CorrectionLimits
+    from curation.db import Database
+    from curation.personal_data import PersonalDataPolicy
+    from curation.store import Store
+    from curation.token_limit import TokenLimit
+    from tuneloop.settings import Settings
 
 
 def open_database(settings: Settings, *, existing: bool = False) -> Database:
@@ -23,6 +28,9 @@ def open_database(settings: Settings, *, existing: bool = False) -> Database:
 
 
 def open_store(settings: Settings, db: Database | None = None) -> Store:
+    """The store's services over `db` (else the configured database), set up by `settings`."""
+    from curation.store import Store
+
     return Store.build(
         db or open_database(settings),
         reviewers=settings.reviewers,
@@ -35,6 +43,8 @@ def open_store(settings: Settings, db: Database | None = None) -> Store:
 
 def correction_limits(settings: Settings) -> CorrectionLimits:
     """How many corrections one person, and one reply, may get within a window."""
+    from curation.correction_limits import CorrectionLimits
+
     return CorrectionLimits(
         per_person=settings.correction_limit_per_person,
         per_reply=settings.correction_limit_per_reply,
@@ -44,6 +54,8 @@ def correction_limits(settings: Settings) -> CorrectionLimits:
 
 def personal_data_policy(settings: Settings) -> PersonalDataPolicy:
     """What counts as personal data, and the team's public contacts that are kept."""
+    from curation.personal_data import PersonalDataPolicy
+
     return PersonalDataPolicy(
         allow_list=tuple(settings.pii_allow_list), phone_regions=tuple(settings.pii_phone_regions)
     )
@@ -52,6 +64,9 @@ def personal_data_policy(settings: Settings) -> PersonalDataPolicy:
 def example_limit(settings: Settings) -> TokenLimit | None:
     """The base model's per-example token limit, which the doors into the store check; None
     for a model the table does not list (export names that problem)."""
+    from curation.model_specs import UnknownModelError
+    from curation.token_limit import TokenLimit
+
     try:
         return TokenLimit.for_model(settings.models, settings.base_model)
     except UnknownModelError:
@@ -60,6 +75,8 @@ def example_limit(settings: Settings) -> TokenLimit | None:
 
 def system_prompt(settings: Settings) -> str | None:
     """The team's system prompt, None without a seeds folder or a `system_prompt.md`."""
+    from curation.importing import read_system_prompt
+
     path = settings.system_prompt_file
     return read_system_prompt(path) if path is not None else None
 
@@ -71,7 +88,6 @@ import logging  # noqa: E402
 import shlex  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from curation.models.base import Base, JSONType, StrEnumType, UTCDateTime, utcnow
+from curation.models.base import Base, JSONType, PartialIndex, StrEnumType, UTCDateTime, utcnow
 
 #: The rows a sweep for abandoned claims reads: few at any time, in a partial index.
 PENDING_SQL = "status = 'pending'"
@@ -38,11 +38,10 @@ class Exchange(Base):
         UniqueConstraint("channel_id", "message_ts"),
         Index("ix_exchanges_channel_reply", "channel_id", "reply_ts"),
         Index("ix_exchanges_thread", "thread_key"),
-        Index(
+        PartialIndex(
             "ix_exchanges_pending_claims",
             "claimed_by",
-            sqlite_where=text(PENDING_SQL),
-            postgresql_where=text(PENDING_SQL),
+            where=PENDING_SQL,
         ),
         Index(
             "ix_exchanges_unsent_claims",

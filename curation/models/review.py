@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from curation.models.base import Base, StrEnumType, UTCDateTime, utcnow
+from curation.models.base import Base, PartialIndex, StrEnumType, UTCDateTime, utcnow
 from curation.models.exchange import Exchange
 
 
@@ -51,12 +51,11 @@ class ReviewItem(Base):
 
     __tablename__ = "review_items"
     __table_args__ = (
-        Index(
+        PartialIndex(
             "uq_review_items_open_exchange",
             "exchange_id",
             unique=True,
-            sqlite_where=text(OPEN_STATES_SQL),
-            postgresql_where=text(OPEN_STATES_SQL),
+            where=OPEN_STATES_SQL,
         ),
         # Every signal looks up the items of its exchange (open or decided).
         Index("ix_review_items_exchange", "exchange_id"),

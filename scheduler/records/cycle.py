@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from curation.models.base import Base, StrEnumType, UTCDateTime, utcnow
+from curation.models.base import Base, PartialIndex, StrEnumType, UTCDateTime, utcnow
 
 
 class CycleStage(enum.StrEnum):
@@ -47,12 +47,11 @@ class RetrainCycle(Base):
 
     __tablename__ = "retrain_cycles"
     __table_args__ = (
-        Index(
+        PartialIndex(
             "uq_retrain_cycles_open",
             "is_open",
             unique=True,
-            sqlite_where=text(OPEN_CYCLE_SQL),
-            postgresql_where=text(OPEN_CYCLE_SQL),
+            where=OPEN_CYCLE_SQL,
         ),
     )
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from curation.models.base import Base, StrEnumType, UTCDateTime, utcnow
+from curation.models.base import Base, PartialIndex, StrEnumType, UTCDateTime, utcnow
 
 
 class ModelState(enum.StrEnum):
@@ -35,12 +35,11 @@ class ModelVersion(Base):
 
     __tablename__ = "model_versions"
     __table_args__ = (
-        Index(
+        PartialIndex(
             "uq_model_versions_active",
             "is_active",
             unique=True,
-            sqlite_where=text(ACTIVE_SQL),
-            postgresql_where=text(ACTIVE_SQL),
+            where=ACTIVE_SQL,
         ),
     )
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    # The context class TyperGroup.invoke declares: typer carries its own copy of click, so
+    # click itself is never loaded.
+    from typer import _click
 
 
 class _Warnings(logging.Handler):
@@ -30,7 +34,7 @@ class TuneloopGroup(TyperGroup):
     """The top-level command group: while a command runs, settings' warnings go to stderr,
     and what a person got wrong becomes a message and exit status 1 (never a traceback)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: _click.Context) -> Any:
         from tuneloop.cli.output import reported_failures
 
         # The command's settings are loaded inside it (and only if it needs them: `--help`
