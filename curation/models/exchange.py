@@ -43,11 +43,10 @@ class Exchange(Base):
             "claimed_by",
             where=PENDING_SQL,
         ),
-        Index(
+        PartialIndex(
             "ix_exchanges_unsent_claims",
             "claimed_by",
-            sqlite_where=text(UNSENT_SQL),
-            postgresql_where=text(UNSENT_SQL),
+            where=UNSENT_SQL,
         ),
     )
 
