@@ -29,6 +29,7 @@ WORKER_TIMEOUT_S = 240.0
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("torch", reason="the lora extra is not installed")
     return build_tiny_model(tmp_path_factory.mktemp("models") / TINY_MODEL_NAME)
 
 

@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("transformers", reason="the lora extra is not installed")
+
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from scheduler.training.lora.data import (

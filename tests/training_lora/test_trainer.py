@@ -265,7 +265,7 @@ def test_worker_errors_get_openai_style_codes(error: Exception, code: str) -> No
 
 
 def test_cuda_out_of_memory_is_out_of_memory() -> None:
-    import torch
+    torch = pytest.importorskip("torch", reason="the lora extra is not installed")
 
     assert failure_of(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")) == (
         "out_of_memory",

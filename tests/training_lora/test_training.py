@@ -9,6 +9,9 @@ import signal
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("trl", reason="the lora extra is not installed")
+
 import torch
 from peft import PeftModel
 from safetensors.torch import load_file

@@ -128,9 +128,10 @@ def failure_of(exc: Exception) -> tuple[str, str]:
 def _is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
-    import torch
-
-    return isinstance(exc, torch.OutOfMemoryError)
+    # Only a loaded torch raises its own OutOfMemoryError; importing it here would fail the
+    # report of a worker that died because torch is not installed.
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(exc, torch.OutOfMemoryError)
 
 
 def main(argv: list[str] | None = None) -> int:
