@@ -58,6 +58,25 @@ def test_a_dotenv_file_saved_with_a_byte_order_mark_is_read_whole(
     assert unknown_variables({}, tmp_path / ".env") == []
 
 
+def test_tiktoken_cache_dir_in_dotenv_reaches_tiktoken(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """tiktoken reads only the environment: a team's `.env` entry is passed on, resolved
+    against the folder it was read in; one already in the environment wins."""
+    import os
+
+    from tuneloop.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
+    (tmp_path / ".env").write_text("TIKTOKEN_CACHE_DIR=tiktoken\n")
+    load_settings()
+    assert os.environ["TIKTOKEN_CACHE_DIR"] == str(tmp_path / "tiktoken")
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "/elsewhere")
+    load_settings()
+    assert os.environ["TIKTOKEN_CACHE_DIR"] == "/elsewhere"
+
+
 def test_bad_values_are_refused_with_the_variable_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUNELOOP_EVAL_FRACTION", "1.5")
     with pytest.raises(ValueError, match="TUNELOOP_EVAL_FRACTION"):

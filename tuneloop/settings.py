@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # --- storage -----------------------------------------------------------------------------
     data_dir: Path = Field(default=Path("data"), validation_alias=_env("TUNELOOP_DATA_DIR"))
     database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    #: tiktoken reads only its own environment variable: `load_settings` passes this on to it
+    #: when it comes from `.env` (a variable already in the environment wins, as everywhere).
+    tiktoken_cache_dir: Path | None = Field(
+        default=None, validation_alias=_env("TIKTOKEN_CACHE_DIR")
+    )
     database_pool_size: int = Field(
         default=20,
         ge=1,
@@ -657,13 +662,17 @@ def load_settings(**overrides: object) -> Settings:
     for unknown in unknown_variables(os.environ):
         log.warning("%s", unknown)
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = [_problem(error) for error in exc.errors()]
         raise ConfigError(
             "invalid setting" + ("s" if len(problems) > 1 else "") + ": " + "; ".join(problems),
             problems,
         ) from None
+    if settings.tiktoken_cache_dir is not None and "TIKTOKEN_CACHE_DIR" not in os.environ:
+        # A relative folder is the team folder's, where `.env` was read.
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(settings.tiktoken_cache_dir.resolve())
+    return settings
 
 
 def _problem(error: Mapping[str, Any]) -> str:
