@@ -51,7 +51,7 @@ def export_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
         except ValidationError as exc:
             return _close(ctx, cycle, CycleOutcome.NOTHING_TO_TRAIN, f"nothing to train: {exc}")
         except CurationError as exc:
-            return _close(ctx, cycle, CycleOutcome.NOTHING_TO_TRAIN, f"export failed: {exc}")
+            return _close(ctx, cycle, CycleOutcome.EXPORT_FAILED, f"export failed: {exc}")
         with ctx.db.read_session() as session:
             version = session.get_one(DatasetVersion, result.dataset_version_id)
     try:

@@ -26,6 +26,7 @@ UNTRAINED_OUTCOMES = (
     CycleOutcome.OVER_BUDGET,
     CycleOutcome.UNAVAILABLE,
     CycleOutcome.NOTHING_TO_TRAIN,
+    CycleOutcome.EXPORT_FAILED,
 )
 
 

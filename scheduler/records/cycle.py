@@ -31,6 +31,7 @@ class CycleOutcome(enum.StrEnum):
     UNAVAILABLE = "unavailable"  # the provider refuses to create fine-tuning jobs (403)
     OVER_BUDGET = "over_budget"
     NOTHING_TO_TRAIN = "nothing_to_train"  # the export refused (too few or invalid examples)
+    EXPORT_FAILED = "export_failed"  # the export could not run (no tokenizer, a full disk)
     CANCELLED = "cancelled"
 
 

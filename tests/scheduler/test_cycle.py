@@ -375,3 +375,27 @@ def test_a_job_that_fails_after_creation_leaves_its_examples_new_and_is_notified
     again = harness.runner().tick()  # no --now: the threshold is met by the same examples
     assert again.started and again.outcome == CycleOutcome.PROMOTED, again.note
     assert harness.runner().new_examples() == 0
+
+
+def test_too_few_examples_is_nothing_to_train_and_a_broken_export_says_so(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two different endings, told apart in `tuneloop status` and the cycle's record: the
+    export refused the examples (nothing to train), or the export could not run at all."""
+    from curation.errors import CurationError
+    from scheduler.cycle import export_stage
+
+    add_examples(harness.db, FAQ[:2])
+    refused = harness.runner().tick(force=True)
+    assert refused.outcome == CycleOutcome.NOTHING_TO_TRAIN and "nothing to train" in refused.note
+
+    seed(harness.db)
+
+    def broken(*_: object, **__: object) -> None:
+        raise CurationError("No space left on device")
+
+    monkeypatch.setattr(export_stage, "export_dataset", broken)
+    failed = harness.runner().tick(force=True)
+    assert failed.outcome == CycleOutcome.EXPORT_FAILED
+    assert "export failed: No space left on device" in failed.note
+    assert len(harness.jobs()) == 0

@@ -29,7 +29,13 @@ if TYPE_CHECKING:
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 #: Outcomes that mean the run did not get to a decision: the command exits non-zero.
-FAILED_OUTCOMES = {"training_failed", "unavailable", "over_budget", "nothing_to_train"}
+FAILED_OUTCOMES = {
+    "training_failed",
+    "unavailable",
+    "over_budget",
+    "nothing_to_train",
+    "export_failed",
+}
 
 models_app = typer.Typer(help="The served model: list, promote, roll back.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
