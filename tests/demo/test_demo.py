@@ -83,3 +83,20 @@ def test_the_command_fails_naming_the_expectation_that_did_not_hold(
     result = CliRunner().invoke(cli_app, ["demo", "--report", str(tmp_path / "r.md")])
     assert result.exit_code == 1
     assert "the gate rejects the poisoned model" in result.output
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_folder"])
+def test_a_report_path_that_cannot_be_written_fails_before_the_demo_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    import tuneloop.demo
+
+    def never(**_: object) -> None:
+        raise AssertionError("the demo ran")
+
+    monkeypatch.setattr(tuneloop.demo, "run_demo", never)
+    (tmp_path / "afile").write_text("x")
+    report = tmp_path / "afile" / "x.md" if where == "under_a_file" else tmp_path
+    result = CliRunner().invoke(cli_app, ["demo", "--report", str(report)])
+    assert result.exit_code == 1, result.output
+    assert "--report" in result.stderr and "Traceback" not in result.output

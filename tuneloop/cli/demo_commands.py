@@ -3,6 +3,7 @@ workspace, talking to the bot)."""
 
 from __future__ import annotations
 
+import os
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,7 @@ def demo(
         )
         raise typer.Exit(2)
     _check_empty(db)
+    _check_writable(report, "--report")
     from tuneloop.demo import run_demo
     from tuneloop.demo.console import ProgressPrinter, checks_table, reasons, summary_table
     from tuneloop.demo.report import write_report
@@ -134,6 +136,20 @@ def _check_empty(url: str | None) -> None:
         from tuneloop.database import open_empty_database
 
         open_empty_database(url, name="--db").dispose()
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """Fail now, not after minutes of work, when `path` cannot be written: it is a folder, or
+    the nearest folder above it that exists is a file or not writable."""
+    if path.is_dir():
+        fail(f"{option} {path}: is a folder; give a file name (e.g. {path / DEFAULT_REPORT})")
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        fail(f"{option} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        fail(f"{option} {path}: cannot write in {parent}")
 
 
 def _lines(stream: typing.TextIO, *, prompt: bool) -> Iterator[str]:
