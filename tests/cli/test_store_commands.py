@@ -156,3 +156,31 @@ def test_retired_examples_leave_every_future_export(env: str, tmp_path: Path) ->
     assert code == 1 and "example 9999 does not exist" in out
     code, out = run("examples", "retire", "3", "--reason", "  ")
     assert code == 1 and "reason is required" in out
+
+
+def test_export_to_a_path_it_cannot_use_is_one_clear_line(env: str, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    code, out = run("export", "--out", str(afile))  # too few examples: said first
+    assert code == 1 and out.startswith("error: not enough training examples"), out
+    assert run("seeds", "import")[0] == 0
+    for target, problem in [
+        (afile, f"{afile}: it is a file, not a folder"),
+        (afile / "sub", f"{afile / 'sub'}: {afile} is a file, not a folder"),
+    ]:
+        code, out = run("export", "--out", str(target))
+        assert (code, out) == (1, f"error: cannot export to {problem}\n")
+    assert afile.read_text() == "mine"
+
+
+def test_export_keeps_an_earlier_version_unless_forced(env: str, tmp_path: Path) -> None:
+    assert run("seeds", "import")[0] == 0
+    code, out = run("export", "--out", "v1")
+    assert code == 0 and out.startswith("dataset version 1:"), out
+    manifest = (tmp_path / "v1" / "manifest.json").read_bytes()
+    code, out = run("export", "--out", "v1")
+    assert code == 1 and "v1: it holds an earlier export" in out and "--force" in out, out
+    assert (tmp_path / "v1" / "manifest.json").read_bytes() == manifest
+    code, out = run("export", "--out", "v1", "--force")
+    assert code == 0 and out.startswith("dataset version 2:"), out
+

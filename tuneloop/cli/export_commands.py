@@ -34,6 +34,12 @@ def export(
     epochs: int | None = typer.Option(
         None, min=1, help="Epochs for the cost estimate (default: TUNELOOP_EPOCHS)."
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace an earlier export's files in --out (its dataset version keeps its record, "
+        "not its files).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Export approved examples as a dataset version and record it in the store."""
@@ -49,6 +55,7 @@ def export(
         epochs=epochs or settings.export_epochs,
         redact_pii=settings.redact_pii_in_export,
         personal_data=personal_data_policy(settings),
+        replace=force,
     )
     with reported_errors():
         # existing: an export reads the store, and a store made for it would be empty.
