@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -184,3 +185,41 @@ def test_export_keeps_an_earlier_version_unless_forced(env: str, tmp_path: Path)
     code, out = run("export", "--out", "v1", "--force")
     assert code == 0 and out.startswith("dataset version 2:"), out
 
+
+def test_json_errors_are_a_json_object_on_stdout(env: str, tmp_path: Path) -> None:
+    def run_json(*args: str) -> tuple[int, dict, str]:
+        result = runner.invoke(app, [*args, "--json"])
+        return result.exit_code, json.loads(result.stdout), result.stderr
+
+    code, data, stderr = run_json("export", "--out", "ds")
+    assert code == 1 and data["error"].startswith("not enough training examples"), data
+    assert data["problems"] == [] and stderr.startswith("error: not enough")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n')
+    code, data, _ = run_json("import", str(bad))
+    assert (code, data) == (
+        1,
+        {
+            "error": f"{bad}: nothing imported from this file",
+            "problems": [f"{bad}:1: missing_messages_list at messages: 'messages' is empty"],
+        },
+    )
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    shutil.copy(bad, seeds / "train.jsonl")
+    code, data, _ = run_json("seeds", "import", str(seeds))  # one file of two imported
+    assert code == 1 and data["error"] == "1 file(s) not imported"
+    assert [f["ok"] for f in data["files"]] == [False, True] and len(data["problems"]) == 1
+    # A store that is not there (a setting's refusal, raised before the command's own code).
+    (tmp_path / "elsewhere").mkdir()
+    empty = tmp_path / "elsewhere" / "none.db"
+    os.environ["DATABASE_URL"] = f"sqlite:///{empty}"
+    try:
+        for command in (["stats"], ["status"], ["examples", "show", "1"]):
+            code, data, _ = run_json(*command)
+            assert code == 1 and data["error"].startswith("no store here"), (command, data)
+    finally:
+        os.environ["DATABASE_URL"] = env
+    # --json of one command does not carry over to the next in the same process.
+    code, out = run("export", "--out", "ds")
+    assert code == 1 and out.startswith("error:"), out

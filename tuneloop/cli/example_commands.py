@@ -8,7 +8,7 @@ import typer
 
 from curation.errors import NotFoundError, ValidationError
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, print_json, reported_errors
+from tuneloop.cli.output import console, json_option, print_json, reported_errors
 from tuneloop.terminal import labelled
 
 if TYPE_CHECKING:
@@ -46,9 +46,7 @@ def _get(db: Database, example_id: int) -> Example:
 
 
 @examples_app.command("show")
-def examples_show(
-    example_id: int, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
-) -> None:
+def examples_show(example_id: int, as_json: bool = json_option()) -> None:
     """One example in full."""
     from tuneloop.settings import load_settings
     from tuneloop.wiring import open_database

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, print_json, reported_errors
+from tuneloop.cli.output import console, json_option, print_json, reported_errors
 from tuneloop.terminal import literal
 
 
@@ -40,7 +40,7 @@ def export(
         help="Replace an earlier export's files in --out (its dataset version keeps its record, "
         "not its files).",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
 ) -> None:
     """Export approved examples as a dataset version and record it in the store."""
     from curation.export import ExportOptions, Method, export_dataset, left_out_summary

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, errors, fail, print_json, reported_errors
+from tuneloop.cli.output import (
+    console,
+    errors,
+    fail,
+    json_option,
+    print_json,
+    reported_errors,
+)
 from tuneloop.terminal import literal
 
 if TYPE_CHECKING:
@@ -36,8 +43,12 @@ def _checks(settings: Settings, keep_personal_data: bool) -> ImportChecks:
 
 
 def _show(reports: list[ImportReport], as_json: bool) -> None:
+    """Each file's report; a file not imported ends the command with status 1 (under --json,
+    one object: the files, with the error and its problems when a file failed)."""
+    files = {"files": [r.as_dict() for r in reports]}
     if as_json:
-        print_json({"files": [r.as_dict() for r in reports]})
+        if all(r.ok for r in reports):
+            print_json(files)
     else:
         for r in reports:
             if r.ok:
@@ -56,6 +67,7 @@ def _show(reports: list[ImportReport], as_json: bool) -> None:
         fail(
             f"{len(failed)} file(s) not imported",
             [problem for r in failed for problem in r.problems],
+            details=files,
         )
 
 
@@ -70,7 +82,7 @@ def seeds_import(
         help="Import the sample company's seeds (Fernhill's IT/HR help desk) instead of your "
         "team's: for a try, not for your team's bot.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
     keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Import train.jsonl (training) and golden.jsonl (evaluation only). Safe to repeat."""
@@ -109,7 +121,7 @@ def seeds_import(
 @app.command("import", short_help="Bulk-import approved examples (safe to repeat).")
 def import_file(
     file: Path = typer.Argument(..., help="Chat JSONL of approved examples."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
     keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Bulk-import approved examples; each is split train/eval by its thread. Safe to repeat."""

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, fail, print_json, reported_errors
+from tuneloop.cli.output import console, fail, json_option, print_json, reported_errors
 from tuneloop.terminal import labelled, literal
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ REVIEWER_OPTION = typer.Option(
     envvar="TUNELOOP_REVIEWER",
     help="Your reviewer id (one of TUNELOOP_REVIEWERS); defaults to the only reviewer.",
 )
-JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+JSON_OPTION = json_option()
 SEEN_OPTION = typer.Option(
     None,
     "--seen",
