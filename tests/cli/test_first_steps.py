@@ -14,6 +14,8 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
+from curation.db import Database
+from scheduler.evaluation.cases import eval_cases
 from tests.scheduler.conftest import E2E_BASE_MODEL
 from tuneloop.cli import app
 from tuneloop.settings import SAMPLE_SEEDS_DIR, load_settings
@@ -40,7 +42,7 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_init_writes_a_team_folder_that_the_commands_use(
-    env: Path, monkeypatch: pytest.MonkeyPatch
+    env: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, out = run("init", "acme", "--team", "Acme IT")
     assert code == 0, out
@@ -80,6 +82,15 @@ def test_init_writes_a_team_folder_that_the_commands_use(
         ("golden.jsonl", 3),
     ]
     assert load_settings().trainer == "lora"
+    # What the folder's README says the gate counts is what it evaluates on: the golden set
+    # and the held-out split, to which seeds/train.jsonl gives nothing.
+    db = Database.open(database_url)
+    with db.read_session() as session:
+        assert [case.golden for case in eval_cases(session)] == [True] * 3
+    db.dispose()
+    instructions = " ".join((folder / "README.md").read_text().split())
+    assert "Every line of `seeds/train.jsonl` is trained on, none held out" in instructions
+    assert "share of `train.jsonl`" not in instructions
 
     # Again: every file the team wrote is kept.
     code, out = run("init", str(folder))
