@@ -226,3 +226,63 @@ def open_empty_database(url: str, *, name: str) -> Database:
             "temporary SQLite file"
         )
     return db
+
+
+class NewStore:
+    """A command's store that is dropped again when the command added nothing to it.
+
+    An import that fails (or finds nothing to import) in a folder with no store yet would
+    otherwise leave an empty SQLite store behind, and the next command would read it as
+    this folder's store. Only a SQLite file this command created is removed, with the folders
+    made for it; a store that existed, or a server's, is never touched. Repeating the command
+    does the same again (idempotent)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        #: The SQLite file, when it does not exist yet; None for an existing or server store.
+        self.path = _missing_store(settings)
+        self._folders: list[Path] = []
+        if self.path is not None:
+            for folder in self.path.parents:
+                if folder.exists():
+                    break
+                self._folders.append(folder)
+        self.db: Database | None = None
+        #: Set by the command once something was stored: the store is then kept.
+        self.used = False
+
+    def open(self) -> Database:
+        """The configured database (`open_database`): created and migrated if need be."""
+        self.db = open_database(self.settings)
+        return self.db
+
+    def drop_if_unused(self) -> Path | None:
+        """Remove the store this command created when nothing was stored in it; returns its
+        path when removed, else None."""
+        if self.path is None or self.used or not self.path.exists():
+            return None
+        if self.db is not None:
+            self.db.dispose()  # (SQLite folds its write-ahead log back into the file)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        for folder in self._folders:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: something else was written there meanwhile
+                break
+        return self.path
+
+
+@contextmanager
+def store_kept_if_used(settings: Settings) -> Iterator[NewStore]:
+    """Around a command that may store nothing: see `NewStore`. A store it removes is said
+    (a warning on logger `tuneloop.settings`, which names it as it was started)."""
+    store = NewStore(settings)
+    try:
+        yield store
+    finally:
+        removed = store.drop_if_unused()
+        if removed is not None:
+            logging.getLogger("tuneloop.settings").warning(
+                "nothing was imported, so the new store %s was not kept", removed
+            )

@@ -202,3 +202,34 @@ def test_a_store_named_by_the_settings_that_does_not_exist_is_named(
     code, out = run("stats")
     assert code == 1 and f"{tmp_path / 'typo.db'} does not exist (DATABASE_URL=" in out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_import_that_adds_nothing_leaves_no_new_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert run("init", "acme")[0] == 0
+    monkeypatch.chdir(tmp_path / "acme")
+    store = tmp_path / "acme" / "data" / "tuneloop.db"
+    for _ in range(2):  # the same again: still nothing left behind
+        code, out = run("seeds", "import")
+        assert code == 1 and "holds no examples" in out, out
+        assert f"nothing was imported, so the new store {store} was not kept" in out
+        assert not (tmp_path / "acme" / "data").exists()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n')
+    code, out = run("import", str(bad))
+    assert code == 1 and "was not kept" in out and not store.exists()
+    line = {
+        "messages": [
+            {"role": "user", "content": "Where is the Acme VPN?"},
+            {"role": "assistant", "content": "vpn.acme.example"},
+        ]
+    }
+    (tmp_path / "acme/seeds/train.jsonl").write_text(json.dumps(line) + "\n")
+    code, out = run("seeds", "import")  # golden.jsonl is still empty: one file of two
+    assert code == 1 and "1 added" in out and "not kept" not in out and store.exists()
+    code, out = run("import", str(bad))  # a failed import never removes a store it found
+    assert code == 1 and "not kept" not in out and store.exists()

@@ -87,8 +87,8 @@ def seeds_import(
 ) -> None:
     """Import train.jsonl (training) and golden.jsonl (evaluation only). Safe to repeat."""
     from curation.importing import import_seeds
+    from tuneloop.database import store_kept_if_used
     from tuneloop.settings import SAMPLE_SEEDS_DIR, load_settings
-    from tuneloop.wiring import open_database
 
     settings = load_settings()
     if sample and directory is not None:
@@ -108,13 +108,14 @@ def seeds_import(
             ),
             soft_wrap=True,
         )
-    with reported_errors():
+    with reported_errors(), store_kept_if_used(settings) as store:
         reports = import_seeds(
-            open_database(settings),
+            store.open(),
             seeds,
             eval_fraction=settings.eval_fraction,
             checks=_checks(settings, keep_personal_data),
         )
+        store.used = any(r.added for r in reports)
     _show(reports, as_json)
 
 
@@ -126,16 +127,18 @@ def import_file(
 ) -> None:
     """Bulk-import approved examples; each is split train/eval by its thread. Safe to repeat."""
     from curation.importing import import_chat_file
+    from tuneloop.database import store_kept_if_used
     from tuneloop.settings import load_settings
-    from tuneloop.wiring import open_database, system_prompt
+    from tuneloop.wiring import system_prompt
 
     settings = load_settings()
-    with reported_errors():
+    with reported_errors(), store_kept_if_used(settings) as store:
         report = import_chat_file(
-            open_database(settings),
+            store.open(),
             file,
             system_prompt=system_prompt(settings),
             eval_fraction=settings.eval_fraction,
             checks=_checks(settings, keep_personal_data),
         )
+        store.used = report.added > 0
     _show([report], as_json)
