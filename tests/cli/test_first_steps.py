@@ -233,3 +233,23 @@ def test_an_import_that_adds_nothing_leaves_no_new_store(
     assert code == 1 and "1 added" in out and "not kept" not in out and store.exists()
     code, out = run("import", str(bad))  # a failed import never removes a store it found
     assert code == 1 and "not kept" not in out and store.exists()
+
+
+def test_no_store_in_a_team_folder_or_below_it_says_what_to_do_there(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert run("init", "acme")[0] == 0
+    team = tmp_path / "acme"
+    monkeypatch.chdir(team)  # its .env is here, nothing imported yet
+    code, out = run("stats")
+    assert code == 1 and "run `tuneloop seeds import` to make it" in out, out
+    assert "Run tuneloop from your team's folder" not in out
+    monkeypatch.chdir(team / "seeds")  # below it: the .env above is not read, and is named
+    code, out = run("stats")
+    assert code == 1 and f"not of the folders above: run it from {team}, where the .env" in out
+    code, out = run("seeds", "import", "--sample")
+    assert code == 0, out
+    assert f"The .env in {team} is not read from here (a subfolder): run tuneloop from" in out
