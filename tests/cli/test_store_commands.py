@@ -223,3 +223,28 @@ def test_json_errors_are_a_json_object_on_stdout(env: str, tmp_path: Path) -> No
     # --json of one command does not carry over to the next in the same process.
     code, out = run("export", "--out", "ds")
     assert code == 1 and out.startswith("error:"), out
+
+
+def test_examples_list_filters_newest_first(env: str) -> None:
+    assert run("seeds", "import")[0] == 0
+    code, out = run("examples", "list", "--json", "--limit", "1000")
+    listed = json.loads(out)["examples"]
+    ids = [e["id"] for e in listed]
+    assert code == 0 and ids == sorted(ids, reverse=True) and len(ids) > 10
+    code, out = run("examples", "list", "--json", "--split", "eval", "--limit", "3")
+    evals = json.loads(out)["examples"]
+    assert len(evals) == 3 and all(e["split"] == "eval" and e["golden"] for e in evals)
+    assert [e["id"] for e in evals] == [e["id"] for e in listed if e["split"] == "eval"][:3]
+    newest = ids[0]
+    assert run("examples", "retire", str(newest), "--reason", "poisoned")[0] == 0
+    code, out = run("examples", "list", "--json", "--retired")
+    assert [(e["id"], e["retired_reason"]) for e in json.loads(out)["examples"]] == [
+        (newest, "poisoned")
+    ]
+    code, out = run("examples", "list", "--json", "--source", "correction")
+    assert json.loads(out)["examples"] == []
+    code, out = run("examples", "list", "--limit", "2")
+    assert code == 0 and out.split("\n")[1].split()[0] == str(ids[1]), out
+    code, out = run("examples", "list", "--limit", "0")
+    assert code == 1 and "--limit 0: give 1 to 1000" in out
+
