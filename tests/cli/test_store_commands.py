@@ -14,7 +14,7 @@ from curation.db import Database
 from curation.models import FeedbackKind
 from curation.store import Store
 from tests.conftest import REVIEWERS, SEEDS_DIR, ask
-from tuneloop.cli import app
+from tuneloop.cli import app, output
 
 runner = CliRunner()
 
@@ -248,3 +248,18 @@ def test_examples_list_filters_newest_first(env: str) -> None:
     code, out = run("examples", "list", "--limit", "0")
     assert code == 1 and "--limit 0: give 1 to 1000" in out
 
+
+def test_review_list_at_80_columns_keeps_its_texts_readable(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store.build(Database.open(env), reviewers=REVIEWERS)
+    fixed = ask(store, "Where is the VPN portal for contractors?", "No idea at all, sorry.")
+    store.capture.add_correction(fixed, "UFIX", "vpn.fernhill.example, with your SSO login")
+    store.db.dispose()
+    monkeypatch.setattr(output.console, "width", 80)
+    code, out = run("review", "list")
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 80, out
+    words = " ".join(out.split())
+    for text in ("Where is the VPN", "portal for", "contractors?", "No idea at all,", "SSO"):
+        assert text in words, out
+    assert "…" not in out and "opened" not in out
