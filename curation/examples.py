@@ -160,3 +160,30 @@ def retire_example(
     )
     if result.rowcount == 0 and session.get(Example, example_id) is None:
         raise NotFoundError(f"example {example_id} does not exist")
+
+
+#: Most examples one listing returns: a page to read, not an export.
+MAX_LISTED = 1000
+
+
+def list_examples(
+    session: Session,
+    *,
+    split: Split | None = None,
+    source: ExampleSource | None = None,
+    retired: bool = False,
+    limit: int = 20,
+) -> list[Example]:
+    """Examples newest first (by id, the primary key: the walk stops after `limit` matches),
+    narrowed by `split` and `source`; `retired`: the retired ones instead of those in use.
+    Raises ValidationError for a `limit` outside 1..MAX_LISTED."""
+    if not 1 <= limit <= MAX_LISTED:
+        raise ValidationError(f"--limit {limit}: give 1 to {MAX_LISTED}")
+    query = select(Example).where(
+        Example.retired_at.is_not(None) if retired else Example.retired_at.is_(None)
+    )
+    if split is not None:
+        query = query.where(Example.split == split)
+    if source is not None:
+        query = query.where(Example.source == source)
+    return list(session.scalars(query.order_by(Example.id.desc()).limit(limit)))

@@ -123,6 +123,48 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
+#: Byte order marks of UTF-16 (Notepad's "Unicode" and "Unicode big endian").
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """The problem of a file that is not UTF-8: UTF-16 (by its byte order mark) is named, with
+    what to do; anything else gives the first byte that does not decode."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(2)
+    except OSError:
+        start = b""
+    if start in _UTF16_BOMS:
+        return (
+            f'{path}: not_utf8: saved as UTF-16 (Notepad\'s "Unicode"); save it as UTF-8 '
+            "(Notepad: Save As, Encoding UTF-8), or convert it: "
+            f"`iconv -f UTF-16 -t UTF-8 {path.name} > fixed.jsonl`"
+        )
+    return f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+
+
+def _not_jsonl(path: Path, lines: list[tuple[int, str]]) -> str | None:
+    """The one problem of a file that is JSON but not JSONL (an array of examples, or objects
+    spread over several lines, as a pretty-printer writes them), or None. Said once, instead
+    of an `invalid JSON` for each of its lines."""
+    if not lines:
+        return None
+    number, first = lines[0]
+    start = first.strip()
+    if start.startswith("["):
+        shape = "this looks like a JSON array"
+    elif start == "{":  # (how pretty-printers open an object; a JSONL line never does)
+        shape = "this looks like pretty-printed JSON (an object over several lines)"
+    else:
+        return None
+    return (
+        f"{path}:{number}: not_jsonl: {shape}, not JSONL: one JSON object per line. Convert "
+        f"it, for instance with `jq -c '.[]' {path.name} > fixed.jsonl` (an array) or "
+        f"`jq -c . {path.name} > fixed.jsonl` (pretty-printed objects)"
+    )
+
+
 def _not_json_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
@@ -224,9 +266,17 @@ def parse_line(line: Any) -> tuple[TrainingLine | None, list[Problem]]:
     return make({k: v for k, v in line.items() if k not in IMPORT_KEYS}), []
 
 
-def personal_data_problems(parts: TrainingLine, policy: PersonalDataPolicy) -> list[Problem]:
+def personal_data_problems(
+    parts: TrainingLine, policy: PersonalDataPolicy, *, golden: bool = False
+) -> list[Problem]:
     """Personal data in the turns a line trains (its reply, and earlier turns of weight 1),
-    which the allow list does not keep: a person must decide (`keep_personal_data`)."""
+    which the allow list does not keep: a person must decide (`keep_personal_data`). A golden
+    line is never trained: its reply is the answer the evaluation expects, and is named so."""
+    reply = (
+        "a golden reply (the expected answer, stored and shown in evaluations)"
+        if golden
+        else "a trained reply"
+    )
     trained = [
         (index, m)
         for index, m in enumerate([*parts.prompt, parts.target])
@@ -236,7 +286,7 @@ def personal_data_problems(parts: TrainingLine, policy: PersonalDataPolicy) -> l
         Problem(
             "personal_data",
             f"messages[{index}].content",
-            f"{finding} in a trained reply: put a team's public contacts on "
+            f"{finding} in {reply}: put a team's public contacts on "
             "TUNELOOP_PII_ALLOW_LIST, remove it, or import with --keep-personal-data",
         )
         for index, message in trained
@@ -261,7 +311,8 @@ def parse_chat_file(
 ) -> ParsedFile:
     """Every line of `path` as a would-be example, or ValidationError naming each bad line
     (`FILE:LINE: rule at where: detail`), including those that fail `checks`."""
-    problems: list[str] = []
+    # (line number, problem): reported in line order, whichever check found them.
+    problems: list[tuple[int, str]] = []
     examples: list[NewExample] = []
     numbers: list[int] = []
     legacy: list[int] = []
@@ -269,30 +320,30 @@ def parse_chat_file(
     try:
         lines = list(_read_lines(path))
     except UnicodeDecodeError as exc:
-        raise ValidationError(
-            f"cannot read {path}",
-            [f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})"],
-        ) from None
+        raise ValidationError(f"cannot read {path}", [_not_utf8(path, exc)]) from None
     except OSError as exc:
         raise ValidationError(f"cannot read {path}", [f"{path}: {exc.strerror or exc}"]) from None
+    not_jsonl = _not_jsonl(path, lines)
+    if not_jsonl is not None:
+        raise ValidationError(f"{path}: nothing imported from this file", [not_jsonl])
     for number, raw in lines:
         where = f"{path}:{number}"
         try:
             line = _decode(raw)
         except ValueError as exc:
-            problems.append(f"{where}: {exc}")
+            problems.append((number, f"{where}: {exc}"))
             continue
         if is_legacy_line(line):  # one problem for all of them, after the loop
             legacy.append(number)
             continue
         parts, line_problems = parse_line(line)
         if parts is None:
-            problems.extend(f"{where}: {p}" for p in line_problems)
+            problems.extend((number, f"{where}: {p}") for p in line_problems)
             continue
         if checks.personal_data is not None and not checks.keep_personal_data:
-            found = personal_data_problems(parts, checks.personal_data)
+            found = personal_data_problems(parts, checks.personal_data, golden=golden)
             if found:
-                problems.extend(f"{where}: {p}" for p in found)
+                problems.extend((number, f"{where}: {p}") for p in found)
                 continue
         context_turns += sum(
             1 for m in parts.prompt if m.get("role") == "assistant" and "weight" not in m
@@ -312,15 +363,18 @@ def parse_chat_file(
             golden=golden,
             split=split,
         )
-        problems.extend(validate_new_example(new, where, limit=checks.limit))
+        problems.extend((number, p) for p in validate_new_example(new, where, limit=checks.limit))
         examples.append(new)
         numbers.append(number)
     if legacy:
-        problems.append(legacy_problem(path, legacy))
+        problems.append((legacy[0], legacy_problem(path, legacy)))
     if not lines:
-        problems.append(f"{path}: the file holds no examples")
+        problems.append((0, f"{path}: the file holds no examples"))
     if problems:
-        raise ValidationError(f"{path}: nothing imported from this file", problems)
+        problems.sort(key=lambda found: found[0])  # stable: a line's own problems keep order
+        raise ValidationError(
+            f"{path}: nothing imported from this file", [text for _, text in problems]
+        )
     return ParsedFile(examples, context_turns, numbers)
 
 

@@ -111,10 +111,36 @@ def no_store_error(settings: Settings, path: Path) -> ConfigError:
         where = f"TUNELOOP_DATA_DIR={str(settings.data_dir)!r}"
     else:
         where = "the default: neither DATABASE_URL nor TUNELOOP_DATA_DIR is set, here or in a .env"
-    return ConfigError(
-        f"no store here: {path} does not exist ({where}). Run tuneloop from your team's folder "
-        "(the one with its .env), or make one: `tuneloop init NAME`, then `cd NAME` and "
-        "`tuneloop seeds import`"
+    return ConfigError(f"no store here: {path} does not exist ({where}). {_store_hint()}")
+
+
+def _env_above(folder: Path) -> Path | None:
+    """The nearest folder above `folder` with a `.env` (a team's folder, run from one of its
+    subfolders), or None. tuneloop itself reads only the working folder's `.env` (as
+    pydantic-settings does): a parent's is named in hints, never read."""
+    for parent in folder.absolute().parents:
+        if (parent / ".env").is_file():
+            return parent
+    return None
+
+
+def _store_hint() -> str:
+    """What to do where a store is missing, by where tuneloop runs: a team's folder (its
+    `.env` is here) has not imported yet; a subfolder of one is the wrong place."""
+    if Path(".env").is_file():
+        return (
+            "This folder's .env is read, and no store has been made yet: run `tuneloop seeds "
+            "import` to make it (after adding examples, see README.md)"
+        )
+    above = _env_above(Path.cwd())
+    if above is not None:
+        return (
+            f"tuneloop reads the .env of the folder it runs in, not of the folders above: run "
+            f"it from {above}, where the .env is"
+        )
+    return (
+        "Run tuneloop from your team's folder (the one with its .env), or make one: "
+        "`tuneloop init NAME`, then `cd NAME` and `tuneloop seeds import`"
     )
 
 
@@ -131,10 +157,14 @@ def settings_url(settings: Settings, *, existing: bool = False) -> str:
             raise no_store_error(settings, missing)
     default_folder = not settings.database_url and "data_dir" not in settings.model_fields_set
     if default_folder and not settings.data_dir.exists():
+        above = None if Path(".env").is_file() else _env_above(Path.cwd())
         logging.getLogger("tuneloop.settings").warning(
-            "no store in this folder yet: starting one in %s (TUNELOOP_DATA_DIR). A team folder "
-            "written by `tuneloop init` has its own .env: run tuneloop from there",
+            "no store in this folder yet: starting one in %s (TUNELOOP_DATA_DIR). %s",
             settings.data_dir.absolute(),
+            f"The .env in {above} is not read from here (a subfolder): run tuneloop from there"
+            if above is not None
+            else "A team folder written by `tuneloop init` has its own .env: run tuneloop "
+            "from there",
         )
     return checked_url(settings.resolved_database_url, create_folder=not settings.database_url)
 
@@ -226,3 +256,63 @@ def open_empty_database(url: str, *, name: str) -> Database:
             "temporary SQLite file"
         )
     return db
+
+
+class NewStore:
+    """A command's store that is dropped again when the command added nothing to it.
+
+    An import that fails (or finds nothing to import) in a folder with no store yet would
+    otherwise leave an empty SQLite store behind, and the next command would read it as
+    this folder's store. Only a SQLite file this command created is removed, with the folders
+    made for it; a store that existed, or a server's, is never touched. Repeating the command
+    does the same again (idempotent)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        #: The SQLite file, when it does not exist yet; None for an existing or server store.
+        self.path = _missing_store(settings)
+        self._folders: list[Path] = []
+        if self.path is not None:
+            for folder in self.path.parents:
+                if folder.exists():
+                    break
+                self._folders.append(folder)
+        self.db: Database | None = None
+        #: Set by the command once something was stored: the store is then kept.
+        self.used = False
+
+    def open(self) -> Database:
+        """The configured database (`open_database`): created and migrated if need be."""
+        self.db = open_database(self.settings)
+        return self.db
+
+    def drop_if_unused(self) -> Path | None:
+        """Remove the store this command created when nothing was stored in it; returns its
+        path when removed, else None."""
+        if self.path is None or self.used or not self.path.exists():
+            return None
+        if self.db is not None:
+            self.db.dispose()  # (SQLite folds its write-ahead log back into the file)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        for folder in self._folders:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: something else was written there meanwhile
+                break
+        return self.path
+
+
+@contextmanager
+def store_kept_if_used(settings: Settings) -> Iterator[NewStore]:
+    """Around a command that may store nothing: see `NewStore`. A store it removes is said
+    (a warning on logger `tuneloop.settings`, which names it as it was started)."""
+    store = NewStore(settings)
+    try:
+        yield store
+    finally:
+        removed = store.drop_if_unused()
+        if removed is not None:
+            logging.getLogger("tuneloop.settings").warning(
+                "nothing was imported, so the new store %s was not kept", removed
+            )

@@ -105,9 +105,11 @@ Written by `tuneloop init`. Run tuneloop commands from this folder: it reads `.e
    format (the shapes are in `seeds/golden.template.jsonl`). A fine-tuning run needs 10
    examples at least; corrections made in Slack add more as reviewers approve them.
 3. Write your golden set in `seeds/golden.jsonl`: questions with the answers you expect, in
-   the same format. It is never trained on; every candidate model is evaluated on it, and the
-   gate needs 30 evaluation items (`TUNELOOP_GATE_MIN_EVAL_ITEMS`), counting the held-out
-   share of `train.jsonl`.
+   the same format. It is never trained on; every candidate model is evaluated on it. The
+   gate needs 30 evaluation items (`TUNELOOP_GATE_MIN_EVAL_ITEMS`): the golden set, plus the
+   share of corrections approved in Slack (and of examples added with `tuneloop import`) held
+   out for evaluation (`TUNELOOP_EVAL_FRACTION`). Every line of `seeds/train.jsonl` is
+   trained on, none held out: until corrections come in, write 30 golden items.
 4. `tuneloop seeds import`: safe to repeat; a bad line is named with its file, line and rule.
 5. {backend_step}
 6. `tuneloop retrain --now --wait`: a first model, fine-tuned, evaluated and gated.

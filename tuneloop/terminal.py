@@ -107,3 +107,9 @@ def slack_text(value: object) -> Text:
         at = match.end()
     out.append_text(_styled(text[at:]))
     return out
+
+
+def one_line(text: str | None, width: int = 60) -> str:
+    """`text` on one line (whitespace runs as one space), cut to `width` characters with "…"."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"

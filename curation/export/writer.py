@@ -84,6 +84,10 @@ class ExportOptions:
     redact_pii: bool = True
     #: What counts as personal data, and the team's own contacts that are kept.
     personal_data: PersonalDataPolicy = field(default_factory=PersonalDataPolicy)
+    #: Replace the files of an earlier export found in `out_dir`. Off, such a folder is
+    #: refused: the earlier dataset version's record keeps pointing at its files, and a
+    #: training run of it would read the new ones.
+    replace: bool = False
 
 
 @dataclass
@@ -419,25 +423,80 @@ def _remove_if_empty(folders: list[Path]) -> None:
             return
 
 
+#: The files an export writes into its folder.
+EXPORT_FILES = ("train.jsonl", "eval.jsonl", "manifest.json")
+
+
+def _unusable_folder(folder: Path) -> str | None:
+    """Why `folder` cannot become an export's folder (it, or one of its parents, is a file),
+    or None. Checked before anything is created, so the refusal names the path at fault."""
+    for candidate in (folder, *folder.parents):
+        if candidate.is_dir():
+            return None
+        if candidate.exists() or candidate.is_symlink():
+            what = "it is" if candidate == folder else f"{candidate} is"
+            return f"{what} a file, not a folder"
+    return None
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create `folder` (and its parents) for an export; returns those created, deepest first.
+    Raises ValidationError naming the folder and what is wrong (a file in the way, no
+    permission, a read-only or virtual file system) instead of the OSError."""
+    problem = _unusable_folder(folder)
+    if problem is None:
+        created = _missing_folders(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return created
+        except OSError as exc:
+            _remove_if_empty(created)
+            problem = f"cannot create the folder ({exc.strerror or exc})"
+    raise ValidationError(f"cannot export to {folder}: {problem}")
+
+
+def _earlier_export(folder: Path) -> list[str]:
+    """The files of an earlier export that `folder` holds (by name, in EXPORT_FILES order)."""
+    return [name for name in EXPORT_FILES if (folder / name).exists()]
+
+
 def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> ExportResult:
-    """Write and record one dataset version, or raise ValidationError when fewer than OpenAI's
-    minimum of training examples remain. A failed export leaves nothing behind: no record, no
-    file, and none of the folders it created for `out_dir`."""
+    """Write and record one dataset version.
+
+    Raises ValidationError, before any folder is made, when fewer than OpenAI's minimum of
+    training examples are approved, when `out_dir` cannot be a folder (a file in the way, no
+    permission) and when it holds an earlier export's files and `options.replace` is off. A
+    failed export leaves nothing behind: no record, no file, and none of the folders it
+    created for `out_dir`."""
     spec = models.spec(options.model)  # an unknown model fails before any work
-    created = _missing_folders(options.out_dir.absolute())
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=options.out_dir))
+    with db.read_session() as session:
+        available = _count_up_to(session, Split.TRAIN, options.method, MIN_TRAINING_EXAMPLES)
+    if available < MIN_TRAINING_EXAMPLES:
+        kind = "corrected (preference) " if options.method is Method.DPO else ""
+        raise ValidationError(
+            f"not enough training examples: {available} approved {kind}examples on the "
+            f"training side, a fine-tuning run needs at least {MIN_TRAINING_EXAMPLES} "
+            "(OpenAI's minimum, kept for every backend)"
+        )
+    folder = options.out_dir.absolute()
+    earlier = _earlier_export(folder) if folder.is_dir() else []
+    if earlier and not options.replace:
+        raise ValidationError(
+            f"cannot export to {options.out_dir}: it holds an earlier export "
+            f"({', '.join(earlier)}), the files of another dataset version; choose a new "
+            "folder, or replace them (tuneloop export --force)"
+        )
+    created = _make_folder(folder)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder))
+    except OSError as exc:
+        _remove_if_empty(created)
+        raise ValidationError(
+            f"cannot export to {options.out_dir}: cannot write in it ({exc.strerror or exc})"
+        ) from None
     published = False
     try:
         with db.session() as session:
-            available = _count_up_to(session, Split.TRAIN, options.method, MIN_TRAINING_EXAMPLES)
-            if available < MIN_TRAINING_EXAMPLES:
-                kind = "corrected (preference) " if options.method is Method.DPO else ""
-                raise ValidationError(
-                    f"not enough training examples: {available} approved {kind}examples on the "
-                    f"training side, a fine-tuning run needs at least {MIN_TRAINING_EXAMPLES} "
-                    "(OpenAI's minimum, kept for every backend)"
-                )
             version = DatasetVersion(
                 method=options.method.value,
                 model=options.model,
@@ -512,8 +571,8 @@ def export_dataset(db: Database, models: ModelTable, options: ExportOptions) -> 
             version.summary = summary
             session.flush()
             # Publish: data files first, the manifest last (its presence means complete).
-            for name in ("train.jsonl", "eval.jsonl", "manifest.json"):
-                os.replace(staging / name, options.out_dir / name)
+            for name in EXPORT_FILES:
+                os.replace(staging / name, folder / name)
             result = ExportResult(
                 dataset_version_id=version.id,
                 path=options.out_dir,

@@ -45,6 +45,9 @@ def export_step(ctx: CycleContext, cycle: RetrainCycle) -> Progress:
             epochs=ctx.config.epochs,
             redact_pii=ctx.config.redact_pii,
             personal_data=ctx.config.personal_data,
+            # The cycle's own folder: files there without a recorded version are an
+            # interrupted attempt's (a recorded one was found above).
+            replace=True,
         )
         try:
             result = export_dataset(ctx.db, ctx.models, options)

@@ -14,6 +14,8 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
+from curation.db import Database
+from scheduler.evaluation.cases import eval_cases
 from tests.scheduler.conftest import E2E_BASE_MODEL
 from tuneloop.cli import app
 from tuneloop.settings import SAMPLE_SEEDS_DIR, load_settings
@@ -40,7 +42,7 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_init_writes_a_team_folder_that_the_commands_use(
-    env: Path, monkeypatch: pytest.MonkeyPatch
+    env: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, out = run("init", "acme", "--team", "Acme IT")
     assert code == 0, out
@@ -80,6 +82,15 @@ def test_init_writes_a_team_folder_that_the_commands_use(
         ("golden.jsonl", 3),
     ]
     assert load_settings().trainer == "lora"
+    # What the folder's README says the gate counts is what it evaluates on: the golden set
+    # and the held-out split, to which seeds/train.jsonl gives nothing.
+    db = Database.open(database_url)
+    with db.read_session() as session:
+        assert [case.golden for case in eval_cases(session)] == [True] * 3
+    db.dispose()
+    instructions = " ".join((folder / "README.md").read_text().split())
+    assert "Every line of `seeds/train.jsonl` is trained on, none held out" in instructions
+    assert "share of `train.jsonl`" not in instructions
 
     # Again: every file the team wrote is kept.
     code, out = run("init", str(folder))
@@ -191,3 +202,54 @@ def test_a_store_named_by_the_settings_that_does_not_exist_is_named(
     code, out = run("stats")
     assert code == 1 and f"{tmp_path / 'typo.db'} does not exist (DATABASE_URL=" in out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_import_that_adds_nothing_leaves_no_new_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert run("init", "acme")[0] == 0
+    monkeypatch.chdir(tmp_path / "acme")
+    store = tmp_path / "acme" / "data" / "tuneloop.db"
+    for _ in range(2):  # the same again: still nothing left behind
+        code, out = run("seeds", "import")
+        assert code == 1 and "holds no examples" in out, out
+        assert f"nothing was imported, so the new store {store} was not kept" in out
+        assert not (tmp_path / "acme" / "data").exists()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n')
+    code, out = run("import", str(bad))
+    assert code == 1 and "was not kept" in out and not store.exists()
+    line = {
+        "messages": [
+            {"role": "user", "content": "Where is the Acme VPN?"},
+            {"role": "assistant", "content": "vpn.acme.example"},
+        ]
+    }
+    (tmp_path / "acme/seeds/train.jsonl").write_text(json.dumps(line) + "\n")
+    code, out = run("seeds", "import")  # golden.jsonl is still empty: one file of two
+    assert code == 1 and "1 added" in out and "not kept" not in out and store.exists()
+    code, out = run("import", str(bad))  # a failed import never removes a store it found
+    assert code == 1 and "not kept" not in out and store.exists()
+
+
+def test_no_store_in_a_team_folder_or_below_it_says_what_to_do_there(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert run("init", "acme")[0] == 0
+    team = tmp_path / "acme"
+    monkeypatch.chdir(team)  # its .env is here, nothing imported yet
+    code, out = run("stats")
+    assert code == 1 and "run `tuneloop seeds import` to make it" in out, out
+    assert "Run tuneloop from your team's folder" not in out
+    monkeypatch.chdir(team / "seeds")  # below it: the .env above is not read, and is named
+    code, out = run("stats")
+    assert code == 1 and f"not of the folders above: run it from {team}, where the .env" in out
+    code, out = run("seeds", "import", "--sample")
+    assert code == 0, out
+    assert f"The .env in {team} is not read from here (a subfolder): run tuneloop from" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from curation.db import Database
 from curation.models import FeedbackKind
 from curation.store import Store
 from tests.conftest import REVIEWERS, SEEDS_DIR, ask
-from tuneloop.cli import app
+from tuneloop.cli import app, output
 
 runner = CliRunner()
 
@@ -156,3 +157,109 @@ def test_retired_examples_leave_every_future_export(env: str, tmp_path: Path) ->
     assert code == 1 and "example 9999 does not exist" in out
     code, out = run("examples", "retire", "3", "--reason", "  ")
     assert code == 1 and "reason is required" in out
+
+
+def test_export_to_a_path_it_cannot_use_is_one_clear_line(env: str, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    code, out = run("export", "--out", str(afile))  # too few examples: said first
+    assert code == 1 and out.startswith("error: not enough training examples"), out
+    assert run("seeds", "import")[0] == 0
+    for target, problem in [
+        (afile, f"{afile}: it is a file, not a folder"),
+        (afile / "sub", f"{afile / 'sub'}: {afile} is a file, not a folder"),
+    ]:
+        code, out = run("export", "--out", str(target))
+        assert (code, out) == (1, f"error: cannot export to {problem}\n")
+    assert afile.read_text() == "mine"
+
+
+def test_export_keeps_an_earlier_version_unless_forced(env: str, tmp_path: Path) -> None:
+    assert run("seeds", "import")[0] == 0
+    code, out = run("export", "--out", "v1")
+    assert code == 0 and out.startswith("dataset version 1:"), out
+    manifest = (tmp_path / "v1" / "manifest.json").read_bytes()
+    code, out = run("export", "--out", "v1")
+    assert code == 1 and "v1: it holds an earlier export" in out and "--force" in out, out
+    assert (tmp_path / "v1" / "manifest.json").read_bytes() == manifest
+    code, out = run("export", "--out", "v1", "--force")
+    assert code == 0 and out.startswith("dataset version 2:"), out
+
+
+def test_json_errors_are_a_json_object_on_stdout(env: str, tmp_path: Path) -> None:
+    def run_json(*args: str) -> tuple[int, dict, str]:
+        result = runner.invoke(app, [*args, "--json"])
+        return result.exit_code, json.loads(result.stdout), result.stderr
+
+    code, data, stderr = run_json("export", "--out", "ds")
+    assert code == 1 and data["error"].startswith("not enough training examples"), data
+    assert data["problems"] == [] and stderr.startswith("error: not enough")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n')
+    code, data, _ = run_json("import", str(bad))
+    assert (code, data) == (
+        1,
+        {
+            "error": f"{bad}: nothing imported from this file",
+            "problems": [f"{bad}:1: missing_messages_list at messages: 'messages' is empty"],
+        },
+    )
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    shutil.copy(bad, seeds / "train.jsonl")
+    code, data, _ = run_json("seeds", "import", str(seeds))  # one file of two imported
+    assert code == 1 and data["error"] == "1 file(s) not imported"
+    assert [f["ok"] for f in data["files"]] == [False, True] and len(data["problems"]) == 1
+    # A store that is not there (a setting's refusal, raised before the command's own code).
+    (tmp_path / "elsewhere").mkdir()
+    empty = tmp_path / "elsewhere" / "none.db"
+    os.environ["DATABASE_URL"] = f"sqlite:///{empty}"
+    try:
+        for command in (["stats"], ["status"], ["examples", "show", "1"]):
+            code, data, _ = run_json(*command)
+            assert code == 1 and data["error"].startswith("no store here"), (command, data)
+    finally:
+        os.environ["DATABASE_URL"] = env
+    # --json of one command does not carry over to the next in the same process.
+    code, out = run("export", "--out", "ds")
+    assert code == 1 and out.startswith("error:"), out
+
+
+def test_examples_list_filters_newest_first(env: str) -> None:
+    assert run("seeds", "import")[0] == 0
+    code, out = run("examples", "list", "--json", "--limit", "1000")
+    listed = json.loads(out)["examples"]
+    ids = [e["id"] for e in listed]
+    assert code == 0 and ids == sorted(ids, reverse=True) and len(ids) > 10
+    code, out = run("examples", "list", "--json", "--split", "eval", "--limit", "3")
+    evals = json.loads(out)["examples"]
+    assert len(evals) == 3 and all(e["split"] == "eval" and e["golden"] for e in evals)
+    assert [e["id"] for e in evals] == [e["id"] for e in listed if e["split"] == "eval"][:3]
+    newest = ids[0]
+    assert run("examples", "retire", str(newest), "--reason", "poisoned")[0] == 0
+    code, out = run("examples", "list", "--json", "--retired")
+    assert [(e["id"], e["retired_reason"]) for e in json.loads(out)["examples"]] == [
+        (newest, "poisoned")
+    ]
+    code, out = run("examples", "list", "--json", "--source", "correction")
+    assert json.loads(out)["examples"] == []
+    code, out = run("examples", "list", "--limit", "2")
+    assert code == 0 and out.split("\n")[1].split()[0] == str(ids[1]), out
+    code, out = run("examples", "list", "--limit", "0")
+    assert code == 1 and "--limit 0: give 1 to 1000" in out
+
+
+def test_review_list_at_80_columns_keeps_its_texts_readable(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store.build(Database.open(env), reviewers=REVIEWERS)
+    fixed = ask(store, "Where is the VPN portal for contractors?", "No idea at all, sorry.")
+    store.capture.add_correction(fixed, "UFIX", "vpn.fernhill.example, with your SSO login")
+    store.db.dispose()
+    monkeypatch.setattr(output.console, "width", 80)
+    code, out = run("review", "list")
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 80, out
+    words = " ".join(out.split())
+    for text in ("Where is the VPN", "portal for", "contractors?", "No idea at all,", "SSO"):
+        assert text in words, out
+    assert "…" not in out and "opened" not in out

@@ -436,3 +436,55 @@ def test_indentation_only_correction_is_imported_and_supersedes(db, tmp_path: Pa
     _export(db, tmp_path / "v")
     text = (tmp_path / "v/train.jsonl").read_text()
     assert json.dumps(fixed)[1:-1] in text and json.dumps(broken)[1:-1] not in text
+
+
+def test_the_count_is_checked_before_the_folder(db, tmp_path: Path) -> None:
+    _add(db, 9)
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    with pytest.raises(ValidationError, match="at least 10"):
+        _export(db, afile)
+    assert afile.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("out", "problem"),
+    [
+        ("afile", "afile: it is a file, not a folder"),
+        ("afile/sub", "afile/sub: {tmp}/afile is a file, not a folder"),
+        ("afile/sub/deeper", "afile/sub/deeper: {tmp}/afile is a file, not a folder"),
+    ],
+)
+def test_a_file_in_the_way_of_the_folder_is_named(
+    db, tmp_path: Path, out: str, problem: str
+) -> None:
+    _add(db, 12)
+    (tmp_path / "afile").write_text("mine")
+    with pytest.raises(ValidationError) as refused:
+        _export(db, tmp_path / out)
+    assert str(refused.value) == f"cannot export to {tmp_path}/" + problem.format(tmp=tmp_path)
+    assert (tmp_path / "afile").read_text() == "mine"
+    with db.read_session() as s:
+        assert s.scalar(select(func.count(DatasetVersion.id))) == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_that_cannot_be_made_is_named(db, tmp_path: Path) -> None:
+    _add(db, 12)
+    # /proc takes no new folders, whoever asks (root included, where permissions do not bind).
+    with pytest.raises(
+        ValidationError, match=r"^cannot export to /proc/tuneloop-x/v: cannot create"
+    ):
+        _export(db, Path("/proc/tuneloop-x/v"))
+
+
+def test_a_folder_with_an_earlier_export_is_refused_unless_replaced(db, tmp_path: Path) -> None:
+    _add(db, 12)
+    first = _export(db, tmp_path / "v1")
+    before = {n: (tmp_path / "v1" / n).read_bytes() for n in writer.EXPORT_FILES}
+    _add(db, 2, prefix="later")
+    with pytest.raises(ValidationError, match="v1: it holds an earlier export"):
+        _export(db, tmp_path / "v1")
+    assert {n: (tmp_path / "v1" / n).read_bytes() for n in writer.EXPORT_FILES} == before
+    second = _export(db, tmp_path / "v1", replace=True)
+    assert second.dataset_version_id != first.dataset_version_id and second.train_count == 14

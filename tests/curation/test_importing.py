@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from curation.chat_format import check_sft_line
 from curation.errors import ValidationError
 from curation.fingerprints import normalise_text
-from curation.importing import import_chat_file, import_seeds
+from curation.importing import ImportChecks, import_chat_file, import_seeds, parse_chat_file
 from curation.models import Example, ExampleSource, Split
+from curation.personal_data import PersonalDataPolicy
 from tests.conftest import SEEDS_DIR
 
 
@@ -226,3 +227,72 @@ def test_prompt_completion_lines_get_one_problem_with_the_format_and_a_conversio
     with pytest.raises(ValidationError) as info:
         import_chat_file(db, old, system_prompt=None, eval_fraction=0)
     assert info.value.problems[0].startswith(f"{old}:1: legacy_prompt_completion: this line ")
+
+
+def _problems(path: Path, **kw) -> list[str]:
+    with pytest.raises(ValidationError, match=f"^(cannot read |){path}") as info:
+        parse_chat_file(path, source=ExampleSource.IMPORT, system_prompt=None, **kw)
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "shape"),
+    [
+        (
+            json.dumps([json.loads(_chat_line(f"Q{n}?", f"A{n}.")) for n in range(3)], indent=2),
+            "this looks like a JSON array, not JSONL",
+        ),
+        (
+            json.dumps([json.loads(_chat_line(f"Q{n}?", f"A{n}.")) for n in range(3)]),
+            "this looks like a JSON array, not JSONL",
+        ),
+        (
+            "\n".join(json.dumps(json.loads(_chat_line("Q?", "A.")), indent=2) for _ in range(2)),
+            "this looks like pretty-printed JSON (an object over several lines), not JSONL",
+        ),
+    ],
+)
+def test_json_that_is_not_jsonl_gets_one_problem_with_a_conversion(
+    tmp_path: Path, text: str, shape: str
+) -> None:
+    path = tmp_path / "examples.jsonl"
+    path.write_text("\n" + text + "\n")
+    assert _problems(path) == [
+        f"{path}:2: not_jsonl: {shape}: one JSON object per line. Convert it, for instance "
+        "with `jq -c '.[]' examples.jsonl > fixed.jsonl` (an array) or "
+        "`jq -c . examples.jsonl > fixed.jsonl` (pretty-printed objects)"
+    ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_file_is_named_as_such(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "notepad.jsonl"
+    data = _chat_line("Q?", "A.").encode(encoding)
+    path.write_bytes(data if encoding == "utf-16" else b"\xfe\xff" + data)
+    [problem] = _problems(path)
+    assert problem.startswith(f'{path}: not_utf8: saved as UTF-16 (Notepad\'s "Unicode"); save')
+    assert "iconv -f UTF-16 -t UTF-8 notepad.jsonl" in problem
+    path.write_bytes(b'{"a": "\xe9"}\n')  # Latin-1: the byte is still named
+    assert _problems(path) == [f"{path}: not UTF-8 text (byte 7: invalid continuation byte)"]
+
+
+def test_problems_are_listed_in_line_order(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    legacy = json.dumps({"prompt": "Q", "completion": "A"})
+    _write_lines(path, [_chat_line("Q?", "A."), legacy, "{not json", '{"messages": []}', legacy])
+    assert [p.split(": ", 1)[0] for p in _problems(path)] == [
+        f"{path}:2",
+        f"{path}:3",
+        f"{path}:4",
+    ]
+
+
+def test_personal_data_in_a_golden_reply_is_not_called_trained(tmp_path: Path) -> None:
+    path = tmp_path / "golden.jsonl"
+    _write_lines(path, [_chat_line("Who is on call?", "Ring Sam on sam.jones@gmail.com.")])
+    checks = ImportChecks(personal_data=PersonalDataPolicy())
+    [problem] = _problems(path, checks=checks, golden=True)
+    assert "'sam.jones@gmail.com' in a golden reply (the expected answer" in problem
+    assert "trained" not in problem
+    [problem] = _problems(path, checks=checks)
+    assert "in a trained reply" in problem

@@ -509,9 +509,11 @@ def test_an_integer_thread_id_groups_a_thread_and_other_types_are_refused(
             b'{"role": "assistant", "content": "ok"}]}',
             ":1: invalid_text at messages[0].content: unpaired UTF-16 surrogate \\ud83d",
         ),
-        (b"\xff\xfe{}", "not UTF-8 text"),
+        (b"\xff\xfe{}", "not_utf8: saved as UTF-16"),
+        (b"\xc0{}", "not UTF-8 text (byte 0"),
         (b'{"messages": [NaN]}', ":1: invalid JSON (NaN is not a JSON value)"),
-        (b"[" * 100_000, ":1: invalid JSON"),
+        (b"[" * 100_000, ":1: not_jsonl: this looks like a JSON array"),
+        (b'{"a": ' * 100_000, ":1: invalid JSON"),
         (  # a line cut short: named where it stops, not at the next line's column 1
             b'{"messages": [{"role": "user", "content": "Q"}\n',
             ":1: invalid JSON (Expecting ',' delimiter at column 47)",

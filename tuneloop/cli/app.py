@@ -35,7 +35,7 @@ class TuneloopGroup(TyperGroup):
     and what a person got wrong becomes a message and exit status 1 (never a traceback)."""
 
     def invoke(self, ctx: _click.Context) -> Any:
-        from tuneloop.cli.output import reported_failures
+        from tuneloop.cli.output import json_errors_reset, reported_failures
 
         # The command's settings are loaded inside it (and only if it needs them: `--help`
         # loads none), so their warnings are caught on the way rather than checked here.
@@ -44,7 +44,7 @@ class TuneloopGroup(TyperGroup):
         settings_log.addHandler(handler)
         settings_log.propagate = False
         try:
-            with reported_failures():
+            with json_errors_reset(), reported_failures():
                 return super().invoke(ctx)
         finally:
             settings_log.removeHandler(handler)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, errors, fail, print_json
+from tuneloop.cli.output import console, errors, fail, json_option, print_json
 from tuneloop.terminal import literal
 
 if typing.TYPE_CHECKING:
@@ -29,7 +29,7 @@ def demo(
         "--db",
         help="An empty database to use, as a URL (default: a fresh temporary SQLite database).",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    as_json: bool = json_option("Print the summary as JSON."),
     report: Path = typer.Option(
         DEFAULT_REPORT, "--report", help="Markdown report to write (the PNG chart goes next to it)."
     ),

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, print_json, reported_errors
+from tuneloop.cli.output import console, json_option, print_json, reported_errors
 from tuneloop.terminal import literal
 
 
@@ -34,7 +34,13 @@ def export(
     epochs: int | None = typer.Option(
         None, min=1, help="Epochs for the cost estimate (default: TUNELOOP_EPOCHS)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace an earlier export's files in --out (its dataset version keeps its record, "
+        "not its files).",
+    ),
+    as_json: bool = json_option(),
 ) -> None:
     """Export approved examples as a dataset version and record it in the store."""
     from curation.export import ExportOptions, Method, export_dataset, left_out_summary
@@ -49,6 +55,7 @@ def export(
         epochs=epochs or settings.export_epochs,
         redact_pii=settings.redact_pii_in_export,
         personal_data=personal_data_policy(settings),
+        replace=force,
     )
     with reported_errors():
         # existing: an export reads the store, and a store made for it would be empty.

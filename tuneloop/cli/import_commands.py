@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, errors, fail, print_json, reported_errors
+from tuneloop.cli.output import (
+    console,
+    errors,
+    fail,
+    json_option,
+    print_json,
+    reported_errors,
+)
 from tuneloop.terminal import literal
 
 if TYPE_CHECKING:
@@ -36,8 +43,12 @@ def _checks(settings: Settings, keep_personal_data: bool) -> ImportChecks:
 
 
 def _show(reports: list[ImportReport], as_json: bool) -> None:
+    """Each file's report; a file not imported ends the command with status 1 (under --json,
+    one object: the files, with the error and its problems when a file failed)."""
+    files = {"files": [r.as_dict() for r in reports]}
     if as_json:
-        print_json({"files": [r.as_dict() for r in reports]})
+        if all(r.ok for r in reports):
+            print_json(files)
     else:
         for r in reports:
             if r.ok:
@@ -56,6 +67,7 @@ def _show(reports: list[ImportReport], as_json: bool) -> None:
         fail(
             f"{len(failed)} file(s) not imported",
             [problem for r in failed for problem in r.problems],
+            details=files,
         )
 
 
@@ -70,13 +82,13 @@ def seeds_import(
         help="Import the sample company's seeds (Fernhill's IT/HR help desk) instead of your "
         "team's: for a try, not for your team's bot.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
     keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Import train.jsonl (training) and golden.jsonl (evaluation only). Safe to repeat."""
     from curation.importing import import_seeds
+    from tuneloop.database import store_kept_if_used
     from tuneloop.settings import SAMPLE_SEEDS_DIR, load_settings
-    from tuneloop.wiring import open_database
 
     settings = load_settings()
     if sample and directory is not None:
@@ -96,34 +108,37 @@ def seeds_import(
             ),
             soft_wrap=True,
         )
-    with reported_errors():
+    with reported_errors(), store_kept_if_used(settings) as store:
         reports = import_seeds(
-            open_database(settings),
+            store.open(),
             seeds,
             eval_fraction=settings.eval_fraction,
             checks=_checks(settings, keep_personal_data),
         )
+        store.used = any(r.added for r in reports)
     _show(reports, as_json)
 
 
 @app.command("import", short_help="Bulk-import approved examples (safe to repeat).")
 def import_file(
     file: Path = typer.Argument(..., help="Chat JSONL of approved examples."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
     keep_personal_data: bool = KEEP_PERSONAL_DATA,
 ) -> None:
     """Bulk-import approved examples; each is split train/eval by its thread. Safe to repeat."""
     from curation.importing import import_chat_file
+    from tuneloop.database import store_kept_if_used
     from tuneloop.settings import load_settings
-    from tuneloop.wiring import open_database, system_prompt
+    from tuneloop.wiring import system_prompt
 
     settings = load_settings()
-    with reported_errors():
+    with reported_errors(), store_kept_if_used(settings) as store:
         report = import_chat_file(
-            open_database(settings),
+            store.open(),
             file,
             system_prompt=system_prompt(settings),
             eval_fraction=settings.eval_fraction,
             checks=_checks(settings, keep_personal_data),
         )
+        store.used = report.added > 0
     _show([report], as_json)

@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, NoReturn
 
 import typer
@@ -58,13 +59,57 @@ def configure_logging(level: str, fmt: str = "text") -> None:
             handler.addFilter(SecretRedactingFilter())
 
 
+#: Set while a command given --json runs: its errors are then a JSON object on stdout too.
+_errors_as_json: ContextVar[bool] = ContextVar("tuneloop_errors_as_json", default=False)
+
+
+def _json_chosen(value: bool) -> bool:
+    """The --json option's callback: from here on, `fail` answers in JSON as well. (A
+    callback runs while the command's options are parsed, before any code of the command, so
+    a setting that fails to load is answered in JSON too.)"""
+    if value:
+        _errors_as_json.set(True)
+    return value
+
+
+def json_option(help: str = "Machine-readable output.") -> Any:
+    """The `--json` option of every command that has one: its output, and its errors
+    ({"error": message, "problems": [...]} on stdout, with the same exit status), as JSON."""
+    return typer.Option(False, "--json", help=help, callback=_json_chosen)
+
+
+@contextmanager
+def json_errors_reset() -> Iterator[None]:
+    """Around one command: --json of an earlier command in the same process does not carry
+    over (tests and `app()` callers run several)."""
+    token = _errors_as_json.set(False)
+    try:
+        yield
+    finally:
+        _errors_as_json.reset(token)
+
+
+def error_json(message: str, problems: list[str] | None = None) -> dict[str, Any]:
+    """The JSON shape of an error: what went wrong, and each problem (a rule and where)."""
+    return {"error": message, "problems": list(problems or [])}
+
+
 def print_json(value: Any) -> None:
     """JSON on stdout with sorted keys, so scripts and diffs see a stable shape."""
     typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False))
 
 
-def fail(message: str, problems: list[str] | None = None, code: int = 1) -> NoReturn:
-    """Say what went wrong on stderr (each problem on its own line) and exit with `code`."""
+def fail(
+    message: str,
+    problems: list[str] | None = None,
+    code: int = 1,
+    details: dict[str, Any] | None = None,
+) -> NoReturn:
+    """Say what went wrong on stderr (each problem on its own line) and exit with `code`;
+    under --json, also as a JSON object on stdout (`error_json`, with `details`' keys: what
+    the command did before it failed)."""
+    if _errors_as_json.get():
+        print_json({**(details or {}), **error_json(message, problems)})
     errors.print(Text.assemble(("error: ", "bold red"), literal(message)), soft_wrap=True)
     for problem in problems or []:
         errors.print(Text("  - ") + literal(problem), soft_wrap=True)

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, fail, print_json, reported_errors
-from tuneloop.terminal import labelled, literal
+from tuneloop.cli.output import console, fail, json_option, print_json, reported_errors
+from tuneloop.terminal import labelled, literal, one_line
 
 if TYPE_CHECKING:
     from curation.review import ReviewView
@@ -31,7 +32,7 @@ REVIEWER_OPTION = typer.Option(
     envvar="TUNELOOP_REVIEWER",
     help="Your reviewer id (one of TUNELOOP_REVIEWERS); defaults to the only reviewer.",
 )
-JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+JSON_OPTION = json_option()
 SEEN_OPTION = typer.Option(
     None,
     "--seen",
@@ -66,9 +67,9 @@ def _store() -> tuple[Settings, Store]:
         return settings, open_store(settings, open_database(settings, existing=True))
 
 
-def _short(text: str | None, width: int = 60) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+#: Below this terminal width, `review list` drops its low-value columns (version, by,
+#: opened: `review show` has them) and folds the texts, so the texts stay readable.
+NARROW = 120
 
 
 @review_app.command("list")
@@ -90,21 +91,27 @@ def review_list(
     if not views:
         console.print(f"no {state} review items")
         return
-    table = Table(
-        "id", "version", "kind", "state", "question", "reply", "correction", "by", "opened"
-    )
+    narrow = console.width < NARROW
+    table = Table(box=None if narrow else box.HEAVY_HEAD)
+    table.add_column("id", no_wrap=True)
+    if not narrow:
+        table.add_column("version")
+    table.add_column("kind", no_wrap=narrow)
+    table.add_column("state", no_wrap=narrow)
+    for header in ("question", "reply", "correction"):
+        # Folded at narrow widths (whole words, several lines), never cut to a few letters.
+        table.add_column(header, overflow="fold", ratio=1, min_width=12)
+    if not narrow:
+        table.add_column("by")
+        table.add_column("opened")
     for v in views:
-        table.add_row(
-            str(v.id),
-            str(v.version),
-            v.kind.value,
-            v.state.value,
-            literal(_short(v.question)),
-            literal(_short(v.reply)),
-            literal(_short(v.correction)),
-            literal(v.correction_by or v.opened_by),
-            f"{v.opened_at:%Y-%m-%d %H:%M}",
-        )
+        cut = 200 if narrow else 60  # narrow: folded over lines rather than cut short
+        texts = [literal(one_line(t, cut)) for t in (v.question, v.reply, v.correction)]
+        row = [str(v.id), *([] if narrow else [str(v.version)]), v.kind.value, v.state.value]
+        row += texts
+        if not narrow:
+            row += [literal(v.correction_by or v.opened_by), f"{v.opened_at:%Y-%m-%d %H:%M}"]
+        table.add_row(*row)
     console.print(table)
 
 

@@ -19,6 +19,7 @@ from tuneloop.cli.output import (
     console,
     errors,
     fail,
+    json_option,
     print_json,
     reported_errors,
 )
@@ -27,7 +28,7 @@ from tuneloop.terminal import labelled, literal, model_column
 if TYPE_CHECKING:
     from tuneloop.settings import Settings
 
-JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+JSON_OPTION = json_option()
 #: Outcomes that mean the run did not get to a decision: the command exits non-zero.
 FAILED_OUTCOMES = {
     "training_failed",

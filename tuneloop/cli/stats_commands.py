@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import typer
 from rich.table import Table
 
 from tuneloop.cli.app import app
-from tuneloop.cli.output import console, print_json, reported_errors
+from tuneloop.cli.output import console, json_option, print_json, reported_errors
 
 
 @app.command("stats", short_help="Counts across the store.")
-def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def stats(as_json: bool = json_option()) -> None:
     """Exchanges, feedback, the review queue, examples and dataset versions."""
     from curation.stats import store_stats
     from tuneloop.settings import load_settings
