@@ -296,7 +296,12 @@ def open_chat(
     ) as world:
         transport = "Socket Mode" if socket_mode else "HTTP"
         out.print(f"The bot hears the local workspace over {transport}.", highlight=False)
-        out.print("Setting up: seeds, then the first model (export, fine-tune, evaluate, gate)...")
+        out.print(
+            "Setting up: the sample company's seeds (chat always plays with them, whatever "
+            "TUNELOOP_SEEDS_DIR says; your team's bot is `tuneloop serve`), then the first "
+            "model (export, fine-tune, evaluate, gate)...",
+            highlight=False,
+        )
         import_seeds(world.db, world.seeds_dir, eval_fraction=0.2)
         report = world.runner.tick(force=True, trigger="manual", requested_by="chat")
         out.print(literal(f"first run: {report.outcome or report.stage}. {report.note}"))
