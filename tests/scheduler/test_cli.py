@@ -157,3 +157,19 @@ def test_manual_promotion_probes_the_model_first(env: str) -> None:
     assert json.loads(out)["models"] == []  # nothing was promoted, nothing bootstrapped
     code, out = run("models", "promote", missing, "--reason", "I know", "--force", "--json")
     assert code == 0 and json.loads(out)["to_model"] == missing, out
+
+
+def test_an_openai_folder_without_a_key_is_told_it_trains_on_the_stand_in(
+    env: str, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its figures (and the stand-in's "cost") must not pass for OpenAI's."""
+    seed(db)
+    monkeypatch.delenv("TUNELOOP_PROVIDER", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("TUNELOOP_TRAINER", "openai")
+    result = runner.invoke(app, ["retrain", "--now", "--wait", "--poll-seconds", "0"])
+    assert result.exit_code == 0, result.output
+    assert "local OpenAI stand-in (OPENAI_API_KEY is not set)" in result.stderr
+    monkeypatch.setenv("TUNELOOP_PROVIDER", "local")  # chosen on purpose: nothing to say
+    result = runner.invoke(app, ["retrain", "--now", "--wait", "--poll-seconds", "0"])
+    assert "stand-in" not in result.stderr

@@ -22,6 +22,7 @@ from tuneloop.cli.output import (
     json_option,
     print_json,
     reported_errors,
+    warn,
 )
 from tuneloop.terminal import labelled, literal, model_column
 
@@ -98,6 +99,12 @@ def retrain(
     from tuneloop.wiring import build_cycle_runner, open_database, scheduler_lease
 
     settings = load_settings()
+    if settings.trainer == "openai" and not settings.provider and not settings.openai_api_key:
+        # An openai team folder without a key trains on the offline stand-in: say so before
+        # its figures (and its stand-in "cost") are mistaken for OpenAI's.
+        from tuneloop.provider import describe_provider
+
+        warn(describe_provider(settings))
     watch = progress_display(as_json, console, errors) if wait else None
 
     def following(holder: str) -> None:
