@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, select, update
+from sqlalchemy import Connection, Insert, Update, bindparam, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -307,6 +307,15 @@ class Capture:
             values["notice_ts"] = notice_ts
         return self._update_live(exchange_id, **values)
 
+    def _held_unsent(self, exchange_id: int) -> Update:
+        """UPDATE of `exchange_id` while it is unsent and this replica holds its claim (the
+        fence of every later-delivery write, as `Claims.take_over` fences a take-over)."""
+        return update(_EXCHANGES).where(
+            _EXCHANGES.c.id == exchange_id,
+            _EXCHANGES.c.status == ExchangeStatus.UNSENT,
+            _EXCHANGES.c.claimed_by == self.replica_id,
+        )
+
     def take_unsent(self, exchange_id: int) -> Exchange | None:
         """Claim an unsent reply for one delivery attempt (it counts as answered from now
         on, so a click on its controls finds it) and count the attempt; None when it is no
@@ -315,13 +324,7 @@ class Capture:
         calls `mark_unsent` again."""
         with self._db.statements() as connection:
             taken = connection.execute(
-                update(_EXCHANGES)
-                .where(
-                    _EXCHANGES.c.id == exchange_id,
-                    _EXCHANGES.c.status == ExchangeStatus.UNSENT,
-                    _EXCHANGES.c.claimed_by == self.replica_id,
-                )
-                .values(
+                self._held_unsent(exchange_id).values(
                     status=ExchangeStatus.ANSWERED,
                     error=None,
                     delivery_attempts=_EXCHANGES.c.delivery_attempts + 1,
@@ -336,13 +339,9 @@ class Capture:
         caller says so."""
         with self._db.statements() as connection:
             changed = connection.execute(
-                update(_EXCHANGES)
-                .where(
-                    _EXCHANGES.c.id == exchange_id,
-                    _EXCHANGES.c.status == ExchangeStatus.UNSENT,
-                    _EXCHANGES.c.claimed_by == self.replica_id,
+                self._held_unsent(exchange_id).values(
+                    status=ExchangeStatus.FAILED, error=clean_for_storage(error)[:2000]
                 )
-                .values(status=ExchangeStatus.FAILED, error=clean_for_storage(error)[:2000])
             ).rowcount
         return changed == 1
 

@@ -41,6 +41,13 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, " ".join(result.output.split())
 
 
+def _no_store_settings(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """In `folder`, with no setting that names a store or seeds: as a newcomer starts."""
+    monkeypatch.chdir(folder)
+    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def test_init_writes_a_team_folder_that_the_commands_use(
     env: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,9 +159,7 @@ def test_a_store_started_in_a_folder_without_one_is_said_once(
 ) -> None:
     """Outside a team's folder by mistake (`cd acme` forgotten), a command says it starts a new
     store here instead of showing an empty one without a word."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
-        monkeypatch.delenv(name, raising=False)
+    _no_store_settings(monkeypatch, tmp_path)
     code, first = run("seeds", "import", "--sample")
     assert code == 0, first
     assert f"no store in this folder yet: starting one in {tmp_path / 'data'}" in first
@@ -179,9 +184,7 @@ READING_COMMANDS = [
 def test_a_command_that_reads_the_store_makes_none_where_there_is_none(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
-        monkeypatch.delenv(name, raising=False)
+    _no_store_settings(monkeypatch, tmp_path)
     code, out = run(*command)
     assert code == 1, out
     assert out.startswith(f"error: no store here: {tmp_path / 'data' / 'tuneloop.db'} does not")
@@ -207,9 +210,7 @@ def test_a_store_named_by_the_settings_that_does_not_exist_is_named(
 def test_an_import_that_adds_nothing_leaves_no_new_store(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
-        monkeypatch.delenv(name, raising=False)
+    _no_store_settings(monkeypatch, tmp_path)
     assert run("init", "acme")[0] == 0
     monkeypatch.chdir(tmp_path / "acme")
     store = tmp_path / "acme" / "data" / "tuneloop.db"
@@ -238,9 +239,7 @@ def test_an_import_that_adds_nothing_leaves_no_new_store(
 def test_no_store_in_a_team_folder_or_below_it_says_what_to_do_there(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "TUNELOOP_DATA_DIR", "TUNELOOP_SEEDS_DIR"):
-        monkeypatch.delenv(name, raising=False)
+    _no_store_settings(monkeypatch, tmp_path)
     assert run("init", "acme")[0] == 0
     team = tmp_path / "acme"
     monkeypatch.chdir(team)  # its .env is here, nothing imported yet

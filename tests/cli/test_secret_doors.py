@@ -12,21 +12,12 @@ from typer.testing import CliRunner
 
 from curation.db import Database
 from curation.store import Store
-from tests.conftest import REVIEWERS, SEEDS_DIR, ask
+from tests.conftest import REVIEWERS, ask
 from tests.secret_cases import all_cases, stored_text
 from tuneloop.cli import app
 from tuneloop.cli.output import configure_logging
 
 CASES = all_cases()
-
-
-@pytest.fixture
-def env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("TUNELOOP_REVIEWERS", ",".join(REVIEWERS))
-    monkeypatch.setenv("TUNELOOP_SEEDS_DIR", str(SEEDS_DIR))
-    return database_url
 
 
 def _run(*args: str) -> tuple[int, str]:

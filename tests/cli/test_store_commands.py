@@ -19,15 +19,6 @@ from tuneloop.cli import app, output
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("TUNELOOP_REVIEWERS", ",".join(REVIEWERS))
-    monkeypatch.setenv("TUNELOOP_SEEDS_DIR", str(SEEDS_DIR))
-    return database_url
-
-
 def run(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, list(args))
     return result.exit_code, result.output
