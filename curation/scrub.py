@@ -116,7 +116,8 @@ _PROSE_AFTER_IS = frozenset(
     bad good fine ok okay weak strong long short case sensitive required needed mandatory
     optional empty blank missing unknown secret private safe unsafe temporary expired stuck
     locked gone lost broken due different special simple easy hard complex complicated one
-    two three four five six seven eight nine ten some any all none nothing something""".split()  # noqa: SIM905 (a word list reads better as words)
+    two three four five six seven eight nine ten some any all none nothing something reset set
+    forgot forgotten sent shown stolen known taken""".split()  # noqa: SIM905 (a word list reads better as words)
 )
 
 
@@ -301,11 +302,14 @@ _SECRET_RULES: tuple[_SecretRule, ...] = (
         valid=_said,
     ),
     _rule(
-        # "my password is hunter": said in the first person, a plain word is one too.
+        # "my password is hunter", "... is: hunter", "my new pw will be hunter", "I changed
+        # my password to hunter": said in the first person, a plain word is one too.
         "password_said",
-        r"(?i:\b(?:my|our)\s+(?:[\w-]+\s+){0,2}?(?:password|passwd|passphrase|pin|passcode)"
-        r"\s+(?:is|was)\s+)(?P<secret>[^\s,;]+?)(?=[.!?)\"']*(?:\s|$))",
-        "pass", "pin",
+        r"(?i:\b(?:my|our)\s+(?:[\w-]+\s+){0,2}?"
+        r"(?:password|passwd|passphrase|pwd|pw|pin|passcode)"
+        r"(?:\s+(?:is\s+now|will\s+be|is|was)\s*[:=]?|\s*[:=]|\s+to)\s+)"
+        r"(?P<secret>[^\s,;]+?)(?=[.!?)\"']*(?:\s|$))",
+        "pass", "pin", "pw",
         anchored=False,
         valid=_told,
     ),
