@@ -52,6 +52,9 @@ LORA_SETTINGS: dict[str, object] = {
     "training_strategy": "incremental",
     "replay_ratio": 2.0,
     "incremental_learning_rate_multiplier": 0.5,
+    # A generative model rewords answers it learned nothing new about; within 0.1 of
+    # similarity that is noise, not a win or a loss (TUNELOOP_EVAL_TIE_MARGIN's advice).
+    "eval_tie_margin": 0.1,
     "eval_max_tokens": 64,
     "max_reply_tokens": 64,
     "eval_concurrency": 16,

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from curation.importing import import_seeds
-from curation.models import Example, ExampleSource, Split
+from curation.models import Example, ExampleSource, Exchange, Split
 from scheduler.cycle import CycleReport
 from scheduler.evaluation import SimilarityGrader
 from scheduler.records import Decision
@@ -28,8 +28,8 @@ from tuneloop.local_openai import FALLBACK_ANSWER, Clock
 
 Say = Callable[[str], None]
 #: Share of the re-asked questions that must now get their corrected answer. Each topic is
-#: asked in two wordings in two threads, so it is learned unless both threads fall in the
-#: held-out split (the split is fixed by the workspace's fixed clock).
+#: asked in three wordings in three threads, so it is learned unless all fall in the held-out
+#: split (the split is fixed by the workspace's fixed clock).
 LEARNED_SHARE = 0.8
 #: With a real model (the lora backend) answers are not verbatim: the re-asked questions' mean
 #: similarity to their corrections (the evaluation's own grader) must rise by this much over
@@ -108,11 +108,12 @@ def _first_model(world: World, summary: DemoSummary, say: Say) -> None:
 
 def _learn_from_people(world: World, summary: DemoSummary, say: Say) -> None:
     p = world.people
-    say(f"{len(p.askers)} people ask {2 * len(TOPICS)} questions the seeds do not cover...")
+    asking = sum(len(topic.wordings) for topic in TOPICS)
+    say(f"{len(p.askers)} people ask {asking} questions the seeds do not cover...")
     questions: list[tuple[str, str, Topic]] = [
         (p.askers[(index + turn) % len(p.askers)], question, topic)
         for index, topic in enumerate(TOPICS)
-        for turn, question in enumerate((topic.question, topic.rephrased))
+        for turn, question in enumerate(topic.wordings)
     ]
     asked: list[tuple[people.Asked, Topic]] = []
 
@@ -179,26 +180,35 @@ def _learn_from_people(world: World, summary: DemoSummary, say: Say) -> None:
         ],
     )
     asked_again = [(answer, topic) for answer, (_, topic) in zip(again, asked, strict=True)]
-    learned = sum(topic.answer in answer.answer for answer, topic in asked_again)
+    hits = [topic.answer in answer.answer for answer, topic in asked_again]
+    learned = sum(hits)
     summary.numbers["learned_after"] = learned
-    held_out = _held_out_questions(world, asked_again)
+    held, unseen_topics = _held_out(world, asked)
+    held_out = sum(held)
     summary.numbers["held_out"] = held_out
+    summary.numbers["held_out_unseen_topics"] = unseen_topics
     if held_out:
+        unseen = (
+            f"; {unseen_topics} of them ask a topic no thread trains"
+            if unseen_topics
+            else ", each a topic the model learned in another wording"
+        )
         say(
-            f"{held_out} of the {len(asked)} corrections are held out: the train/eval split "
-            f"(TUNELOOP_EVAL_FRACTION, {world.settings.eval_fraction:.0%}, by a hash of the "
-            "Slack thread) put every thread of their topic in the evaluation split, so no model "
-            "trains on them; the gate measures each candidate on answers it has not seen."
+            f"{held_out} of the {len(asked)} corrected threads are held out: the train/eval "
+            f"split (TUNELOOP_EVAL_FRACTION, {world.settings.eval_fraction:.0%}, by a hash of "
+            f"the Slack thread) put them in the evaluation set, so no model trains on them"
+            f"{unseen}: the gate measures each candidate on answers it has not seen."
         )
     if world.stand_in is not None:
         share = learned / len(asked)
-        unlearned = len(asked) - learned
+        trained_hits = sum(hit for hit, out in zip(hits, held, strict=True) if not out)
+        held_hits = learned - trained_hits
         why = (
-            ""
-            if unlearned == 0
-            else f" (the other {unlearned}: held out for evaluation)"
-            if unlearned == held_out
-            else f" ({unlearned} not, {held_out} of them held out for evaluation)"
+            f": {trained_hits} of the {len(asked) - held_out} trained threads, and {held_hits} "
+            f"of the {held_out} held out, which the stand-in matches to a trained wording "
+            "when their words are close enough"
+            if held_out
+            else ""
         )
         say(f"Now answered with the corrected answer: {learned} of {len(asked)}{why}.")
         summary.check(
@@ -221,18 +231,24 @@ def _learn_from_people(world: World, summary: DemoSummary, say: Say) -> None:
     )
 
 
-def _held_out_questions(world: World, asked: list[tuple[people.Asked, Topic]]) -> int:
-    """How many of the asked questions belong to a topic whose corrections all went to the
-    evaluation split (so no model is trained on its answer)."""
-    answers = {topic.answer for _, topic in asked}
+def _held_out(world: World, asked: list[tuple[people.Asked, Topic]]) -> tuple[list[bool], int]:
+    """Per asked thread, whether the split put it in the evaluation set (no model trains on
+    its correction); and how many of those ask a topic that no thread trains on."""
     with world.db.read_session() as session:
         rows = session.execute(
-            select(Example.target, Example.split).where(
-                Example.source == ExampleSource.CORRECTION, Example.target.in_(answers)
-            )
+            select(Exchange.channel_id, Exchange.thread_ts, Example.target, Example.split)
+            .join(Exchange, Example.exchange_id == Exchange.id)
+            .where(Example.source == ExampleSource.CORRECTION)
         ).all()
-    trained = {target for target, split in rows if split == Split.TRAIN}
-    return sum(topic.answer not in trained for _, topic in asked)
+    evaluated = {(channel, ts) for channel, ts, _, split in rows if split == Split.EVAL}
+    trained = {target for _, _, target, split in rows if split == Split.TRAIN}
+    held = [
+        (answer.channel, str(answer.reply.get("thread_ts", ""))) in evaluated for answer, _ in asked
+    ]
+    unseen = sum(
+        out and topic.answer not in trained for out, (_, topic) in zip(held, asked, strict=True)
+    )
+    return held, unseen
 
 
 def _closeness(asked: list[tuple[people.Asked, Topic]]) -> float:
