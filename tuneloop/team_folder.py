@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-Trainer = Literal["lora", "openai"]
+Trainer = Literal["lora", "together", "openai"]
 
 #: Why a team's folder starts on the self-hosted backend (said in `.env` and by the command).
 WHY_LORA = (
@@ -95,6 +95,14 @@ OPENAI_LINES = """\
 # OPENAI_API_KEY=sk-...
 """
 
+TOGETHER_LINES = """\
+# Together AI trains the adapters (hosted LoRA). Without a key tuneloop uses its offline
+# Together stand-in, for a first try:
+# TOGETHER_API_KEY=...
+# Who serves them: together (Together's endpoints) or vllm (your TUNELOOP_VLLM_URL):
+# TUNELOOP_TOGETHER_SERVING=together
+"""
+
 INSTRUCTIONS = """\
 # {team}'s tuneloop folder
 
@@ -129,6 +137,10 @@ LORA_STEP = (
     "local-vllm` is a CPU stand-in for a first try, and prints both)."
 )
 OPENAI_STEP = "Set `OPENAI_API_KEY` in `.env`."
+TOGETHER_STEP = (
+    "Set `TOGETHER_API_KEY` in `.env` (without one, tuneloop trains on its offline Together "
+    'stand-in: the README\'s "Hosted LoRA without a GPU: Together AI").'
+)
 
 
 @dataclass
@@ -143,19 +155,26 @@ class WrittenFolder:
 def write_team_folder(folder: Path, *, team: str, trainer: Trainer = "lora") -> WrittenFolder:
     """Write a team's starting folder in `folder` (created if needed), keeping every file
     that is already there. Raises OSError when the folder cannot be written."""
-    why = WHY_LORA if trainer == "lora" else f"Beware: {WHY_LORA}"
+    why = {
+        "lora": WHY_LORA,
+        "together": "Together AI trains LoRA adapters on its GPUs and announces no end date; "
+        "the self-hosted lora backend is the other choice without one",
+        "openai": f"Beware: {WHY_LORA}",
+    }[trainer]
     files: dict[str, str] = {
         ".env": ENV.format(
             team=team,
             trainer=trainer,
             why_comment=_comment(why + "."),
-            trainer_lines=LORA_LINES if trainer == "lora" else OPENAI_LINES,
+            trainer_lines={"lora": LORA_LINES, "together": TOGETHER_LINES}.get(
+                trainer, OPENAI_LINES
+            ),
         ),
         "README.md": INSTRUCTIONS.format(
             team=team,
             trainer=trainer,
             why=why,
-            backend_step=LORA_STEP if trainer == "lora" else OPENAI_STEP,
+            backend_step={"lora": LORA_STEP, "together": TOGETHER_STEP}.get(trainer, OPENAI_STEP),
         ),
         "seeds/system_prompt.md": SYSTEM_PROMPT.format(team=team),
         "seeds/train.jsonl": "",

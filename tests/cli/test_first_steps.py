@@ -111,6 +111,17 @@ def test_init_with_openai_says_why_not(env: Path) -> None:
     assert "use --trainer lora for a bot that keeps learning" in out
 
 
+def test_init_with_together_points_at_together(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out = run("init", "hosted", "--trainer", "together")
+    assert code == 0 and "warning" not in out, out
+    folder = env / "hosted"
+    assert "TUNELOOP_TRAINER=together" in (folder / ".env").read_text()
+    assert "# TOGETHER_API_KEY=" in (folder / ".env").read_text()
+    assert "TOGETHER_API_KEY" in (folder / "README.md").read_text()
+    _no_store_settings(monkeypatch, folder)
+    assert load_settings().trainer == "together"
+
+
 def test_the_sample_seeds_need_an_explicit_choice(env: Path) -> None:
     code, out = run("seeds", "import")
     assert code == 1 and "which seeds? Give your team's seeds folder" in out

@@ -100,3 +100,10 @@ def test_a_report_path_that_cannot_be_written_fails_before_the_demo_runs(
     result = CliRunner().invoke(cli_app, ["demo", "--report", str(report)])
     assert result.exit_code == 1, result.output
     assert "--report" in result.stderr and "Traceback" not in result.output
+
+
+def test_an_unknown_trainer_is_refused_naming_the_choices(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli_app, ["demo", "--trainer", "lorra", "--report", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "'lorra' is not one of 'openai', 'together', 'lora'" in result.output
+    assert "Traceback" not in result.output

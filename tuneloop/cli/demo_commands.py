@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import typing
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -20,6 +21,14 @@ if typing.TYPE_CHECKING:
     from tuneloop.demo.backends import DemoTrainer
 
 DEFAULT_REPORT = Path("tuneloop-demo-report.md")
+
+
+class DemoTrainerChoice(StrEnum):
+    """The demo's backends (`tuneloop.demo.backends.DemoTrainer`), as --trainer's choices."""
+
+    openai = "openai"
+    together = "together"
+    lora = "lora"
 
 
 @app.command("demo", short_help="Watch the whole loop work, offline, in seconds.")
@@ -39,8 +48,8 @@ def demo(
         min=0.0,
         help="Seconds per fine-tuning stage in the stand-in (0: instant).",
     ),
-    trainer: str = typer.Option(
-        "openai",
+    trainer: DemoTrainerChoice = typer.Option(
+        DemoTrainerChoice.openai,
         "--trainer",
         help="openai: the OpenAI stand-in (seconds). together: the Together AI stand-in "
         "(seconds). lora: fine-tune SmolLM2-135M for real "
@@ -54,11 +63,6 @@ def demo(
     """Watch the loop work offline: seeds and a first model, people correcting the bot in a
     local Slack workspace, a reviewer approving, retraining behind the gate, and a poisoned
     batch the gate refuses. Exits 1 naming any step that did not behave."""
-    if trainer not in ("openai", "together", "lora"):
-        errors.print(
-            f"error: --trainer must be openai, together or lora, not {trainer!r}", highlight=False
-        )
-        raise typer.Exit(2)
     _check_empty(db)
     _check_writable(report, "--report")
     from tuneloop.demo import run_demo
@@ -75,7 +79,7 @@ def demo(
             database_url=db,
             clock=clock,
             say=ProgressPrinter(talk),
-            trainer=typing.cast("DemoTrainer", trainer),
+            trainer=typing.cast("DemoTrainer", trainer.value),
             socket_mode=socket_mode,
         )
     except BaseModelUnavailable as exc:

@@ -16,6 +16,7 @@ class InitTrainer(StrEnum):
     """The backends a team's folder can start on."""
 
     lora = "lora"
+    together = "together"
     openai = "openai"
 
 
@@ -28,8 +29,8 @@ def init(
     trainer: InitTrainer = typer.Option(
         InitTrainer.lora,
         "--trainer",
-        help="The training backend: lora (self-hosted, no end date) or openai (its fine-tuning "
-        "closes in January 2027).",
+        help="The training backend: lora (self-hosted, no end date), together (Together AI's "
+        "hosted LoRA) or openai (its fine-tuning closes in January 2027).",
     ),
 ) -> None:
     """Write a team's starting folder: a system prompt to edit, an empty training file, an
