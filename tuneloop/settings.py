@@ -724,20 +724,39 @@ def unknown_variables(
     environ: Mapping[str, str], env_file: Path | None = Path(".env")
 ) -> list[UnknownVariable]:
     """TUNELOOP_* names in `environ` and in the `.env` file (as Settings reads it) that no
-    setting reads, each with the closest known name by rapidfuzz's similarity ratio."""
+    setting reads, each with the closest known name by rapidfuzz's similarity ratio; and names
+    in the `.env` file that are a typo of another name tuneloop reads (DATABSE_URL)."""
     found: list[tuple[str, str]] = [(name, "the environment") for name in environ]
+    in_file: list[str] = []
     if env_file is not None and env_file.is_file():
         from dotenv import dotenv_values
 
-        found += [(name, str(env_file)) for name in dotenv_values(env_file, encoding="utf-8-sig")]
+        in_file = list(dotenv_values(env_file, encoding="utf-8-sig"))
+        found += [(name, str(env_file)) for name in in_file]
     known = known_variables()
     unknown = [(n, where) for n, where in found if n.upper().startswith(PREFIX)]
     unknown = [(n, where) for n, where in unknown if n.upper() not in known]
-    return [UnknownVariable(name, where, _closest(name, known)) for name, where in unknown]
+    result = [UnknownVariable(name, where, _closest(name, known)) for name, where in unknown]
+    # A team's `.env` is written for tuneloop: a name there one typo away from one of the
+    # shared names tuneloop reads (DATABSE_URL) is a mistake, not another program's setting.
+    shared = [name for name in known if not name.startswith(PREFIX)]
+    for name in in_file:
+        if name.upper().startswith(PREFIX) or name.upper() in known:
+            continue
+        suggestion = _closest(name, shared, cutoff=SHARED_NAME_CUTOFF)
+        if suggestion is not None:
+            result.append(UnknownVariable(name, str(env_file), suggestion))
+    return result
 
 
-def _closest(name: str, known: Iterable[str]) -> str | None:
+#: How close (rapidfuzz ratio, 0-100) a `.env` name outside TUNELOOP_* must be to a shared
+#: name tuneloop reads to be reported as a typo of it: DATABSE_URL (96) and SLACK_BOT_TOKN
+#: (97) are; OPENAI_ORG_ID or AWS_REGION, another program's settings, are not.
+SHARED_NAME_CUTOFF = 88
+
+
+def _closest(name: str, known: Iterable[str], cutoff: float = 75) -> str | None:
     from rapidfuzz import fuzz, process
 
-    match = process.extractOne(name.upper(), list(known), scorer=fuzz.ratio, score_cutoff=75)
+    match = process.extractOne(name.upper(), list(known), scorer=fuzz.ratio, score_cutoff=cutoff)
     return match[0] if match else None

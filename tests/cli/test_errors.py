@@ -156,7 +156,11 @@ def test_a_misspelt_variable_is_warned_with_the_closest_name(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TUNELOOP_GRADR", "exact")
-    (env / ".env").write_text("TUNELOOP_REVIEWRS=U1\nTUNELOOP_EVAL_FRACTION=0.1\n")
+    (env / ".env").write_text(
+        "TUNELOOP_REVIEWRS=U1\nTUNELOOP_EVAL_FRACTION=0.1\n"
+        # A typo of a shared name tuneloop reads; another program's setting is its own.
+        "DATABSE_URL=sqlite:///elsewhere.db\nAWS_REGION=eu-west-2\n"
+    )
     code, out = run("db", "upgrade")
     assert code == 0
     assert (
@@ -165,8 +169,11 @@ def test_a_misspelt_variable_is_warned_with_the_closest_name(
     )
     assert "warning: TUNELOOP_REVIEWRS (in .env) is not a tuneloop setting" in out
     assert "did you mean TUNELOOP_REVIEWERS?" in out
+    assert "warning: DATABSE_URL (in .env) is not a tuneloop setting" in out
+    assert "did you mean DATABASE_URL?" in out
     assert "TUNELOOP_EVAL_FRACTION" not in out  # a real setting is not warned about
-    assert out.count("warning:") == 2  # once each, however often the command loads settings
+    assert "AWS_REGION" not in out
+    assert out.count("warning:") == 3  # once each, however often the command loads settings
 
 
 def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
