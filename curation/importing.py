@@ -6,9 +6,10 @@ rules as every other door (`curation.chat_format`); tuneloop's own `thread_id` (
 integer) groups a conversation's lines on one side of the train/eval split. A file is checked
 whole before anything from it is stored: one bad line (reported with file, line number and rule)
 and nothing from that file is imported. Re-importing is a no-op, since examples are
-de-duplicated by content; a line identical to an example across the golden/training divide is
-refused, each such line named. Files are UTF-8, with or without a byte order mark; OpenAI's old
-prompt/completion lines are refused with one problem that shows how to convert them.
+de-duplicated by content; a line identical to an example across the golden/training divide, or
+asking exactly what one there asks, is refused, each such line named. Files are UTF-8, with or
+without a byte order mark; OpenAI's old prompt/completion lines are refused with one problem
+that shows how to convert them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from curation.chat_format import (
     Problem,
@@ -390,10 +394,11 @@ def store_examples(
     """Store parsed examples in one transaction (all or nothing).
 
     An example identical to a stored one on the other side of the golden/training divide
-    (the golden set is never trained on) refuses the whole file with ValidationError, which
-    names every such line (`FILE:LINE: golden_overlap: ...`) and, from `elsewhere` (content
-    hash to `FILE:LINE`, say the other seeds file's `ParsedFile.locations`), where the
-    stored one came from."""
+    (the golden set is never trained on), or one that asks exactly what a stored one there
+    asks with another answer, refuses the whole file with ValidationError, which names every
+    such line (`FILE:LINE: golden_overlap: ...`, `golden_prompt_overlap`) and, from
+    `elsewhere` (content hash to `FILE:LINE`, say the other seeds file's
+    `ParsedFile.locations`), where the stored one came from."""
     report = ImportReport(path=str(path), context_turns=parsed.context_turns)
     with db.session() as session:
         overlaps: list[str] = []
@@ -401,14 +406,54 @@ def store_examples(
             example, created = insert_example(
                 session, new, approved_by=approved_by, eval_fraction=eval_fraction
             )
+            where = parsed.where(path, index)
             if not created and example.golden != new.golden:
-                overlaps.append(_overlap(parsed.where(path, index), example, elsewhere or {}))
+                overlaps.append(_overlap(where, example, elsewhere or {}))
+            elif created and (clash := _prompt_clash(session, example)) is not None:
+                overlaps.append(_prompt_overlap(where, example, clash, elsewhere or {}))
             report.added += created
             report.already_present += not created
             report.example_ids.append(example.id)
         if overlaps:  # raised inside the transaction: nothing from this file is stored
             raise ValidationError(f"{path}: nothing imported from this file", overlaps)
     return report
+
+
+def _prompt_clash(session: Session, example: Example) -> Example | None:
+    """A stored example that asks exactly what `example` asks (the same prompt) from the other
+    side of the golden/training divide: a golden item whose question is trained on is no
+    longer a measure of anything but memory."""
+    if example.golden:
+        other = (Example.split == Split.TRAIN, Example.golden.is_(False))
+    elif example.split == Split.TRAIN:
+        other = (Example.golden.is_(True),)
+    else:
+        return None
+    return session.scalar(
+        select(Example)
+        .where(
+            Example.prompt_hash == example.prompt_hash,
+            Example.retired_at.is_(None),
+            Example.id != example.id,
+            *other,
+        )
+        .order_by(Example.id)
+        .limit(1)
+    )
+
+
+def _prompt_overlap(where: str, new: Example, stored: Example, elsewhere: Mapping[str, str]) -> str:
+    """The problem of a line that asks what `stored` asks, across the divide, with another
+    answer."""
+    side = "golden" if stored.golden else "training"
+    origin = elsewhere.get(stored.content_hash)
+    return (
+        f"{where}: golden_prompt_overlap: asks exactly what stored {side} example {stored.id}"
+        + (f" ({origin})" if origin else "")
+        + " asks, with another answer: a golden question that is trained on measures memory, "
+        "not the model; keep the question in one file (and if this answer is the right one, "
+        "put it in golden.jsonl)"
+    )
 
 
 def _overlap(where: str, stored: Example, elsewhere: Mapping[str, str]) -> str:

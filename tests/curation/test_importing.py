@@ -174,6 +174,46 @@ def test_a_bulk_import_names_every_line_that_repeats_a_golden_example(db, tmp_pa
     assert _count(db) == before
 
 
+def test_a_golden_question_with_another_answer_is_named_from_either_side(
+    db, tmp_path: Path
+) -> None:
+    """A training line that asks exactly what a golden item asks, whatever its answer, would
+    train the model on its own exam: refused, from either file, with both lines named."""
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    train = (seeds / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    golden = (seeds / "golden.jsonl").read_text(encoding="utf-8").splitlines()
+    asked = json.loads(golden[2])
+    asked["messages"][-1]["content"] = "A different answer to the golden question."
+    _write_lines(seeds / "train.jsonl", [*train, json.dumps(asked)])
+    train_report, golden_report = import_seeds(db, seeds, eval_fraction=0.2)
+    # Training is stored first: the golden file is the one refused, naming the training line.
+    assert train_report.ok and not golden_report.ok
+    [problem] = golden_report.problems
+    assert problem.startswith(f"{seeds / 'golden.jsonl'}:3: golden_prompt_overlap: ")
+    assert f"({seeds / 'train.jsonl'}:{len(train) + 1})" in problem
+    assert _count(db, Example.golden.is_(True)) == 0
+
+
+def test_a_bulk_import_that_asks_a_golden_question_is_refused(db, tmp_path: Path) -> None:
+    assert all(r.ok for r in import_seeds(db, SEEDS_DIR, eval_fraction=0.2))
+    golden = (SEEDS_DIR / "golden.jsonl").read_text(encoding="utf-8").splitlines()
+    asked = json.loads(golden[5])
+    asked["messages"][-1]["content"] = "Another answer to a golden question."
+    bulk = tmp_path / "bulk.jsonl"
+    _write_lines(bulk, [_chat_line("Something nobody asked?", "A new answer."), json.dumps(asked)])
+    prompt = (SEEDS_DIR / "system_prompt.md").read_text(encoding="utf-8").strip()
+    before = _count(db)
+    with pytest.raises(ValidationError, match="nothing imported") as info:
+        import_chat_file(db, bulk, system_prompt=prompt, eval_fraction=0.0)
+    [problem] = info.value.problems
+    assert problem.startswith(f"{bulk}:2: golden_prompt_overlap: asks exactly what stored golden")
+    assert _count(db) == before
+    # Without that line, the file is imported.
+    _write_lines(bulk, [_chat_line("Something nobody asked?", "A new answer.")])
+    assert import_chat_file(db, bulk, system_prompt=prompt, eval_fraction=0.0).added == 1
+
+
 def _chat_line(question: str, answer: str) -> str:
     return json.dumps(
         {
