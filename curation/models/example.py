@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from curation.models.base import Base, JSONType, StrEnumType, UTCDateTime, utcnow
+from curation.models.base import Base, JSONType, PartialIndex, StrEnumType, UTCDateTime, utcnow
 
 
 class ExampleSource(enum.StrEnum):
@@ -31,6 +31,10 @@ class ExampleSource(enum.StrEnum):
 class Split(enum.StrEnum):
     TRAIN = "train"
     EVAL = "eval"
+
+
+#: The rows `tuneloop examples list --retired` reads: few, in a partial index.
+RETIRED_SQL = "retired_at IS NOT NULL"
 
 
 class Example(Base):
@@ -49,6 +53,10 @@ class Example(Base):
         # Export keeps the newest example per (prompt, split); with this index that lookup is a
         # point query (a plain index on split led SQLite into a quadratic range scan).
         Index("ix_examples_prompt_split", "prompt_hash", "split"),
+        # `tuneloop examples list --source S` and `--retired`, newest first: each walks only
+        # the rows it lists, however many others the store holds.
+        Index("ix_examples_source_id", "source", "id"),
+        PartialIndex("ix_examples_retired", "id", where=RETIRED_SQL),
         # The golden set is evaluation-only, forever: the database itself refuses otherwise.
         CheckConstraint("NOT golden OR split = 'eval'", name="golden_is_eval"),
     )

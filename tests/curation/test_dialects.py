@@ -76,8 +76,9 @@ def _partial_indexes() -> list[PartialIndex]:
 def test_partial_indexes_keep_their_condition_on_both_databases() -> None:
     indexes = _partial_indexes()
     # The open review items, pending and unsent claims, the open retraining cycle, the active
-    # model.
+    # model, the retired examples.
     assert {index.name for index in indexes} == {
+        "ix_examples_retired",
         "uq_review_items_open_exchange",
         "ix_exchanges_pending_claims",
         "ix_exchanges_unsent_claims",

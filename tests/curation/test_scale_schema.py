@@ -23,8 +23,8 @@ from curation.db import (
     make_engine,
     upgrade,
 )
-from curation.examples import retire_example
-from curation.models import ExchangeStatus, FeedbackKind, ReviewState
+from curation.examples import list_examples, retire_example
+from curation.models import ExampleSource, ExchangeStatus, FeedbackKind, ReviewState
 from curation.stats import store_stats
 from curation.store import Store
 from tests.conftest import REPO_ROOT, REVIEWERS, ask
@@ -355,4 +355,24 @@ def test_the_sweeps_for_dead_replicas_read_their_partial_indexes(tmp_path: Path)
     pending, unsent = _plans(store.db, seen, "exchanges")
     assert "ix_exchanges_pending_claims" in pending, pending
     assert "ix_exchanges_unsent_claims" in unsent, unsent
+    store.db.dispose()
+
+
+def test_listing_examples_of_one_source_or_retired_reads_only_those(tmp_path: Path) -> None:
+    """`tuneloop examples list --source S` and `--retired` walk their own rows newest first:
+    a listing of the 72 seeds among a million corrections must not walk the million."""
+    store = _sqlite_store(tmp_path)
+    ask(store, "How do I book leave?", "Ask HR.")
+    with _executed(store.db) as seen, store.db.read_session() as session:
+        list_examples(session, source=ExampleSource.SEED)
+        list_examples(session, retired=True)
+        list_examples(session, retired=True, source=ExampleSource.CORRECTION)
+    by_source, retired, retired_by_source = _plans(store.db, seen, "examples")
+    assert "ix_examples_source_id" in by_source, by_source
+    assert "ix_examples_retired" in retired, retired
+    assert "ix_examples_retired" in retired_by_source or "ix_examples_source_id" in (
+        retired_by_source
+    ), retired_by_source
+    for plan in (by_source, retired, retired_by_source):
+        assert "TEMP B-TREE" not in plan, plan  # newest first straight from the index
     store.db.dispose()
