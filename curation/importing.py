@@ -408,9 +408,9 @@ def store_examples(
             )
             where = parsed.where(path, index)
             if not created and example.golden != new.golden:
-                overlaps.append(_overlap(where, example, elsewhere or {}))
+                overlaps.append(_overlap(where, example, elsewhere or {}, same=True))
             elif created and (clash := _prompt_clash(session, example)) is not None:
-                overlaps.append(_prompt_overlap(where, example, clash, elsewhere or {}))
+                overlaps.append(_overlap(where, clash, elsewhere or {}, same=False))
             report.added += created
             report.already_present += not created
             report.example_ids.append(example.id)
@@ -442,29 +442,22 @@ def _prompt_clash(session: Session, example: Example) -> Example | None:
     )
 
 
-def _prompt_overlap(where: str, new: Example, stored: Example, elsewhere: Mapping[str, str]) -> str:
-    """The problem of a line that asks what `stored` asks, across the divide, with another
-    answer."""
+def _overlap(where: str, stored: Example, elsewhere: Mapping[str, str], *, same: bool) -> str:
+    """The problem of a line across the golden/training divide from `stored`: identical to it
+    (`same`), or asking exactly what it asks with another answer."""
     side = "golden" if stored.golden else "training"
-    origin = elsewhere.get(stored.content_hash)
+    origin = f" ({elsewhere[stored.content_hash]})" if stored.content_hash in elsewhere else ""
+    if same:
+        return (
+            f"{where}: golden_overlap: the same example as stored {side} example {stored.id}"
+            f"{origin}: the golden set is never trained on, so an example belongs to one of "
+            "the two; remove it from the other file"
+        )
     return (
         f"{where}: golden_prompt_overlap: asks exactly what stored {side} example {stored.id}"
-        + (f" ({origin})" if origin else "")
-        + " asks, with another answer: a golden question that is trained on measures memory, "
-        "not the model; keep the question in one file (and if this answer is the right one, "
-        "put it in golden.jsonl)"
-    )
-
-
-def _overlap(where: str, stored: Example, elsewhere: Mapping[str, str]) -> str:
-    """The problem of a line identical to `stored`, across the golden/training divide."""
-    side = "golden" if stored.golden else "training"
-    origin = elsewhere.get(stored.content_hash)
-    return (
-        f"{where}: golden_overlap: the same example as stored {side} example {stored.id}"
-        + (f" ({origin})" if origin else "")
-        + ": the golden set is never trained on, so an example belongs to one of the two; "
-        "remove it from the other file"
+        f"{origin} asks, with another answer: a golden question that is trained on measures "
+        "memory, not the model; keep the question in one file (and if this answer is the "
+        "right one, put it in golden.jsonl)"
     )
 
 
