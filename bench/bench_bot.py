@@ -27,6 +27,11 @@ Prints, in one run, the two ratios of the Slack bot issue:
    the people, who all ask the moment every one of their threads is ready). The CPU seconds
    each process spent meanwhile are printed too: on a small shared machine the processes
    compete for the same cores, and the wall time says as much about the machine as the bot.
+   Two floors are measured first, in the same run: the same job (stream the answer, post it
+   in the thread) done by a bare sync Bolt `App` with the `openai` SDK behind the same HTTP
+   layer, and by a bare `AsyncApp` with `AsyncOpenAI` behind Bolt's ASGI adapter (skipped
+   when aiohttp, which only that floor needs, is not installed); tuneloop's wall time is
+   printed divided by each.
 
     TIKTOKEN_CACHE_DIR=../shared/tiktoken python bench/bench_bot.py [--events 200]
 """
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -51,7 +57,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 from openai import OpenAI
@@ -61,7 +67,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from bot import build_app
-from bot.asgi import EVENTS_PATH, create_asgi_app
+from bot.asgi import EVENTS_PATH, HEALTH_PATH, create_asgi_app
 from curation.db import Database, make_engine, upgrade
 from curation.models import Exchange, ExchangeStatus
 from tuneloop.local_openai import LocalOpenAI, instant_clock
@@ -375,15 +381,74 @@ def serve_bare_app(port: int, model_url: str, slack_api_url: str, token: str) ->
     uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
 
 
+def serve_bare_async_app(port: int, model_url: str, slack_api_url: str, token: str) -> None:
+    """This file run with --bare-async-serve: the second floor for the 200 at once, the job of
+    `serve_bare_app` written with Bolt's asyncio API. An `AsyncApp` (its `AsyncWebClient` on
+    aiohttp; Bolt's signature check kept) streams one answer from the same model with
+    `openai.AsyncOpenAI` and posts it in the thread, served by uvicorn through Bolt's ASGI
+    adapter for async apps, plus HEALTH_PATH for `subprocess_running`; until SIGTERM. What a
+    Bolt app doing the same job allows on this machine with no worker threads at all: every
+    listener is a task on the one event loop."""
+    import uvicorn
+    from openai import AsyncOpenAI
+    from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncApp, AsyncSay
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    model = AsyncOpenAI(base_url=model_url, api_key="sk-local", max_retries=0)
+    app = AsyncApp(
+        client=AsyncWebClient(token=token, base_url=slack_api_url),
+        signing_secret=SECRET,
+        name="bare-async",
+    )
+
+    @app.event("app_mention")
+    async def reply(event: dict[str, Any], say: AsyncSay) -> None:
+        stream = await model.chat.completions.create(
+            model="gpt-4.1-mini",
+            messages=[{"role": "user", "content": event["text"]}],
+            stream=True,
+        )
+        answer = "".join(
+            [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
+        )
+        await say(text=answer or "A fixed reply.", thread_ts=event["ts"])
+
+    @app.event("message")
+    async def ignore() -> None:
+        return None
+
+    # Bolt's adapter answers only its events path (404 elsewhere): HEALTH_PATH is answered here.
+    handler = AsyncSlackRequestHandler(app, path=EVENTS_PATH)
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == HEALTH_PATH:
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b'{"ok": true}'})
+            return
+        await handler(scope, receive, send)
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+
+
+def aiohttp_missing() -> bool:
+    """Whether aiohttp, which Bolt's asyncio API needs (and tuneloop does not), is missing."""
+    return importlib.util.find_spec("aiohttp") is None
+
+
 @contextmanager
-def bare_serve(slack: LocalSlackServer, model_url: str, folder: Path) -> Iterator[tuple[str, int]]:
-    """The bare Bolt app of `serve_bare_app` in a process of its own; yields its
-    /slack/events URL and process id."""
+def bare_serve(
+    slack: LocalSlackServer, model_url: str, folder: Path, *, asynchronous: bool = False
+) -> Iterator[tuple[str, int]]:
+    """The bare Bolt app of `serve_bare_app` (with `asynchronous`, of `serve_bare_async_app`)
+    in a process of its own; yields its /slack/events URL and process id."""
     port = _free_port()
     command = [
         sys.executable,
         __file__,
-        "--bare-serve",
+        "--bare-async-serve" if asynchronous else "--bare-serve",
         str(port),
         model_url,
         slack.api_url,
@@ -503,12 +568,13 @@ def simultaneous_conversations(
     *,
     replicas: int = 1,
     database_url: str | None = None,
-    bare: bool = False,
+    bare: Literal["sync", "async"] | None = None,
 ) -> Crowd:
     """CONVERSATIONS people asking at once, each in their own channel, of `replicas`
     `tuneloop serve` processes; with two, each mention's `app_mention` goes to one and its
-    `message` to the other, alternating, as a load balancer may send them. `bare` asks the
-    bare Bolt app of `serve_bare_app` instead (it stores nothing: `answered_once` is 0)."""
+    `message` to the other, alternating, as a load balancer may send them. `bare` asks a bare
+    Bolt app instead: "sync" that of `serve_bare_app`, "async" that of `serve_bare_async_app`
+    (they store nothing: `answered_once` is 0)."""
     ws = Workspace()
     slack.workspace = ws
     people = [ws.add_user(f"person{i}") for i in range(CONVERSATIONS)]
@@ -521,7 +587,7 @@ def simultaneous_conversations(
         for n in range(replicas):
             (folder / f"replica{n}").mkdir()
             events_url, pids[f"serve{n}"] = stack.enter_context(
-                bare_serve(slack, model_url, folder / f"replica{n}")
+                bare_serve(slack, model_url, folder / f"replica{n}", asynchronous=bare == "async")
                 if bare
                 else tuneloop_serve(slack, model_url, folder / f"replica{n}", url)
             )
@@ -589,6 +655,9 @@ def main() -> None:
     if len(sys.argv) == 6 and sys.argv[1] == "--bare-serve":  # see bare_serve
         serve_bare_app(int(sys.argv[2]), *sys.argv[3:])
         return
+    if len(sys.argv) == 6 and sys.argv[1] == "--bare-async-serve":  # see bare_serve
+        serve_bare_async_app(int(sys.argv[2]), *sys.argv[3:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=40, help="mentions per app and round")
     parser.add_argument("--rounds", type=int, default=15, help="measured rounds per app")
@@ -618,8 +687,15 @@ def main() -> None:
             )
         (folder / "bare").mkdir()
         figures["bare_bolt_floor"] = _crowd_figures(
-            simultaneous_conversations(slack, folder / "bare", bare=True)
+            simultaneous_conversations(slack, folder / "bare", bare="sync")
         )
+        if aiohttp_missing():
+            figures["bare_async_bolt_floor"] = {"skipped": "aiohttp not installed"}
+        else:
+            (folder / "bare-async").mkdir()
+            figures["bare_async_bolt_floor"] = _crowd_figures(
+                simultaneous_conversations(slack, folder / "bare-async", bare="async")
+            )
         (folder / "one").mkdir()
         figures["one_app_sqlite"] = _crowd_figures(
             simultaneous_conversations(slack, folder / "one")
@@ -652,22 +728,33 @@ def main() -> None:
             f"{figures['stand_in_model_ms_per_event']:.2f} ms per event, "
             f"ratio {figures['stand_in_model_cost_ratio']:.2f}"
         )
-    for name in ("bare_bolt_floor", "one_app_sqlite", "two_replicas_postgresql"):
+    floors = {
+        "bare_bolt_floor": "bare Bolt app + openai SDK + same model (the floor)",
+        "bare_async_bolt_floor": "bare AsyncApp + AsyncOpenAI + same model (the async floor)",
+    }
+    for name in (*floors, "one_app_sqlite", "two_replicas_postgresql"):
         if name not in figures:
             continue
         crowd = figures[name]
+        if "skipped" in crowd:
+            print(f"{CONVERSATIONS} at once, {floors.get(name, name)}: skipped: {crowd['skipped']}")
+            continue
         verdict = "ok" if crowd["ratio"] <= CONCURRENCY_TARGET else "OVER TARGET"
-        if name == "bare_bolt_floor":  # what this machine allows a Bolt app doing the same job
+        if name in floors:  # what this machine allows a Bolt app doing the same job
             print(
-                f"{CONVERSATIONS} at once, bare Bolt app + openai SDK + same model (the floor): "
+                f"{CONVERSATIONS} at once, {floors[name]}: "
                 f"{crowd['wall_s']:.3f} s wall, ratio {crowd['ratio']:.2f}; slowest answer "
                 f"{crowd['slowest_answer_s']:.3f} s, median {crowd['median_answer_s']:.3f} s; "
                 f"{crowd['replies']} replies"
             )
             used = ", ".join(f"{n} {seconds:.2f}" for n, seconds in crowd["cpu_s"].items())
             print(f"  CPU seconds meanwhile: {used}")
+            sync_floor = figures["bare_bolt_floor"]["wall_s"]
+            if name == "bare_async_bolt_floor":
+                print(f"  wall / the bare (sync) Bolt floor's: {crowd['wall_s'] / sync_floor:.2f}")
             continue
         floor = figures.get("bare_bolt_floor", {}).get("wall_s")
+        async_floor = figures.get("bare_async_bolt_floor", {}).get("wall_s")
         print(
             f"{CONVERSATIONS} at once, {MODEL_LATENCY_S:.0f} s model, {name}: "
             f"{crowd['wall_s']:.3f} s wall, ratio {crowd['ratio']:.2f} "
@@ -679,6 +766,8 @@ def main() -> None:
         print(f"  CPU seconds meanwhile: {used}")
         if floor:
             print(f"  wall / the bare Bolt floor's: {crowd['wall_s'] / floor:.2f}")
+        if async_floor:
+            print(f"  wall / the bare async Bolt floor's: {crowd['wall_s'] / async_floor:.2f}")
 
 
 if __name__ == "__main__":
