@@ -16,7 +16,6 @@ from bot.blocks.correction import CorrectionTarget, correction_modal, not_correc
 from bot.deps import Deps
 from bot.membership import is_member
 from curation.errors import NotFoundError
-from curation.models import ExchangeStatus
 from curation.tokens import count_text, get_encoding
 
 log = logging.getLogger("tuneloop.bot.corrections")
@@ -45,7 +44,7 @@ def open_correction(
         exchange = deps.store.capture.exchange(exchange_id)
     except NotFoundError:
         exchange = None
-    if exchange is None or exchange.status is not ExchangeStatus.ANSWERED or not exchange.reply:
+    if exchange is None or not exchange.status.has_reply or not exchange.reply:
         view = not_correctable_modal("That answer can't be corrected: it has no recorded reply.")
     elif not is_member(client, exchange.channel_id, user):
         view = not_correctable_modal(NOT_IN_CONVERSATION)

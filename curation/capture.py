@@ -256,9 +256,25 @@ class Capture:
                 )
             return existing, False
 
-    def complete_exchange(self, exchange_id: int, answer: Answer) -> bool:
+    def complete_exchange(
+        self,
+        exchange_id: int,
+        answer: Answer,
+        *,
+        delivering: bool = False,
+        message_ts: Sequence[str] = (),
+    ) -> bool:
         """Store the reply of a claimed exchange. False (and nothing stored) when its
-        question was deleted meanwhile: the reply must not be shown either."""
+        question was deleted meanwhile: the reply must not be shown either.
+
+        `delivering`: the reply is about to be shown in Slack. It is stored as unsent, still
+        claimed by this replica, until `mark_delivered`: if the process dies in between, the
+        recovery sweep of another replica (or of the next start) delivers it rather than
+        leave it half shown or unseen. `message_ts`: the messages of it Slack shows already
+        (a long streamed reply), which such a delivery rewrites instead of repeating."""
+        values: dict[str, Any] = {}
+        if len(message_ts) > 1:
+            values["reply_message_ts"] = list(message_ts)
         return self._update_live(
             exchange_id,
             reply=clean_for_storage(answer.reply),
@@ -267,9 +283,10 @@ class Capture:
             prompt_tokens=answer.prompt_tokens,
             completion_tokens=answer.completion_tokens,
             latency_ms=answer.latency_ms,
-            status=ExchangeStatus.ANSWERED,
+            status=ExchangeStatus.UNSENT if delivering else ExchangeStatus.ANSWERED,
             error=None,
             answered_at=utcnow(),
+            **values,
         )
 
     def fail_exchange(
@@ -317,17 +334,16 @@ class Capture:
         )
 
     def take_unsent(self, exchange_id: int) -> Exchange | None:
-        """Claim an unsent reply for one delivery attempt (it counts as answered from now
-        on, so a click on its controls finds it) and count the attempt; None when it is no
-        longer unsent (delivered, deleted) or no longer this replica's (taken over by
-        another: the claim fences it, as `Claims.take_over` does). A delivery that fails
-        calls `mark_unsent` again."""
+        """Count one delivery attempt of an unsent reply this replica holds, and return it;
+        None when it is no longer unsent (delivered, deleted) or no longer this replica's
+        (taken over by another: the claim fences it, as `Claims.take_over` does). It stays
+        unsent until `mark_delivered` (a click on its controls finds it all the same), so a
+        process that dies during the attempt leaves it to the recovery sweep; a delivery
+        that fails calls `mark_unsent` again."""
         with self._db.statements() as connection:
             taken = connection.execute(
                 self._held_unsent(exchange_id).values(
-                    status=ExchangeStatus.ANSWERED,
-                    error=None,
-                    delivery_attempts=_EXCHANGES.c.delivery_attempts + 1,
+                    error=None, delivery_attempts=_EXCHANGES.c.delivery_attempts + 1
                 )
             ).rowcount
         return self.exchange(exchange_id) if taken == 1 else None
@@ -345,17 +361,24 @@ class Capture:
             ).rowcount
         return changed == 1
 
-    def record_delivery(
-        self, exchange_id: int, reply_ts: str, message_ts: Sequence[str] = ()
-    ) -> None:
-        """A kept reply reached Slack at last: remember its messages (`set_reply_ts`); the
-        notice left meanwhile is gone."""
-        self._update(
-            exchange_id,
-            reply_ts=reply_ts,
-            reply_message_ts=list(message_ts) if len(message_ts) > 1 else None,
-            notice_ts=None,
-        )
+    def mark_delivered(
+        self, exchange_id: int, reply_ts: str | None, message_ts: Sequence[str] = ()
+    ) -> bool:
+        """An unsent reply this replica holds is shown whole in Slack: it is answered, with
+        the ts of the message that carries its controls (`reply_ts`, kept as stored when
+        None) and, for a reply in several messages, every one of them (`message_ts`, oldest
+        first); a notice left meanwhile is gone. False (nothing written) when it was not
+        this replica's to deliver any more (taken over, deleted, given up)."""
+        values: dict[str, Any] = {
+            "status": ExchangeStatus.ANSWERED,
+            "reply_message_ts": list(message_ts) if len(message_ts) > 1 else None,
+            "notice_ts": None,
+        }
+        if reply_ts is not None:
+            values["reply_ts"] = reply_ts
+        with self._db.statements() as connection:
+            changed = connection.execute(self._held_unsent(exchange_id).values(**values)).rowcount
+        return changed == 1
 
     def _update_live(self, exchange_id: int, **values: Any) -> bool:
         """`_update`, unless the question is deleted: then False and nothing written."""
@@ -451,7 +474,7 @@ class Capture:
         """
         with self._db.session() as session:
             exchange = self._get(session, exchange_id)
-            if exchange.status is not ExchangeStatus.ANSWERED:
+            if not exchange.status.has_reply:
                 raise ValidationError(f"exchange {exchange_id} has no reply to give feedback on")
             feedback = Feedback(exchange_id=exchange_id, user_id=user_id, kind=kind)
             refusal = _insert_unique(session, feedback)

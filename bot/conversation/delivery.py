@@ -261,10 +261,18 @@ class SlackReplySink:
 
     def adopt(self, message_ts: Sequence[str]) -> None:
         """Show the reply in these messages, posted for it by an earlier attempt (oldest
-        first), rewriting them, rather than post it again below them. Before any `write`."""
+        first), rewriting them, rather than post it again below them. Before any `write`.
+
+        A stream the earlier attempt left open (its process died mid-reply) is stopped
+        first, so the message can be rewritten; one that is stopped already is left be."""
         if message_ts:
             self._streaming = False  # a stopped stream message is rewritten by chat.update
             self._pages, self._shown = list(message_ts), [None] * len(message_ts)
+            try:
+                self._client.chat_stopStream(channel=self._channel, ts=self._pages[-1])
+            except SlackApiError as error:
+                if _error_code(error) != "message_not_in_streaming_state":
+                    log.info("could not stop the earlier stream: %s", _error_code(error))
 
     def give_up(self) -> str | None:
         """After `Undelivered`: clear the status and leave one short notice, each tried once

@@ -286,8 +286,8 @@ class Responder:
             )
             self._deliver_later(later, taken.delivery_attempts)
             return Outcome.UNSENT
-        if reply_ts is not None:
-            self._capture.record_delivery(taken.id, reply_ts, sink.message_ts)
+        if not self._capture.mark_delivered(taken.id, reply_ts, sink.message_ts):
+            log.info("exchange %s was no longer this replica's to deliver", taken.id)
         if taken.notice_ts is not None:
             try:
                 later.client.chat_delete(channel=later.channel, ts=taken.notice_ts)

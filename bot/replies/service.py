@@ -5,9 +5,12 @@ Secrets in the thread are redacted before the prompt is stored or sent to the mo
 
 Order matters. The exchange is claimed before the model is called, so a retried or duplicated
 delivery of the same message is refused by the store's unique constraints and never answered
-twice. The reply is recorded before its feedback controls appear, so a click always finds an
-answered exchange. A model failure is recorded (the question is kept) and apologised for.
-Slack's status call runs beside the model call (the sink decides how), not before it.
+twice. The reply is recorded before its feedback controls appear, so a click always finds it;
+it is recorded as unsent (still claimed) until Slack shows it whole, and answered then, so a
+process that dies between the two leaves it to another replica's recovery sweep, which shows
+it, instead of a reply half shown or never seen. A model failure is recorded (the question is
+kept) and apologised for. Slack's status call runs beside the model call (the sink decides
+how), not before it.
 """
 
 from __future__ import annotations
@@ -192,7 +195,14 @@ class ReplyService:
             latency_ms=latency_ms,
         )
         try:
-            if not self._stored(self._capture.complete_exchange, exchange_id, answer):
+            stored = self._stored(
+                self._capture.complete_exchange,
+                exchange_id,
+                answer,
+                delivering=True,
+                message_ts=sink.message_ts,
+            )
+            if not stored:
                 return self._withdraw(sink, exchange_id)  # deleted meanwhile (another replica)
         except StoreUnavailable as error:
             # The reply is shown already; close it rather than leave it half-streamed.
@@ -210,10 +220,17 @@ class ReplyService:
                 notice_ts=notice_ts,
             )
             return Outcome.UNSENT
-        if reply_ts is not None and reply_ts != answer.reply_ts:
-            # Reactions find it by the message with the controls; a deletion takes back all
-            # of a reply's messages (a new write only where there are several: the ts moved).
-            self._stored(self._capture.set_reply_ts, exchange_id, reply_ts, sink.message_ts)
+        # Shown whole: answered, with the message that carries the controls (reactions find
+        # it by that) and every message of a reply in several (a deletion takes all back).
+        try:
+            delivered = self._stored(
+                self._capture.mark_delivered, exchange_id, reply_ts, sink.message_ts
+            )
+        except StoreUnavailable as error:
+            log.error("could not record the delivery of exchange %s: %s", exchange_id, error)
+        else:
+            if not delivered:
+                log.info("exchange %s was no longer this replica's to deliver", exchange_id)
         if withdrawn.is_set():  # deleted while the controls went up
             return self._withdraw(sink, exchange_id)
         return Outcome.ANSWERED

@@ -1,7 +1,8 @@
 """An answer Slack would not take outlives its process (issue 12, point 2): after a restart a
 new replica's sweep delivers it, once, fenced like any claim (two replicas sweeping deliver
 it once), and gives it up with one log line, and a note in the thread, when it is too old or
-its later deliveries are spent. Through the real Bolt app and the local workspace; waits are
+its later deliveries are spent. So does an answer whose process died while showing it: stored,
+not yet shown whole. Through the real Bolt app and the local workspace; waits are
 recorded, not slept, and the "restarted" replica's clock runs minutes ahead of the first's."""
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from typing import Any
 import pytest
 
 from bot import BotConfig
-from bot.conversation.delivery import GAVE_UP_NOTICE, UNDELIVERED_NOTICE, DeliveryOptions
+from bot.conversation.delivery import (
+    GAVE_UP_NOTICE,
+    UNDELIVERED_NOTICE,
+    DeliveryOptions,
+    SlackReplySink,
+)
 from bot.conversation.recovery import Recovery
 from bot.replies import Outcome
 from curation.claims import ClaimRules, Replicas
-from curation.models import ExchangeStatus
+from curation.models import ExchangeStatus, FeedbackKind
 from curation.models.base import utcnow
 from curation.store import Store
 from tests.bot.conftest import Bot
@@ -236,3 +242,64 @@ def test_a_long_answer_cut_short_by_slack_is_finished_in_its_own_messages(
     assert exchange.status is ExchangeStatus.ANSWERED
     assert exchange.reply_message_ts == [first["ts"], last["ts"]]
     assert exchange.reply_ts == last["ts"] and exchange.notice_ts is None
+
+
+class _Died(BaseException):
+    """The process ends here: nothing after it runs (no error path, no log line)."""
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["posted", "streamed"])
+def test_an_answer_whose_process_died_while_showing_it_is_shown_by_the_sweep(
+    make_bot: Callable[..., Bot],
+    scripted: ScriptedModel,
+    monkeypatch: pytest.MonkeyPatch,
+    streaming: bool,
+) -> None:
+    """The answer is stored; then, before Slack shows it whole, the process dies (killed, out
+    of memory). A replica started later finds it unsent and shows it: in the message already
+    streamed, if any (no copy under it), with its controls; the model is not asked again."""
+    scripted.reply = (ANSWER + "\n\n") * 12 if streaming else ANSWER
+    config = BotConfig(
+        streaming=streaming, delivery=DeliveryOptions(sleep=lambda _: None, status_delay_s=0)
+    )
+    first = make_bot(openai_client=scripted.client(), config=config)
+
+    def dies(self: SlackReplySink, exchange_id: int, notes: Any = ()) -> str | None:
+        raise _Died
+
+    monkeypatch.setattr(SlackReplySink, "finish", dies)
+    said = first.ask("How do I book leave?")
+    first.settle()
+    [exchange] = first.exchanges()
+    assert exchange.status is ExchangeStatus.UNSENT and exchange.reply == scripted.reply
+    shown = first.ws.bot_replies(said.channel, said.ts, finished=False)
+    assert len(shown) == (1 if streaming else 0)  # the stream's message, left open
+    monkeypatch.undo()
+
+    _, recovery = _replica(first, make_bot, scripted, name="host-b", later_by=timedelta(minutes=5))
+    assert _outcomes(recovery.tick()) == [Outcome.ANSWERED]
+
+    [reply] = first.ws.bot_replies(said.channel, said.ts)
+    if streaming:
+        assert reply["ts"] == shown[0]["ts"]  # rewritten in place
+    text = "".join(b["text"] for b in reply["blocks"] if b["type"] == "markdown")
+    assert text.strip() == scripted.reply.strip()
+    assert reply["blocks"][-1]["type"] == "actions"  # with its controls
+    [exchange] = first.exchanges()
+    assert exchange.status is ExchangeStatus.ANSWERED and exchange.reply_ts == reply["ts"]
+    assert exchange.claimed_by == "host-b:2:0000beef"
+    assert len(scripted.requests) == 1  # the model was not asked again
+    assert _outcomes(recovery.tick()) == []
+
+
+def test_a_click_while_the_answer_is_being_shown_is_taken(
+    make_bot: Callable[..., Bot], scripted: ScriptedModel
+) -> None:
+    """Between storing the answer and recording it shown, the exchange is unsent; feedback
+    on it (a click on controls just drawn, a reaction) is taken all the same."""
+    first, _ = _left_unsent(make_bot, scripted)
+    [exchange] = first.exchanges()
+    _, item, created = first.store.capture.add_feedback(
+        exchange.id, "UALICE", FeedbackKind.THUMBS_DOWN
+    )
+    assert created and item is not None

@@ -10,7 +10,7 @@ from slack_bolt import App
 
 from bot.deps import Deps
 from curation.errors import CurationError
-from curation.models import ExchangeStatus, FeedbackKind
+from curation.models import FeedbackKind
 
 log = logging.getLogger("tuneloop.bot.reactions")
 
@@ -33,7 +33,7 @@ def reaction_listener(deps: Deps) -> Callable[..., None]:
         if kind is None or item.get("type") != "message":
             return
         exchange = deps.store.capture.exchange_by_reply(item["channel"], item["ts"])
-        if exchange is None or exchange.status is not ExchangeStatus.ANSWERED:
+        if exchange is None or not exchange.status.has_reply:
             return
         try:
             deps.store.capture.add_feedback(exchange.id, event["user"], kind)
