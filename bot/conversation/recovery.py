@@ -7,9 +7,10 @@ replica wins each) and answers it in its thread from the stored prompt, on the r
 A question older than `answer_within` gets an apology instead: an answer an hour late to a
 question the person may have solved or asked again would only confuse.
 
-The same sweep finds unsent exchanges (the reply is stored, Slack would not take it) whose
-replica died with their later deliveries still scheduled: it takes each over (fenced like a
-pending claim: one replica wins) and delivers the kept reply, once. One older than
+The same sweep finds unsent exchanges (the reply is stored, not yet shown whole: Slack would
+not take it, or the replica died while showing it) whose replica died with them undelivered:
+it takes each over (fenced like a pending claim: one replica wins) and delivers the kept
+reply, once. One older than
 `answer_within`, or whose later deliveries (`DeliveryOptions.redeliver_after_s`, counted in
 the store) are spent, is given up with one log line and the thread's notice says so.
 """
