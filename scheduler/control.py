@@ -29,6 +29,23 @@ from scheduler.training.model_info import shutdown_date
 log = logging.getLogger(__name__)
 
 
+def nothing_new(runner: CycleRunner) -> bool:
+    """No run is open and no approved example is new since the last trained run: a run
+    started now would train the same data again (and, on a hosted provider, pay for it)."""
+    return runner.open_cycle() is None and runner.new_examples() == 0
+
+
+def nothing_new_to_train(min_new_examples: int, force: str) -> str:
+    """Why a retraining run asked for by hand is not started (`nothing_new`); `force`: how
+    the asker starts one anyway (`retrain --force` in Slack, `--now --force` on the command
+    line)."""
+    return (
+        "Nothing new to train on: no approved examples since the last run, so a run would "
+        "train the same model again (the scheduler starts one at "
+        f"{min_new_examples}). `{force}` starts one anyway."
+    )
+
+
 class RetrainingService:
     def __init__(
         self,
@@ -69,15 +86,8 @@ class RetrainingService:
         but not when no approved example is new since the last trained run, unless `force`:
         it would train the same model again (the scheduler's trigger waits for new examples
         too). Returns the sentence to show; a run already open is named, never doubled."""
-        if not force and self._runner.open_cycle() is None:
-            new = self._runner.new_examples()
-            if new == 0:
-                return (
-                    "Nothing new to train on: no approved examples since the last run, so a "
-                    "run would train the same model again (the scheduler starts one at "
-                    f"{self._runner.config.min_new_examples}). `retrain --force` starts one "
-                    "anyway."
-                )
+        if not force and nothing_new(self._runner):
+            return nothing_new_to_train(self._runner.config.min_new_examples, "retrain --force")
         report = self._runner.begin(force=True, trigger="request", requested_by=actor)
         if not report.started:
             return (

@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from curation.db import Database
 from curation.models import Split
+from scheduler.records import RetrainCycle
 from tests.conftest import Travel
 from tests.scheduler.conftest import E2E_BASE_MODEL as BASE_MODEL
 from tests.scheduler.conftest import FAQ
@@ -120,6 +122,22 @@ def test_a_refused_run_exits_non_zero(env: str, db: Database, monkeypatch) -> No
     monkeypatch.setenv("TUNELOOP_BUDGET_PER_RUN_USD", "0")
     code, out = run("retrain", "--now")
     assert code == 1 and "over budget" in out
+
+
+def test_retrain_now_with_nothing_new_says_so_unless_forced(env: str, db: Database) -> None:
+    """A second `retrain --now` on the same examples would train (and, on a hosted provider,
+    pay for) the same model again: refused as Slack's `/tuneloop retrain` refuses it."""
+    seed(db)
+    assert run("retrain", "--now", "--wait", "--poll-seconds", "0")[0] == 0
+    code, out = run("retrain", "--now", "--wait", "--poll-seconds", "0")
+    assert code == 1 and "Nothing new to train on" in out
+    assert "`tuneloop retrain --now --force` starts one anyway" in out
+    with db.read_session() as session:
+        assert session.scalar(select(func.count()).select_from(RetrainCycle)) == 1
+    code, out = run("retrain", "--now", "--force", "--wait", "--poll-seconds", "0")
+    assert code == 0, out
+    with db.read_session() as session:
+        assert session.scalar(select(func.count()).select_from(RetrainCycle)) == 2
 
 
 def test_plain_status_shows_a_run_whose_job_failed(env: str, db: Database) -> None:

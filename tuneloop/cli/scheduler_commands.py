@@ -82,6 +82,12 @@ def retrain(
     now: bool = typer.Option(
         False, "--now", help="Start a run even below TUNELOOP_MIN_NEW_EXAMPLES (never a second)."
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="With --now: start a run even when no approved example is new since the last "
+        "one (it trains the same data again, and a hosted provider charges for it).",
+    ),
     wait: bool = typer.Option(False, "--wait", help="Return only when the run has decided."),
     poll_seconds: float = typer.Option(
         5.0, "--poll-seconds", min=0.0, help="With --wait: seconds between looks at the job."
@@ -89,9 +95,11 @@ def retrain(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Resume the open retraining run, or start one when enough examples arrived (--now: at
-    once). If `tuneloop scheduler` is running, it does the work and this command follows it.
+    once; not when nothing approved is new since the last run, unless --force). If
+    `tuneloop scheduler` is running, it does the work and this command follows it.
     With --wait it shows the stage, the job's progress and the evaluation's as they go (live
     on a terminal, a line each otherwise), then the gate's decision and its reason."""
+    from scheduler.control import nothing_new, nothing_new_to_train
     from scheduler.cycle.status import cycle_decision, evaluation_progress
     from scheduler.service import retrain_by_hand
     from tuneloop.cli.progress import progress_display
@@ -125,6 +133,8 @@ def retrain(
                     watch.evaluated(evaluation["answered"], evaluation["planned"])
 
         runner = build_cycle_runner(settings, db, on_evaluated=watch.on_stored if watch else None)
+        if now and not force and nothing_new(runner):
+            fail(nothing_new_to_train(settings.min_new_examples, "tuneloop retrain --now --force"))
         with watch or nullcontext():
             report = retrain_by_hand(
                 runner,
