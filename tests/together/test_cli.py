@@ -54,7 +54,12 @@ def env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> s
 
 def test_retrain_now_wait_trains_serves_evaluates_and_decides(env: str, db: Database) -> None:
     seed(db)
-    code, out = run("retrain", "--now", "--wait", "--json", "--poll-seconds", "0")
+    result = runner.invoke(app, ["retrain", "--now", "--wait", "--json", "--poll-seconds", "0"])
+    code, out = result.exit_code, result.stdout
+    # No TOGETHER_API_KEY: the stand-in's figures and "cost" must not pass for Together's.
+    assert "local Together stand-in (TUNELOOP_TRAINER=together, no TOGETHER_API_KEY)" in (
+        result.stderr
+    )
     assert code == 0, out
     report = json.loads(out)
     assert report["outcome"] == "promoted", report

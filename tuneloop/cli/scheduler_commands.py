@@ -107,9 +107,12 @@ def retrain(
     from tuneloop.wiring import build_cycle_runner, open_database, scheduler_lease
 
     settings = load_settings()
-    if settings.trainer == "openai" and not settings.provider and not settings.openai_api_key:
-        # An openai team folder without a key trains on the offline stand-in: say so before
-        # its figures (and its stand-in "cost") are mistaken for OpenAI's.
+    if not settings.provider and (
+        (settings.trainer == "openai" and not settings.openai_api_key)
+        or (settings.trainer == "together" and not settings.together_api_key)
+    ):
+        # A team folder without its provider's key trains on the offline stand-in: say so
+        # before its figures (and its stand-in "cost") are mistaken for the provider's.
         from tuneloop.provider import describe_provider
 
         warn(describe_provider(settings))
