@@ -20,6 +20,18 @@ def normalise_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
+def question_key(messages: Iterable[Mapping[str, Any]]) -> str:
+    """What a conversation asks, whoever answers it and under whatever system prompt: its user
+    turns, normalised (`normalise_text`), case folded and without closing punctuation, so "How
+    do I reset my password?" and "how do I reset my password " ask one thing."""
+    asked = [
+        normalise_text(message_text(m.get("content"))).casefold().rstrip("?!.")
+        for m in messages
+        if m.get("role") == "user"
+    ]
+    return _sha256_json(["question", [" ".join(text.split()) for text in asked]])
+
+
 def exact_text(text: str) -> str:
     """NFC, line ends as "\n", trimmed at both ends, and nothing else: whitespace inside a
     text is content (the indentation of YAML or Python, the spaces in a code block), so a

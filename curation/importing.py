@@ -7,9 +7,9 @@ integer) groups a conversation's lines on one side of the train/eval split. A fi
 whole before anything from it is stored: one bad line (reported with file, line number and rule)
 and nothing from that file is imported. Re-importing is a no-op, since examples are
 de-duplicated by content; a line identical to an example across the golden/training divide, or
-asking exactly what one there asks, is refused, each such line named. Files are UTF-8, with or
-without a byte order mark; OpenAI's old prompt/completion lines are refused with one problem
-that shows how to convert them.
+asking what one there asks (`question_key`), is refused, each such line named. Files are
+UTF-8, with or without a byte order mark; OpenAI's old prompt/completion lines are refused with
+one problem that shows how to convert them.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from curation.examples import (
     stored_content_hash,
     validate_new_example,
 )
-from curation.fingerprints import prompt_hash
+from curation.fingerprints import prompt_hash, question_key
 from curation.models import Example, ExampleSource, Split
 from curation.personal_data import PersonalDataPolicy
 from curation.token_limit import TokenLimit
@@ -394,7 +394,7 @@ def store_examples(
     """Store parsed examples in one transaction (all or nothing).
 
     An example identical to a stored one on the other side of the golden/training divide
-    (the golden set is never trained on), or one that asks exactly what a stored one there
+    (the golden set is never trained on), or one that asks what a stored one there
     asks with another answer, refuses the whole file with ValidationError, which names every
     such line (`FILE:LINE: golden_overlap: ...`, `golden_prompt_overlap`) and, from
     `elsewhere` (content hash to `FILE:LINE`, say the other seeds file's
@@ -402,6 +402,8 @@ def store_examples(
     report = ImportReport(path=str(path), context_turns=parsed.context_turns)
     with db.session() as session:
         overlaps: list[str] = []
+        golden_questions: dict[str, Example] | None = None
+        new_golden: dict[str, str] = {}
         for index, new in enumerate(parsed.examples):
             example, created = insert_example(
                 session, new, approved_by=approved_by, eval_fraction=eval_fraction
@@ -409,37 +411,58 @@ def store_examples(
             where = parsed.where(path, index)
             if not created and example.golden != new.golden:
                 overlaps.append(_overlap(where, example, elsewhere or {}, same=True))
-            elif created and (clash := _prompt_clash(session, example)) is not None:
-                overlaps.append(_overlap(where, clash, elsewhere or {}, same=False))
+            elif created and example.golden:
+                new_golden.setdefault(question_key(example.messages), where)
+            elif created and example.split == Split.TRAIN:
+                if golden_questions is None:
+                    golden_questions = _golden_questions(session)
+                clash = golden_questions.get(question_key(example.messages))
+                if clash is not None:
+                    overlaps.append(_overlap(where, clash, elsewhere or {}, same=False))
             report.added += created
             report.already_present += not created
             report.example_ids.append(example.id)
+        for where, clash in _trained_on(session, new_golden) if new_golden else ():
+            overlaps.append(_overlap(where, clash, elsewhere or {}, same=False))
         if overlaps:  # raised inside the transaction: nothing from this file is stored
             raise ValidationError(f"{path}: nothing imported from this file", overlaps)
     return report
 
 
-def _prompt_clash(session: Session, example: Example) -> Example | None:
-    """A stored example that asks exactly what `example` asks (the same prompt) from the other
-    side of the golden/training divide: a golden item whose question is trained on is no
-    longer a measure of anything but memory."""
-    if example.golden:
-        other = (Example.split == Split.TRAIN, Example.golden.is_(False))
-    elif example.split == Split.TRAIN:
-        other = (Example.golden.is_(True),)
-    else:
-        return None
-    return session.scalar(
+def _golden_questions(session: Session) -> dict[str, Example]:
+    """Every golden item in use, by what it asks (`question_key`): a small set."""
+    golden = session.scalars(
+        select(Example)
+        .where(Example.golden.is_(True), Example.retired_at.is_(None))
+        .order_by(Example.id)
+    )
+    questions: dict[str, Example] = {}
+    for example in golden:
+        questions.setdefault(question_key(example.messages), example)
+    return questions
+
+
+def _trained_on(session: Session, asked: Mapping[str, str]) -> Iterator[tuple[str, Example]]:
+    """(where, stored training example) for each of `asked` (question key to the new golden
+    line's `FILE:LINE`) that a training example in use asks too: one pass over the training
+    examples, read in batches."""
+    wanted = dict(asked)
+    training = (
         select(Example)
         .where(
-            Example.prompt_hash == example.prompt_hash,
+            Example.split == Split.TRAIN,
+            Example.golden.is_(False),
             Example.retired_at.is_(None),
-            Example.id != example.id,
-            *other,
         )
         .order_by(Example.id)
-        .limit(1)
+        .execution_options(yield_per=1000)
     )
+    for example in session.scalars(training):
+        where = wanted.pop(question_key(example.messages), None)
+        if where is not None:
+            yield where, example
+            if not wanted:
+                return
 
 
 def _overlap(where: str, stored: Example, elsewhere: Mapping[str, str], *, same: bool) -> str:
@@ -454,10 +477,10 @@ def _overlap(where: str, stored: Example, elsewhere: Mapping[str, str], *, same:
             "the two; remove it from the other file"
         )
     return (
-        f"{where}: golden_prompt_overlap: asks exactly what stored {side} example {stored.id}"
-        f"{origin} asks, with another answer: a golden question that is trained on measures "
-        "memory, not the model; keep the question in one file (and if this answer is the "
-        "right one, put it in golden.jsonl)"
+        f"{where}: golden_prompt_overlap: asks what stored {side} example {stored.id}"
+        f"{origin} asks (case, spacing and closing punctuation aside), with another answer: a "
+        "golden question that is trained on measures memory, not the model; keep the "
+        "question in one file (and if this answer is the right one, put it in golden.jsonl)"
     )
 
 

@@ -185,6 +185,8 @@ def test_a_golden_question_with_another_answer_is_named_from_either_side(
     golden = (seeds / "golden.jsonl").read_text(encoding="utf-8").splitlines()
     asked = json.loads(golden[2])
     asked["messages"][-1]["content"] = "A different answer to the golden question."
+    [user] = [m for m in asked["messages"] if m["role"] == "user"]
+    user["content"] = user["content"].upper()  # case is no disguise
     _write_lines(seeds / "train.jsonl", [*train, json.dumps(asked)])
     train_report, golden_report = import_seeds(db, seeds, eval_fraction=0.2)
     # Training is stored first: the golden file is the one refused, naming the training line.
@@ -200,6 +202,9 @@ def test_a_bulk_import_that_asks_a_golden_question_is_refused(db, tmp_path: Path
     golden = (SEEDS_DIR / "golden.jsonl").read_text(encoding="utf-8").splitlines()
     asked = json.loads(golden[5])
     asked["messages"][-1]["content"] = "Another answer to a golden question."
+    # The same question, as people retype it: other case, spacing and closing punctuation.
+    [user] = [m for m in asked["messages"] if m["role"] == "user"]
+    user["content"] = "  " + user["content"].lower().rstrip("?") + " ?? "
     bulk = tmp_path / "bulk.jsonl"
     _write_lines(bulk, [_chat_line("Something nobody asked?", "A new answer."), json.dumps(asked)])
     prompt = (SEEDS_DIR / "system_prompt.md").read_text(encoding="utf-8").strip()
@@ -207,7 +212,7 @@ def test_a_bulk_import_that_asks_a_golden_question_is_refused(db, tmp_path: Path
     with pytest.raises(ValidationError, match="nothing imported") as info:
         import_chat_file(db, bulk, system_prompt=prompt, eval_fraction=0.0)
     [problem] = info.value.problems
-    assert problem.startswith(f"{bulk}:2: golden_prompt_overlap: asks exactly what stored golden")
+    assert problem.startswith(f"{bulk}:2: golden_prompt_overlap: asks what stored golden")
     assert _count(db) == before
     # Without that line, the file is imported.
     _write_lines(bulk, [_chat_line("Something nobody asked?", "A new answer.")])
