@@ -14,6 +14,7 @@ one problem that shows how to convert them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from curation.examples import (
 from curation.fingerprints import prompt_hash, question_key
 from curation.models import Example, ExampleSource, Split
 from curation.personal_data import PersonalDataPolicy
+from curation.scrub import has_secret
 from curation.token_limit import TokenLimit
 from curation.training_line import TrainingLine
 
@@ -299,8 +301,16 @@ def personal_data_problems(
 
 
 def _thread_key(source: ExampleSource, thread: Any, parts: TrainingLine) -> str:
+    """The line's conversation: its `thread_id`, else its last prompt turn. A `thread_id`
+    holding a secret is kept as a digest of itself: lines that share it still share a thread
+    (and a side of the split), and the secret is not stored."""
     if thread is not None:
-        return f"{source.value}:{thread}"
+        text = str(thread)
+        if has_secret(text):
+            text = (
+                "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+            )
+        return f"{source.value}:{text}"
     return f"{source.value}:{prompt_hash(parts.prompt[-1:])[:24]}"
 
 

@@ -341,3 +341,25 @@ def test_personal_data_in_a_golden_reply_is_not_called_trained(tmp_path: Path) -
     assert "trained" not in problem
     [problem] = _problems(path, checks=checks)
     assert "in a trained reply" in problem
+
+
+def test_a_secret_in_a_thread_id_is_not_stored_and_still_groups_the_thread(
+    db, tmp_path: Path
+) -> None:
+    from tests.secret_cases import stored_text
+
+    thread = "deploy token glpat-AbCdEfGhIjKlMnOpQrSt"
+    lines = [
+        json.dumps(
+            {**json.loads(_chat_line(f"Question {n}?", f"Answer {n}.")), "thread_id": thread}
+        )
+        for n in range(2)
+    ]
+    path = tmp_path / "threads.jsonl"
+    _write_lines(path, lines)
+    report = import_chat_file(db, path, system_prompt=None, eval_fraction=0.5)
+    assert report.added == 2
+    assert "glpat-AbCdEfGhIjKlMnOpQrSt" not in stored_text(db)
+    with db.read_session() as session:
+        keys = set(session.scalars(select(Example.thread_key)))
+    assert len(keys) == 1 and next(iter(keys)).startswith("import:sha256:")
