@@ -23,6 +23,7 @@ from curation.claims import ClaimRules, Claims
 from curation.correction_limits import CorrectionLimits, check_correction_limits
 from curation.db import Database, upsert_insert
 from curation.errors import NotFoundError, ValidationError
+from curation.fingerprints import exact_text
 from curation.models import (
     Correction,
     Exchange,
@@ -507,12 +508,13 @@ class Capture:
         view id, say) a repeated submission returns the first correction. Raises
         RateLimitedError past the correction limits (a repeat is never counted again).
         """
-        cleaned = text.strip() if isinstance(text, str) else ""
+        # Trimmed as the store compares texts: the first line's indentation is content.
+        cleaned = exact_text(text) if isinstance(text, str) else ""
         if not cleaned:
             raise ValidationError("the correction is empty", [f"exchange {exchange_id}: text"])
         with self._db.session() as session:
             exchange = self._get(session, exchange_id)
-            if exchange.reply is not None and cleaned == exchange.reply.strip():
+            if exchange.reply is not None and cleaned == exact_text(exchange.reply):
                 raise ValidationError(
                     "the correction is the same as the bot's reply",
                     [f"exchange {exchange_id}: text"],

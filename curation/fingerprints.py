@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -13,6 +14,7 @@ from curation.models.example import Split
 from curation.training_line import canonical
 
 _SPLIT_BUCKETS = 10_000
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t\f\v]*\n)+")
 
 
 def normalise_text(text: str) -> str:
@@ -33,10 +35,14 @@ def question_key(messages: Iterable[Mapping[str, Any]]) -> str:
 
 
 def exact_text(text: str) -> str:
-    """NFC, line ends as "\n", trimmed at both ends, and nothing else: whitespace inside a
-    text is content (the indentation of YAML or Python, the spaces in a code block), so a
-    correction that only fixes it is a new answer, not a duplicate."""
-    return unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
+    """NFC, line ends as "\n", blank lines before the text and whitespace after it dropped,
+    and nothing else: whitespace inside a text is content (the indentation of YAML or Python,
+    the spaces in a code block, the first line's indentation against the next ones'), so a
+    correction that only fixes it is a new answer, not a duplicate. A one-line text is trimmed
+    at both ends: its indentation is against nothing."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n"))
+    text = _LEADING_BLANK_LINES.sub("", text).rstrip()
+    return text if "\n" in text else text.lstrip()
 
 
 def _normalised_messages(messages: Iterable[Mapping[str, Any]]) -> list[list[str]]:

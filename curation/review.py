@@ -24,6 +24,7 @@ from curation.errors import (
     ValidationError,
 )
 from curation.examples import NewExample, insert_example
+from curation.fingerprints import exact_text
 from curation.models import (
     Correction,
     ExampleSource,
@@ -265,7 +266,7 @@ class Review:
 
     @staticmethod
     def _reviewer_correction(session: Session, item: ReviewItem, reviewer: str, text: str) -> int:
-        cleaned = text.strip()
+        cleaned = exact_text(text)  # the first line's indentation is content
         if not cleaned:
             raise ValidationError("the edited reply is empty", [f"review item {item.id}: text"])
         correction = Correction(

@@ -137,7 +137,25 @@ def test_corrections_are_append_only_and_idempotent_by_key(store) -> None:
     assert store.capture.exchange(exchange_id).reply == "No idea."
 
 
-@pytest.mark.parametrize("text", ["", "   ", "No idea."])
+@pytest.mark.parametrize(
+    ("reply", "fixed"),
+    [
+        ("return x\n    y = 1", "    return x\n    y = 1"),
+        ("  if x:\nreturn x", "if x:\n    return x"),
+        ("\tkey: v\nother: w", "key: v\nother: w"),
+    ],
+)
+def test_a_correction_that_only_fixes_the_first_lines_indentation_is_kept_whole(
+    store, reply: str, fixed: str
+) -> None:
+    """The first line's indentation is content: neither refused as "the same as the bot's
+    reply" nor stored without it (broken code)."""
+    exchange_id = ask(store, "How do I write it?", reply)
+    correction, _, created = store.capture.add_correction(exchange_id, "U2", fixed + "\n\n")
+    assert created and correction.text == fixed
+
+
+@pytest.mark.parametrize("text", ["", "   ", "No idea.", "  No idea.\n"])
 def test_empty_or_unchanged_corrections_are_refused(store, text) -> None:
     exchange_id = ask(store, "q", "No idea.")
     with pytest.raises(ValidationError):

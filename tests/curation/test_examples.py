@@ -47,6 +47,10 @@ def test_exact_duplicates_are_refused_after_normalisation(db) -> None:
         ("```py\nif x:\nreturn 1\n```", "```py\nif x:\n    return 1\n```"),
         ("Run `make  all`", "Run `make all`"),
         ("a\tb", "a    b"),
+        # The first line's indentation against the next lines' is content too.
+        ("    return x\n  y = 1", "return x\n  y = 1"),
+        ("  host: vpn\nport: 443", "host: vpn\nport: 443"),
+        ("\tif x:\n        return x", "if x:\n        return x"),
     ],
 )
 def test_a_correction_that_only_changes_whitespace_is_a_new_answer(
@@ -57,6 +61,16 @@ def test_a_correction_that_only_changes_whitespace_is_a_new_answer(
         first, _ = insert_example(s, _new(target=before), approved_by="U", eval_fraction=0.2)
         fixed, created = insert_example(s, _new(target=after), approved_by="U", eval_fraction=0.2)
     assert created and fixed.id != first.id and fixed.prompt_hash == first.prompt_hash
+
+
+def test_blank_lines_around_a_text_and_a_single_lines_indentation_are_not_content(db) -> None:
+    with db.session() as s:
+        first, _ = insert_example(s, _new(target="Use Okta."), approved_by="U", eval_fraction=0.2)
+        for same in ("  Use Okta.  ", "\n\nUse Okta.\n\n", "Use Okta.\r\n"):
+            again, created = insert_example(
+                s, _new(target=same), approved_by="U", eval_fraction=0.2
+            )
+            assert not created and again.id == first.id, same
 
 
 def test_invalid_examples_are_refused_with_where_and_why(db) -> None:

@@ -104,3 +104,53 @@ def test_0005_rehashes_stored_examples_and_goes_back(database_url: str) -> None:
         assert conn.execute(text("SELECT content_hash FROM examples")).scalar() == old_hash
     upgrade(engine)
     engine.dispose()
+
+
+def test_0011_rehashes_examples_whose_first_line_is_indented(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An example stored before 0011 (its hash trimmed the first line's indentation) gets the
+    hash the code computes now, so re-importing it is still a no-op; others keep theirs."""
+    import unicodedata
+
+    import curation.fingerprints as fingerprints
+
+    engine = make_engine(database_url)
+    downgrade(engine, "0010")
+    indented = ("def f():\n    return 1", "    return x\n  y = 1")
+    plain = ("Ask IT.", "Use Okta.")
+    with monkeypatch.context() as old:  # the identity before 0011: trimmed at both ends
+        old.setattr(
+            fingerprints,
+            "exact_text",
+            lambda t: unicodedata.normalize("NFC", t.replace("\r\n", "\n")).strip(),
+        )
+        stored = {
+            answer: fingerprints.content_hash([{"role": "user", "content": question}], answer)
+            for question, answer in (indented, plain)
+        }
+    examples = Base.metadata.tables["examples"]
+    with engine.begin() as conn:
+        for (question, answer), key in zip((indented, plain), ("a", "b"), strict=True):
+            conn.execute(
+                examples.insert().values(
+                    messages=[{"role": "user", "content": question}],
+                    target=answer,
+                    source="import",
+                    split="train",
+                    golden=False,
+                    thread_key=key,
+                    content_hash=stored[answer],
+                    prompt_hash="0" * 64,
+                    approved_by="U",
+                )
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        now = dict(conn.execute(text("SELECT target, content_hash FROM examples")).all())
+    for question, answer in (indented, plain):
+        assert now[answer] == fingerprints.content_hash(
+            [{"role": "user", "content": question}], answer
+        )
+    assert now[indented[1]] != stored[indented[1]] and now[plain[1]] == stored[plain[1]]
+    engine.dispose()
