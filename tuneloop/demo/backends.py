@@ -34,13 +34,12 @@ DEMO_BASE_MODEL = "gpt-4.1-nano-2025-04-14"
 #: and 2e-3 let 135M parameters learn the seeds' facts (loss ~0.9; at batch 4, 1e-3 and two
 #: epochs it stayed near 2.5 and the first model was not clearly better than the base: 18 of 30
 #: golden threads, p = 0.18). Later runs continue the promoted adapter (the incremental strategy)
-#: on the new examples with every seed replayed (replay_ratio 2: the demo's ~40 corrections
-#: call for up to 80 of its 72 seeds) at half the rate: with half as many replayed the second
-#: model forgot the golden set (0.458 -> 0.410) and the gate refused it; replaying them all, it
-#: keeps it (0.503 against 0.507), but the gate still finds it not clearly better (12 wins, 19
-#: losses over 51 items: its golden answers change both ways, and only ~7 held-out corrections
-#: can show what it learned). Short replies (generation is the other slow part) with room for
-#: a slow one.
+#: on the new examples with every seed replayed (replay_ratio 2: the demo's ~50 trained
+#: corrections call for up to 100 of its 72 seeds) at half the rate: with half as many replayed
+#: the second model forgot the golden set (0.458 -> 0.410) and the gate refused it. Replaying
+#: them all it keeps it, but its golden answers change both ways (15 wins, 15 losses of 44), so
+#: only the held-out corrections can show what it learned: see "eval_fraction". Short replies
+#: (generation is the other slow part) with room for a slow one.
 LORA_SETTINGS: dict[str, object] = {
     "trainer": "lora",
     "lora_rank": 16,
@@ -55,8 +54,9 @@ LORA_SETTINGS: dict[str, object] = {
     # More of the corrected threads held out than the stand-in demo's 20%: a real model's
     # golden answers change both ways between versions, so the gate needs the held-out
     # corrections (topics taught in other wordings) to outweigh that churn. 30% holds out 18
-    # of the 72 threads, 15 of them topics another thread teaches (20% held out 8; the second
-    # model won 8 of them and the gate found 21 wins, 11 losses: p = 0.055).
+    # of the 72 threads, 15 of them topics another thread teaches; the second model won 14,
+    # lost 1, and the gate promoted it (29 wins, 16 losses: p = 0.036). At 20% it held out 8,
+    # won all 8, and the gate refused it (21 wins, 11 losses: p = 0.055).
     "eval_fraction": 0.3,
     "eval_max_tokens": 64,
     "max_reply_tokens": 64,
