@@ -29,7 +29,6 @@ from curation.chat_format import (
     check_dpo_line,
     check_sft_line,
     check_text,
-    message_text,
 )
 from curation.db import Database
 from curation.errors import ValidationError
@@ -40,6 +39,7 @@ from curation.examples import (
     validate_new_example,
 )
 from curation.fingerprints import prompt_hash, question_key
+from curation.message_texts import message_texts
 from curation.models import Example, ExampleSource, Split
 from curation.personal_data import PersonalDataPolicy
 from curation.scrub import has_secret
@@ -275,28 +275,39 @@ def parse_line(line: Any) -> tuple[TrainingLine | None, list[Problem]]:
 def personal_data_problems(
     parts: TrainingLine, policy: PersonalDataPolicy, *, golden: bool = False
 ) -> list[Problem]:
-    """Personal data in the turns a line trains (its reply, and earlier turns of weight 1),
-    which the allow list does not keep: a person must decide (`keep_personal_data`). A golden
-    line is never trained: its reply is the answer the evaluation expects, and is named so."""
+    """Personal data in what a line trains, which the allow list does not keep: a person must
+    decide (`keep_personal_data`). Trained are the reply, earlier turns of weight 1 and a DPO
+    line's non-preferred output (trained against); each of their texts is read
+    (`message_texts`: content and its parts, refusal, the arguments of tool and function calls).
+    A golden line is never trained: its reply is the answer the evaluation expects, and is
+    named so."""
     reply = (
         "a golden reply (the expected answer, stored and shown in evaluations)"
         if golden
         else "a trained reply"
     )
-    trained = [
-        (index, m)
-        for index, m in enumerate([*parts.prompt, parts.target])
-        if m is parts.target or (m.get("role") == "assistant" and m.get("weight") == 1)
-    ]
+    trained: list[tuple[str, dict[str, Any]]]
+    if parts.rejected is not None:  # a DPO line: `input` is never trained
+        trained = [
+            ("preferred_output[0]", parts.target),
+            ("non_preferred_output[0]", parts.rejected),
+        ]
+    else:
+        trained = [
+            (f"messages[{index}]", m)
+            for index, m in enumerate([*parts.prompt, parts.target])
+            if m is parts.target or (m.get("role") == "assistant" and m.get("weight") == 1)
+        ]
     return [
         Problem(
             "personal_data",
-            f"messages[{index}].content",
+            f"{at}.{where}",
             f"{finding} in {reply}: put a team's public contacts on "
             "TUNELOOP_PII_ALLOW_LIST, remove it, or import with --keep-personal-data",
         )
-        for index, message in trained
-        for finding in policy.find(message_text(message.get("content")))
+        for at, message in trained
+        for where, text in message_texts(message)
+        for finding in policy.find(text)
     ]
 
 

@@ -1,27 +1,33 @@
 """Personal data in training examples: found, redacted where a model only reads it, and never
 rewritten where a model learns to say it.
 
-The policy (the README's "Personal data" paragraph says it for people):
+The policy (the README's "Personal data" paragraph says it for people), for every text of a
+message (`curation.message_texts`: content and its text parts, refusal, the arguments of tool
+and function calls):
 
-- prompts (system, user and tool messages, and earlier assistant turns that are context):
-  personal data is replaced in exports by a marker of its kind (`[EMAIL]`); the model reads
-  these turns but is not trained to write them, so it does not learn to say a marker;
-- trained replies (the approved target, an imported turn of weight 1) are never rewritten: a
-  reply that holds personal data goes to a person, who decides. A reviewer approving it sees
-  what was found and must say `keep_personal_data` (or edit the reply); an import names the line
-  and keeps it only when told `--keep-personal-data`;
+- prompts (system, user and tool messages, and earlier assistant turns that are context, a DPO
+  line's input): personal data is replaced in exports by a marker of its kind (`[EMAIL]`); the
+  model reads these turns but is not trained to write them, so it does not learn to say a
+  marker;
+- trained replies (the approved target, an imported turn of weight 1, both outputs of a DPO
+  line) are never rewritten: a reply that holds personal data goes to a person, who decides. A
+  reviewer approving it sees what was found and must say `keep_personal_data` (or edit the
+  reply); an import names the line and keeps it only when told `--keep-personal-data`;
 - the team's own public contact details (a help-desk address and phone number) go on an allow
   list (`TUNELOOP_PII_ALLOW_LIST`): they are kept everywhere and never need a decision.
 
-What counts: email addresses; phone numbers as Google's libphonenumber (the `phonenumbers`
-package) finds valid ones, national formats read in `phone_regions` (so dates, IP addresses,
-version numbers and ticket numbers are not phones); US social security numbers (dashed, or
-written otherwise where called one: "SSN 123 45 6789"); IBANs that pass
-their mod-97 check; card numbers that pass the Luhn check; IP addresses outside the private,
-loopback, link-local and shared ranges (an office DNS server is infrastructure, a home address
-identifies a person); street addresses (a number, a name and a street word, as "221B Baker
-Street") and UK postcodes. Names of people are not found: that needs a language model (Presidio
-would want a spaCy model downloaded), which an offline install does not have.
+What counts: email addresses, whatever letters they are written in; phone numbers as Google's
+libphonenumber (the `phonenumbers` package) finds valid ones, national formats read in
+`phone_regions` (so dates, IP addresses, version numbers and ticket numbers are not phones); US
+social security numbers (dashed, or in any spacing where called one: "SSN 123 45 6789", "SSN is:
+123456789"); IBANs of a country that uses them, of its length, that pass their mod-97 check;
+card numbers that pass the Luhn check; IP addresses outside the private, loopback, link-local
+and shared ranges (an office DNS server is infrastructure, a home address identifies a person),
+unless a version word comes before ("version 1.0.0.1", "upgrade to 4.2.1.3"); street addresses
+(a number, a name and a street word, as "221B Baker Street" or "42 elm st") and UK postcodes of
+a real postcode area, in upper or lower case. Names of people are not found: that needs a
+language model (Presidio would want a spaCy model downloaded), which an offline install does not
+have.
 """
 
 from __future__ import annotations
@@ -33,38 +39,76 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from curation.personal_data_formats import IBAN_LENGTHS, UK_POSTCODE_AREAS
+
 KINDS = ("email", "phone", "ssn", "iban", "card", "ip_address", "address", "postcode")
 #: The marker each kind becomes in a prompt.
 MARKERS = {kind: f"[{kind.upper()}]" for kind in KINDS}
 
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+#: The whole local part, whatever its letters ("josé.silva@exemplo.pt"), and a domain whose
+#: labels may be non-ASCII too (internationalised addresses, RFC 6531).
+_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@(?:[^\W_][\w-]*\.)+[^\W\d_]{2,}(?![\w-])")
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
 #: An SSN written without dashes ("123 45 6789", "123456789") is an SSN only where it is called
-#: one: nine digits alone are as often a case or order number.
+#: one: nine digits alone are as often a case or order number. Between the name and the number
+#: any spacing and punctuation ("SSN is: 123456789", "SSN - 123 45 6789", "my SSN, 123...").
 _SSN_NAMED = re.compile(
     r"(?i:\b(?:ssn|ss#|social[ -]security(?:[ -](?:number|no\.?|#))?)(?!\w))"
-    r"(?:\s*(?:is|was|:|#|=|number|no\.?)\s*|\s+)"
-    r"(?P<ssn>(?!000|666|9\d\d)\d{3}([ .]?)(?!00)\d{2}\2(?!0000)\d{4})(?![\d-])"
+    r"(?i:[\s:#=,.()\-\u2010-\u2015]|\b(?:is|was|number|no|num)\b){0,12}"
+    r"(?P<ssn>(?!000|666|9\d\d)\d{3}[ .\-]?(?!00)\d{2}[ .\-]?(?!0000)\d{4})(?![\d-])"
 )
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+#: Upper or lower case; a candidate counts when its country uses IBANs, it has that country's
+#: length and it passes mod-97 (`_iban_end`).
+_IBAN = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+#: A dotted quad right after one of these words is a version, not an address ("version
+#: 1.0.0.1", "v1.0.0.1", "upgrade to 4.2.1.3", "Android 10.0.0.1"), and so is one with a
+#: pre-release suffix ("1.0.0.1-beta").
+_VERSION_BEFORE = re.compile(
+    r"(?i)(?:\b(?:versions?|ver|v|releases?|rel|builds?|firmware|fw|patch|kernel|driver|"
+    r"bios|sdk|os|ios|ipados|macos|android|chrome|chromium|firefox|safari|windows)\.?"
+    r"|\b(?:upgrad|updat|downgrad|bump|pinn|roll(?:ed|ing)? back|rollback)"
+    r"(?:e|es|ed|ing)?\s+to)\s*(?:[:=#]\s*|is\s+|was\s+)?v?$"
+)
+_VERSION_AFTER = re.compile(r"(?i)[-+~](?:alpha|beta|rc|dev|pre|preview|snapshot|build)")
+#: Street words a number and a name (each word capitalised: "221B Baker Street") end with;
+#: after such a name in any case only those of `_LOWER_STREET_WORDS` ("42 Elm st", not
+#: "Windows 11 Pro drive").
 _STREET_WORDS = (
     "Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Close|Court|Ct|Place|"
     "Square|Sq|Terrace|Crescent|Gardens|Grove|Row|Walk|Mews|Parade|Hill|Loop|Circle|Cir|"
     "Highway|Hwy|Parkway|Pkwy|Trail|Plaza|Alley|Quay|Wharf"
 )
+#: All in lower case ("42 elm st"), an address needs a street word that is not also an everyday
+#: word ("a 2 minute walk", "a 4 TB drive"), and a name of one or two words that are not small
+#: words ("3 times down the road") or street words ("a 2 way street").
+_LOWER_STREET_WORDS = (
+    "street|st|road|rd|avenue|ave|lane|ln|boulevard|blvd|terrace|crescent|highway|hwy|parkway|pkwy"
+)
+_NOT_NAMES = (
+    "the|a|an|to|of|on|in|at|by|for|from|into|onto|off|up|down|along|across|over|per|with|"
+    "and|or|but|my|your|our|his|her|their|its|this|that|these|those|is|are|was|were|be|"
+    "way|lane|road|street|more|other|each|every|all|some"
+)
 _ADDRESS = re.compile(
-    rf"\b\d{{1,5}}[A-Za-z]?,? (?:[A-Z][A-Za-z'-]+ ){{1,3}}(?:{_STREET_WORDS})\b\.?"
+    rf"\b\d{{1,5}}[A-Za-z]?,? (?:[A-Z][A-Za-z'-]+ ){{1,3}}"
+    rf"(?:{_STREET_WORDS}|{_STREET_WORDS.upper()}|(?i:{_LOWER_STREET_WORDS}))\b\.?"
+    rf"|\b\d{{1,5}}[a-z]?,? (?:(?!(?:{_NOT_NAMES})\b)[a-z][a-z'-]+ ){{1,2}}"
+    rf"(?i:{_LOWER_STREET_WORDS})\b\.?"
     r"|\b(?:Rua|Avenida|Travessa|Largo|Praça) (?:d[aeo]s? )?(?:[A-ZÀ-Ý][\w'-]+ ?){1,4},? \d{1,5}"
 )
-_POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) ?\d[ABD-HJLNP-UW-Z]{2}\b")
-#: What every address and postcode holds (a number then a capitalised word, a capital by a
-#: digit, a Portuguese street word): one scan that spares most texts the two patterns.
-_PLACE_HINT = re.compile(
-    r"\d[A-Za-z]?,? [A-Z]|[A-Z]\d|\d[A-Z]|(?:Rua|Avenida|Travessa|Largo|Praça) "
+#: Upper or lower case ("NW1 6XE", "nw1 6xe"); the letters before the first digit must be a UK
+#: postcode area.
+_POSTCODE = re.compile(
+    r"(?i)\b(?P<area>[A-Z]{1,2})\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2}\b|\bGIR ?0AA\b"
 )
+#: What every address and postcode holds but a Portuguese one, which names its street word:
+#: a digit by a letter ("NW1", "6XE", "221B") or before a word ("42 elm st", "1, Infinite").
+#: One scan, led by a digit, that spares most texts the two patterns.
+_PLACE_HINT = re.compile(r"\d(?:,? ?[A-Za-z]|(?<=[A-Za-z]\d))")
+_PORTUGUESE_STREETS = ("Rua ", "Avenida ", "Travessa ", "Largo ", "Praça ")
 _DIGITS = re.compile(r"\d")
 #: Ranges that name machines of an organisation, not people (RFC 1918, loopback, link-local,
 #: shared address space, ULA); documentation ranges stand for public addresses and count.
@@ -114,12 +158,29 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _iban_valid(text: str) -> bool:
-    compact = text.replace(" ", "")
-    if not 15 <= len(compact) <= 34:
-        return False
+def _iban_end(text: str, start: int, end: int) -> int | None:
+    """Where the IBAN that a match of `_IBAN` at `start` starts ends, or None when it is not
+    one: its country's length decides how much of the match it is (a word after it may have
+    the shape of one more group), and that much must end a word and pass mod-97."""
+    length = IBAN_LENGTHS.get(text[start : start + 2].upper())
+    if length is None:
+        return None
+    taken, stop = 0, start
+    while stop < end and taken < length:
+        taken += text[stop] != " "
+        stop += 1
+    if taken < length or (stop < len(text) and text[stop].isalnum()):
+        return None
+    compact = text[start:stop].replace(" ", "").upper()
     moved = compact[4:] + compact[:4]
-    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+    return stop if int("".join(str(int(c, 36)) for c in moved)) % 97 == 1 else None
+
+
+def _is_version(text: str, start: int, end: int) -> bool:
+    """Whether the dotted quad at `start` is a version number by the words around it."""
+    return bool(
+        _VERSION_BEFORE.search(text, max(0, start - 40), start) or _VERSION_AFTER.match(text, end)
+    )
 
 
 def _personal_ip(text: str) -> bool:
@@ -229,26 +290,28 @@ def _candidates(text: str, regions: tuple[str, ...]) -> Iterator[Finding]:
         for m in _SSN_NAMED.finditer(text):
             yield Finding("ssn", m.start("ssn"), m.end("ssn"), m.group("ssn"))
         for m in _IBAN.finditer(text):
-            if _iban_valid(m.group()):
-                yield Finding("iban", m.start(), m.end(), m.group())
+            stop = _iban_end(text, m.start(), m.end())
+            if stop is not None:
+                yield Finding("iban", m.start(), stop, text[m.start() : stop])
         for m in _CARD.finditer(text):
             compact = re.sub(r"\D", "", m.group())
             if 13 <= len(compact) <= 19 and luhn_valid(compact):
                 yield Finding("card", m.start(), m.end(), m.group())
     if digits >= 4 and "." in text:
         for m in _IPV4.finditer(text):
-            if _personal_ip(m.group()):
+            if _personal_ip(m.group()) and not _is_version(text, m.start(), m.end()):
                 yield Finding("ip_address", m.start(), m.end(), m.group())
     if text.count(":") >= 2:
         for m in _IPV6.finditer(text):
             if _personal_ip(m.group()):
                 yield Finding("ip_address", m.start(), m.end(), m.group())
-    if text.islower() or _PLACE_HINT.search(text) is None:
-        return  # every address and postcode has a capital letter (islower: none in the text)
+    if _PLACE_HINT.search(text) is None and not any(w in text for w in _PORTUGUESE_STREETS):
+        return
     for m in _ADDRESS.finditer(text):
         yield Finding("address", m.start(), m.end(), m.group().rstrip(" ,"))
     for m in _POSTCODE.finditer(text):
-        yield Finding("postcode", m.start(), m.end(), m.group())
+        if m.group("area") is None or m.group("area").upper() in UK_POSTCODE_AREAS:
+            yield Finding("postcode", m.start(), m.end(), m.group())
 
 
 def _ascii_digits(text: str) -> int:

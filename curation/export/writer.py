@@ -43,6 +43,7 @@ from curation.db import Database
 from curation.errors import ValidationError
 from curation.export.lines import BUILDERS, CHECKERS, Method, line_messages, line_tools
 from curation.export.token_stats import TokenStats
+from curation.message_texts import TEXT_KEYS, rewrite_texts
 from curation.model_specs import ModelSpec, ModelTable
 from curation.models import DatasetItem, DatasetVersion, Example, Split
 from curation.personal_data import PersonalDataPolicy
@@ -295,8 +296,9 @@ class _Export:
         return line, tokens
 
     def _written(self, message: dict[str, Any], *, redact: PersonalDataPolicy | None) -> int:
-        """Check one message of a line for secrets and write its text as exported (personal
-        data redacted by `redact`, when given); returns its tokens, framing included."""
+        """Check one message of a line for secrets and write its texts as exported (personal
+        data redacted by `redact`, when given, in each text `message_texts` lists); returns its
+        tokens, framing included."""
         tokens = TOKENS_PER_MESSAGE
         content = message.get("content")
         if type(content) is str and (len(message) == 2 or message.keys() <= _PLAIN_KEYS):
@@ -334,6 +336,9 @@ class _Export:
                         value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                     )
                     self._refuse_secrets(text, f"{key} of a {message['role']} message")
+                    if redact is not None and key in TEXT_KEYS:
+                        # refusal, and the arguments of calls: read by the model like content
+                        value = message[key] = rewrite_texts({key: value}, redact.redact)[key]
                 tokens += value_tokens(key, value, self.count)
         return tokens
 
