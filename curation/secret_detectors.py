@@ -15,7 +15,8 @@ text, so a line is handed to them only when it holds what their token patterns n
 12 or more token characters with a digit or a capital inside, or a URL with credentials
 (secret-named assignments and URL credentials are tuneloop's own rules' job too, so nothing
 is lost when the keyword plugin does not see a line). Plugins report secret values, not
-places; each value is located in its line (every occurrence) to be redacted.
+places; each value is located in its line (every occurrence) and widened to the whole token
+it sits in (some plugins report only part of one) to be redacted.
 """
 
 from __future__ import annotations
@@ -66,6 +67,20 @@ def _gated(line: str) -> bool:
     return False
 
 
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _whole_token(line: str, start: int, end: int) -> tuple[int, int]:
+    """A reported value widened to the whole token it sits in. Some plugins report only part
+    of a token: the Discord one the first 27 characters of a current token's last part, the
+    GitLab one (its prefix is a capture group) just `glft`; the rest is the secret too."""
+    while start > 0 and line[start - 1] in _WORD_CHARS and line[start] in _WORD_CHARS:
+        start -= 1
+    while end < len(line) and line[end] in _WORD_CHARS and line[end - 1] in _WORD_CHARS:
+        end += 1
+    return start, end
+
+
 def _references(value: str) -> bool:
     """A value that names a secret rather than holding it (a template or a variable)."""
     from detect_secrets.filters.heuristic import (
@@ -93,5 +108,6 @@ def detector_findings(text: str, runs: bytes | None = None) -> Iterator[tuple[st
                         continue
                     kind = _kind(plugin.secret_type)
                     for found in re.finditer(re.escape(value), line):
-                        yield kind, offset + found.start(), offset + found.end()
+                        start, end = _whole_token(line, found.start(), found.end())
+                        yield kind, offset + start, offset + end
         offset += len(line)

@@ -94,6 +94,154 @@ VARIATIONS: list[tuple[str, str]] = [
     ("redis-cli -h cache -a Xk29fjs83 ping", "Xk29fjs83"),
     ("curl -u admin:S3cret! https://jenkins.internal/api", "S3cret!"),
     ("curl --user=ci:hunter2token https://nexus.internal", "hunter2token"),
+    # Slack browser session: client token and its URL-encoded `d` cookie.
+    ("xoxc-1234567890-1234567890-1234567890-abcdef0123456789", "1234567890-abcdef0123456789"),
+    ("devtools says xoxc-2345678901-3456789012-4567-0f1e2d3c4b5a6978", "0f1e2d3c4b5a6978"),
+    ("cookie d=xoxd-AbCdEf0123456789%2FgHiJkLmN%2BoPqRsTuV%3D; d-s=1700", "gHiJkLmN%2BoPqRsTuV"),
+    # .netrc and .pgpass lines.
+    ("machine api.example.com login bob password S3cretNetrc!", "S3cretNetrc!"),
+    ("~/.netrc:\nmachine git.corp.example\n  login ci-bot\n  password gh0stRider\n", "gh0stRider"),
+    ("default login anonymous password guestpassword", "guestpassword"),
+    ("machine ftp.example.org password Ftp-Pass-42", "Ftp-Pass-42"),
+    ("db.internal:5432:app:appuser:PgPassLine99", "PgPassLine99"),
+    ("my ~/.pgpass has\n*:5432:*:replicator:plainwordpass\nin it", "plainwordpass"),
+    ("localhost:*:shop:shop_rw:Pa\\:ss99word", "ss99word"),
+    # kubeconfig and Kubernetes: base64 private keys (not certificates), tokens.
+    (
+        "client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFcEFJQkFBS0NBUUVB",
+        "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFcEFJQkFBS0NBUUVB",
+    ),
+    ('"client-key-data": "LS0tLS1CRUdJTiBS"', "LS0tLS1CRUdJTiBS"),
+    (
+        "tls.key: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCk1IY0NBUUVFSUFiQ2RFZg==",
+        "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCk1IY0NBUUVFSUFiQ2RFZg",
+    ),
+    ("users:\n- name: admin\n  user:\n    token: kube-t0ken-abc123xyz", "kube-t0ken-abc123xyz"),
+    # Token formats by prefix.
+    ("dapi0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+    ("databricks token dapi9f8e7d6c5b4a39281706f5e4d3c2b1a0-2", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+    ("GOCSPX-AbCdEfGhIjKlMnOpQrStUvWxYz01", "AbCdEfGhIjKlMnOpQrStUvWxYz01"),
+    ("oauth client GOCSPX-9z8Y7x6W5v4U3t2S1r0QpOnMlK for the app", "9z8Y7x6W5v4U3t2S1r0QpOnMlK"),
+    ("GR1348941AbCdEfGhIjKlMnOpQrSt", "AbCdEfGhIjKlMnOpQrSt"),
+    ("runner register --token GR1348941Zz9Yy8Xx7Ww6Vv5Uu4Tt3", "Zz9Yy8Xx7Ww6Vv5Uu4Tt3"),
+    ("glft-AbCdEfGhIjKlMnOpQrSt", "AbCdEfGhIjKlMnOpQrSt"),
+    ("feed glsoat-Q1w2E3r4T5y6U7i8O9p0As", "Q1w2E3r4T5y6U7i8O9p0As"),
+    ("glrt-t1_Ab3dEf6hIj9lMn2pQr5tUv", "Ab3dEf6hIj9lMn2pQr5tUv"),
+    ("glagent-" + "Kq7" * 17, "Kq7" * 17),
+    ("glimt-0a1b2c3d4e5f6g7h8i9j0k1l2", "0a1b2c3d4e5f6g7h8i9j0k1l2"),
+    ("shpat_0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+    ("shopify 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", "fedcba9876543210fedcba9876543210"),
+    (
+        "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 and 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",
+        "ffeeddccbbaa99887766554433221100",
+    ),
+    (
+        "hvs.CAESIAbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefGh",
+        "CAESIAbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefGh",
+    ),
+    ("VAULT_TOKEN hvb.AAAAAQJz0zBvWUNOIKTkDhY4aB5bCdEf", "AAAAAQJz0zBvWUNOIKTkDhY4aB5bCdEf"),
+    (
+        "groq gsk_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefGhIjKlMnOp",
+        "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefGhIjKlMnOp",
+    ),
+    (
+        "notion secret_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefG",
+        "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefG",
+    ),
+    (
+        "ntn_123456789012AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ab",
+        "123456789012AbCdEfGhIjKlMnOpQrStUvWxYz",
+    ),
+    (
+        "postman PMAK-0123456789abcdef01234567-0123456789abcdef0123456789abcdef01",
+        "0123456789abcdef0123456789abcdef01",
+    ),
+    (
+        "sntrys_eyJpYXQiOjE2ODAwMDAwMDB9_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd",
+        "eyJpYXQiOjE2ODAwMDAwMDB9",
+    ),
+    ("sntryu_" + "0a1b2c3d" * 8, "0a1b2c3d" * 8),
+    ("glsa_AbCdEfGhIjKlMnOpQrStUvWxYz012345_0123abcd", "AbCdEfGhIjKlMnOpQrStUvWxYz012345"),
+    (
+        "grafana cloud glc_eyJvIjoiMTIzNDU2IiwibiI6InN0YWNrIiwiayI6IkFiQ2QifQ==",
+        "eyJvIjoiMTIzNDU2IiwibiI6InN0YWNrIiwiayI6IkFiQ2QifQ",
+    ),
+    (
+        "jira ATATT3xFfGF0AbCdEfGhIjKlMnOpQrStUvWxYz0123456789=ABCDEF01",
+        "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    ),
+    ("pul-0123456789abcdef0123456789abcdef01234567", "0123456789abcdef0123456789abcdef01234567"),
+    (
+        "Authorization: SSWS 00abcDEF0123456789abcdefGHIJKLmnopQRSTuvwx",
+        "00abcDEF0123456789abcdefGHIJKLmnopQRSTuvwx",
+    ),
+    (
+        "okta key SSWS 00QcT8Cx9bM2nL7kJ4hG1fD6sA3zX5vB0nM8qW2eYz",
+        "00QcT8Cx9bM2nL7kJ4hG1fD6sA3zX5vB0nM8qW2eYz",
+    ),
+    ("AGE-SECRET-KEY-1" + "QYQSZQGPQ" * 6 + "YQSZ", "QYQSZQGPQ" * 6),
+    # Discord: a current-format bot token taken whole, webhooks.
+    (
+        "bot MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.Qw3rTy7uIoP9aSdFgHjKlZxCvBnM1234567zZq",
+        "M1234567zZq",
+    ),
+    (
+        "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA.GxYzAb.Pq9rSt8uVw7xYz6AbC5dEf4GhI3jKl2MnO1pQr",
+        "MnO1pQr",
+    ),
+    (
+        "https://discord.com/api/webhooks/123456789012345678/"
+        "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEfGhIjKlMnOpQrStUvWxYz01",
+        "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEfGhIjKlMnOpQrStUvWxYz01",
+    ),
+    (
+        "hook https://discordapp.com/api/webhooks/987654321098765432/Zy9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1",
+        "Zy9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1",
+    ),
+    ("<https://canary.discord.com/api/v10/webhooks/111/tok3n_AbCdEfGhIjKlMnOp>", "tok3n_AbCd"),
+    # Sentry DSN: the key is the userinfo.
+    ("dsn https://abc123@o123.ingest.sentry.io/456", "abc123@"),
+    (
+        "SENTRY_DSN https://abc123def4567890abc123def4567890@o99.ingest.us.sentry.io/4507",
+        "abc123def4567890abc123def4567890",
+    ),
+    ("https://0f1e2d3c4b5a69788796a5b4c3d2e1f0@errors.corp.example/12", "0f1e2d3c4b5a6978"),
+    # Twilio: a bare hex auth token next to the word Twilio.
+    ("twilio auth 0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+    (
+        "Twilio SID AC0123456789abcdef0123456789abcdef, "
+        "auth token f0e1d2c3b4a5968778695a4b3c2d1e0f",
+        "f0e1d2c3b4a5968778695a4b3c2d1e0f",
+    ),
+    ("TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+    # Docker's config.json: base64 of user:password.
+    ('"auth": "dXNlcjpwYXNzd29yZA=="', "dXNlcjpwYXNzd29yZA=="),
+    (
+        '{"auths": {"registry.example.com": {"auth": "Ym9iOlMzY3JldFJlZ2lzdHJ5"}}}',
+        "Ym9iOlMzY3JldFJlZ2lzdHJ5",
+    ),
+    (
+        '{\\"auths\\":{\\"ghcr.io\\":{\\"auth\\":\\"Y2k6Z2gwLVJlZ2ktUGFzcw==\\"}}}',
+        "Y2k6Z2gwLVJlZ2ktUGFzcw",
+    ),
+    # Passwords in URLs holding / + = @ #: the userinfo ends at the last @ before the host.
+    ("mongodb://root:Ab/cd+ef=@mongo:27017", "Ab/cd+ef="),
+    ("postgres://app:p@ss#w0rd!@db.internal/app", "ss#w0rd!"),
+    ("<redis://default:x/y@z#1q@cache.internal:6379>", "z#1q"),
+    ("amqps://svc:Tr1cky/Pass=word@mq.internal/vhost", "Tr1cky"),
+    # Said in prose: after a colon, and quoted with a space.
+    ("The password is: tiger-Lily7", "tiger-Lily7"),
+    ("the passcode was:4417-Zulu", "4417-Zulu"),
+    ("the password is 'Bl4ck Cat'", " Cat'"),
+    ('The Wi-Fi password is "Purple Monkey Dishwasher"', "Monkey Dishwasher"),
+    ("my password is 'correct horse battery'", "horse battery"),
+    # Line breaks escaped in pasted JSON, or by a log line's %r.
+    (
+        '{"notes": "rotate weekly\\ndapi00112233445566778899aabbccddeeff"}',
+        "00112233445566778899aabbcc",
+    ),
+    ('"config": "[db]\\nmachine db login u password pl41nNetrc\\n"', "pl41nNetrc"),
+    ("note for later:\nmy pw is sunshine, thanks", "sunshine"),
 ]
 
 

@@ -87,6 +87,9 @@ _FRAGMENTS = st.sampled_from(
         "aB3dE6gH9", "0123456789", "ABCDEFGHIJKLMNOP", "abcdefghijklmnopqrstuvwxyz",
         " is ", "://", "@", '"', "api_key", "secret", "token", "4111 1111 1111 1111",
         "cvv ", "-----BEGIN PRIVATE KEY-----", "Authorization: ", "AccountKey=", "Q~",
+        "machine ", " login ", " password ", ":5432:", ":", "'", "twilio ", "GR1348941",
+        "discord.com/api/webhooks/1/", "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t", '"auth": "',
+        "Ym9iOnB3", "https://", "sentry.io/1", "xoxd-", "glft-", "SSWS ",
     ]
 )  # fmt: skip
 
@@ -147,6 +150,23 @@ def test_every_field_case_and_variation_is_redacted(name: str, text: str, secret
         "mysql -u root -p shop",
         "curl -u $USER:$TOKEN https://api.example",
         "Log in with -u your.name, then -p when asked.",
+        "Our machine learning login page is down again.",
+        "By default login shells read ~/.profile, and the default password policy applies.",
+        "Turn on auth 2 factor: twilio sends the code by SMS.",
+        "Edit secret_santa_list.xlsx and secret_key_rotation_schedule before Friday.",
+        "The installer's md5 is 0123456789abcdef0123456789abcdef, as on the download page.",
+        "client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUM=",
+        "The password is: reset it in the portal.",
+        "The secret is 'practice', said the trainer.",
+        "Open http://localhost:8000/users/@me or https://www.npmjs.com/package/@scope/pkg",
+        "Join us at https://discord.com/invite/fernhill and https://discord.com/channels/1/2",
+        "Mirror: https://bob@mirror.example.org/pub/12",
+        "Reach the router at fe80:0:0:0:1 or 2001:4860:4860:0:0:0:0:8888 over IPv6.",
+        "ERROR:2026:billing:retry:timeout while connecting to the ledger",
+        "The time was 10:30:00:120 on 2026:11:30.",
+        '{"auth": "none", "auths": {}}',
+        "Ask the dapi team about the shpat_ prefix and hvs. tokens.",
+        "machine api.example.com login bob password ${NETRC_PASSWORD}",
     ],
 )
 def test_help_desk_prose_code_and_personal_data_are_not_secrets(prose: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, NoReturn
@@ -29,11 +29,22 @@ errors = Console(stderr=True, emoji=False)
 
 class SecretRedactingFilter(logging.Filter):
     """Redacts secrets from a record's message (and its traceback text) before a handler
-    writes it, so no log line carries one, whatever the code that logged it."""
+    writes it, so no log line carries one, whatever the code that logged it. String arguments
+    are redacted before they are formatted too: `%r` escapes line breaks and quotes, and a
+    secret that spans lines (a netrc entry) is found in the text, not in its repr."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from curation.scrub import redact_secrets
 
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_secrets(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        elif isinstance(record.args, Mapping):
+            record.args = {
+                key: redact_secrets(arg) if isinstance(arg, str) else arg
+                for key, arg in record.args.items()
+            }
         message = record.getMessage()
         cleaned = redact_secrets(message)
         if cleaned != message:
