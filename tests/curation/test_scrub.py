@@ -64,10 +64,11 @@ def test_overlapping_matches_keep_the_most_specific_kind() -> None:
 def _full_scan(text: str) -> list[tuple[str, int, int]]:
     """The reference: every rule's pattern at every place in the text (no hints, no gates), spans
     and validity as find_secrets takes them, overlaps merged as it merges them."""
-    from curation.scrub import _SECRET_RULES, SecretFinding, _merged, _span
+    from curation.scrub import SecretFinding, _merged, _span
+    from curation.secret_rules import SECRET_RULES
 
     found = []
-    for rule in _SECRET_RULES:
+    for rule in SECRET_RULES:
         if rule.anchored and rule.hints:  # tried at every position, overlapping ones too
             matches = [rule.pattern.match(text, at) for at in range(len(text))]
         else:
