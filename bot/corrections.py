@@ -44,7 +44,7 @@ def open_correction(
         exchange = deps.store.capture.exchange(exchange_id)
     except NotFoundError:
         exchange = None
-    if exchange is None or not exchange.status.has_reply or not exchange.reply:
+    if exchange is None or not exchange.has_reply or not exchange.reply:
         view = not_correctable_modal("That answer can't be corrected: it has no recorded reply.")
     elif not is_member(client, exchange.channel_id, user):
         view = not_correctable_modal(NOT_IN_CONVERSATION)

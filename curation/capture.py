@@ -102,6 +102,12 @@ def claim_statement(dialect_name: str) -> Insert:
 _UPDATE_EXCHANGE = update(_EXCHANGES).where(_EXCHANGES.c.id == bindparam("exchange_id"))
 #: The same for the reply path's writes, which must never bring a deleted question back.
 _UPDATE_LIVE_EXCHANGE = _UPDATE_EXCHANGE.where(_EXCHANGES.c.status != ExchangeStatus.DELETED)
+#: A reply shown whole: only while it is still being shown (pending) or kept (unsent) and this
+#: replica (`holder`) holds its claim. Prebuilt: it runs once per message.
+_MARK_DELIVERED = _UPDATE_EXCHANGE.where(
+    _EXCHANGES.c.status.in_((ExchangeStatus.PENDING.value, ExchangeStatus.UNSENT.value)),
+    _EXCHANGES.c.claimed_by == bindparam("holder"),
+)
 #: Attempts at a claim whose id collides with a stored row (the sequence is moved past the
 #: data between attempts; another process may be doing the same).
 _CLAIM_ATTEMPTS = 3
@@ -268,11 +274,13 @@ class Capture:
         """Store the reply of a claimed exchange. False (and nothing stored) when its
         question was deleted meanwhile: the reply must not be shown either.
 
-        `delivering`: the reply is about to be shown in Slack. It is stored as unsent, still
-        claimed by this replica, until `mark_delivered`: if the process dies in between, the
-        recovery sweep of another replica (or of the next start) delivers it rather than
-        leave it half shown or unseen. `message_ts`: the messages of it Slack shows already
-        (a long streamed reply), which such a delivery rewrites instead of repeating."""
+        `delivering`: the reply is about to be shown in Slack. It is stored, and the exchange
+        stays pending (claimed by this replica) until `mark_delivered`: if the process dies in
+        between, the recovery sweep of another replica (or of the next start) finds a pending
+        exchange with its reply and delivers that, rather than leave it half shown or unseen
+        (or ask the model again). `message_ts`: the messages of it Slack shows already (a
+        long streamed reply), which such a delivery rewrites instead of repeating. (Its status
+        changes once, as before: the counts' triggers and the partial indexes do no more.)"""
         values: dict[str, Any] = {}
         if len(message_ts) > 1:
             values["reply_message_ts"] = list(message_ts)
@@ -284,10 +292,10 @@ class Capture:
             prompt_tokens=answer.prompt_tokens,
             completion_tokens=answer.completion_tokens,
             latency_ms=answer.latency_ms,
-            status=ExchangeStatus.UNSENT if delivering else ExchangeStatus.ANSWERED,
             error=None,
             answered_at=utcnow(),
             **values,
+            **({} if delivering else {"status": ExchangeStatus.ANSWERED}),
         )
 
     def fail_exchange(
@@ -365,11 +373,11 @@ class Capture:
     def mark_delivered(
         self, exchange_id: int, reply_ts: str | None, message_ts: Sequence[str] = ()
     ) -> bool:
-        """An unsent reply this replica holds is shown whole in Slack: it is answered, with
-        the ts of the message that carries its controls (`reply_ts`, kept as stored when
-        None) and, for a reply in several messages, every one of them (`message_ts`, oldest
-        first); a notice left meanwhile is gone. False (nothing written) when it was not
-        this replica's to deliver any more (taken over, deleted, given up)."""
+        """A reply this replica holds (being shown, or unsent) is shown whole in Slack: it is
+        answered, with the ts of the message that carries its controls (`reply_ts`, kept as
+        stored when None) and, for a reply in several messages, every one of them
+        (`message_ts`, oldest first); a notice left meanwhile is gone. False (nothing written)
+        when it was not this replica's to deliver any more (taken over, deleted, given up)."""
         values: dict[str, Any] = {
             "status": ExchangeStatus.ANSWERED,
             "reply_message_ts": list(message_ts) if len(message_ts) > 1 else None,
@@ -377,8 +385,9 @@ class Capture:
         }
         if reply_ts is not None:
             values["reply_ts"] = reply_ts
+        params = {"exchange_id": exchange_id, "holder": self.replica_id, **values}
         with self._db.statements() as connection:
-            changed = connection.execute(self._held_unsent(exchange_id).values(**values)).rowcount
+            changed = connection.execute(_MARK_DELIVERED, params).rowcount
         return changed == 1
 
     def _update_live(self, exchange_id: int, **values: Any) -> bool:
@@ -475,7 +484,7 @@ class Capture:
         """
         with self._db.session() as session:
             exchange = self._get(session, exchange_id)
-            if not exchange.status.has_reply:
+            if not exchange.has_reply:
                 raise ValidationError(f"exchange {exchange_id} has no reply to give feedback on")
             feedback = Feedback(exchange_id=exchange_id, user_id=user_id, kind=kind)
             refusal = _insert_unique(session, feedback)

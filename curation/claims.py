@@ -10,10 +10,10 @@ is dead:
 - it has no row (it stopped, or never registered: a command line import) and the claim itself
   is older than the timeout.
 
-The same rule finds unsent exchanges (answered, the reply not yet shown whole: Slack would not
-take it, or the replica died while showing it) whose replica died before delivering them, so
-that another replica, or the next start, delivers them
-(`Claims.abandoned(status=ExchangeStatus.UNSENT)`).
+A pending exchange may hold its reply already: its replica died while showing it (see
+`Capture.complete_exchange`). The same rule finds unsent exchanges (answered, but Slack would
+not take the reply) whose replica died before delivering them, so that another replica, or
+the next start, delivers them (`Claims.abandoned(status=ExchangeStatus.UNSENT)`).
 
 A replica's own claims are never abandoned in its own eyes. Everything is judged in the
 database, so replicas on several hosts agree on SQLite and PostgreSQL alike; each judges by

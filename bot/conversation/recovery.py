@@ -7,10 +7,11 @@ replica wins each) and answers it in its thread from the stored prompt, on the r
 A question older than `answer_within` gets an apology instead: an answer an hour late to a
 question the person may have solved or asked again would only confuse.
 
-The same sweep finds unsent exchanges (the reply is stored, not yet shown whole: Slack would
-not take it, or the replica died while showing it) whose replica died with them undelivered:
-it takes each over (fenced like a pending claim: one replica wins) and delivers the kept
-reply, once. One older than
+A pending exchange whose reply is stored already (its replica died while showing it) is not
+answered again: its reply is delivered as a kept one, below. The same sweep finds unsent
+exchanges (the reply is stored, Slack would not take it) whose replica died with their later
+deliveries still scheduled: it takes each over (fenced like a pending claim: one replica wins)
+and delivers the kept reply, once. One older than
 `answer_within`, or whose later deliveries (`DeliveryOptions.redeliver_after_s`, counted in
 the store) are spent, is given up with one log line and the thread's notice says so.
 """
@@ -28,7 +29,7 @@ from bot.conversation.responder import Responder
 from bot.replies import Outcome
 from curation.capture import Capture
 from curation.claims import Replicas
-from curation.models import ExchangeStatus
+from curation.models import Exchange, ExchangeStatus
 
 log = logging.getLogger("tuneloop.bot.recovery")
 
@@ -102,17 +103,39 @@ class Recovery:
                     f"abandoned by replica {abandoned.claimed_by} and found "
                     f"{int(age.total_seconds())} s after it was asked: apologised instead"
                 )
+            exchange = self._capture.exchange(abandoned.exchange_id)
+            if exchange.reply is not None:
+                # Its replica died while showing the reply: deliver that, as a kept one.
+                under_way.append(self._deliver_kept(exchange, abandoned.claimed_by, too_old))
+                continue
             log.warning(
                 "exchange %s was left unanswered by replica %s; %s",
                 abandoned.exchange_id,
                 abandoned.claimed_by,
                 "apologising" if too_old else "answering it",
             )
-            exchange = self._capture.exchange(abandoned.exchange_id)
             under_way.append(self._responder.resume(self._client, exchange, too_old=too_old))
         under_way += self._sweep_unsent()
         self._replicas.forget_dead(rules.timeout * FORGET_AFTER_TIMEOUTS)
         return under_way
+
+    def _deliver_kept(
+        self, exchange: Exchange, replica: str, too_old: str | None
+    ) -> Future[Outcome | None]:
+        """A pending exchange taken over with its reply stored: its replica died while showing
+        it. The reply becomes unsent (with the messages Slack already shows, to be rewritten)
+        and is delivered, or given up, as any kept reply: the model is not asked again."""
+        log.warning(
+            "the reply to exchange %s was being shown by replica %s when it died; delivering it",
+            exchange.id,
+            replica,
+        )
+        shown = exchange.reply_message_ts or ([exchange.reply_ts] if exchange.reply_ts else [])
+        self._capture.mark_unsent(
+            exchange.id, error=f"replica {replica} died while showing it", message_ts=shown
+        )
+        kept = self._capture.exchange(exchange.id)
+        return self._responder.redeliver(self._client, kept, too_old=too_old)
 
     def _sweep_unsent(self) -> list[Future[Outcome | None]]:
         """Take over every unsent reply whose replica died (its timers for later deliveries

@@ -6,11 +6,11 @@ Secrets in the thread are redacted before the prompt is stored or sent to the mo
 Order matters. The exchange is claimed before the model is called, so a retried or duplicated
 delivery of the same message is refused by the store's unique constraints and never answered
 twice. The reply is recorded before its feedback controls appear, so a click always finds it;
-it is recorded as unsent (still claimed) until Slack shows it whole, and answered then, so a
-process that dies between the two leaves it to another replica's recovery sweep, which shows
-it, instead of a reply half shown or never seen. A model failure is recorded (the question is
-kept) and apologised for. Slack's status call runs beside the model call (the sink decides
-how), not before it.
+the exchange stays pending (still claimed) until Slack shows the reply whole, and is answered
+then, so a process that dies between the two leaves it to another replica's recovery sweep,
+which shows the stored reply, instead of a reply half shown or never seen. A model failure is
+recorded (the question is kept) and apologised for. Slack's status call runs beside the model
+call (the sink decides how), not before it.
 """
 
 from __future__ import annotations

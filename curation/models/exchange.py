@@ -21,17 +21,8 @@ class ExchangeStatus(enum.StrEnum):
     PENDING = "pending"  # claimed: the model is being asked
     ANSWERED = "answered"
     FAILED = "failed"  # the model failed, or Slack never took the reply; all is still kept
-    #: Answered, and its reply not yet shown whole: being shown now, or Slack would not take
-    #: it yet and a later delivery is due. Either way the replica holding the claim delivers
-    #: it; if that replica dies, another one's recovery sweep does.
-    UNSENT = "unsent"
+    UNSENT = "unsent"  # answered, but Slack would not take the reply yet: deliver it later
     DELETED = "deleted"  # the question was deleted in Slack: a tombstone, its text is gone
-
-    @property
-    def has_reply(self) -> bool:
-        """A reply is stored for people to give feedback on or correct: shown, being shown,
-        or kept for a later delivery."""
-        return self in (ExchangeStatus.ANSWERED, ExchangeStatus.UNSENT)
 
 
 class Exchange(Base):
@@ -107,6 +98,15 @@ class Exchange(Base):
         if self.notice_ts:
             shown.append(self.notice_ts)
         return shown
+
+    @property
+    def has_reply(self) -> bool:
+        """A reply is stored for people to give feedback on or correct: shown (answered),
+        kept for a later delivery (unsent), or being shown now (still pending, its reply
+        stored: see `Capture.complete_exchange`)."""
+        if self.status is ExchangeStatus.PENDING:
+            return self.reply is not None
+        return self.status in (ExchangeStatus.ANSWERED, ExchangeStatus.UNSENT)
 
     @property
     def question(self) -> str:

@@ -271,7 +271,9 @@ def test_an_answer_whose_process_died_while_showing_it_is_shown_by_the_sweep(
     said = first.ask("How do I book leave?")
     first.settle()
     [exchange] = first.exchanges()
-    assert exchange.status is ExchangeStatus.UNSENT and exchange.reply == scripted.reply
+    # Stored, still claimed and pending: not answered until Slack has shown it whole.
+    assert exchange.status is ExchangeStatus.PENDING and exchange.reply == scripted.reply
+    assert exchange.has_reply  # a click on controls drawn just before the end is taken
     shown = first.ws.bot_replies(said.channel, said.ts, finished=False)
     assert len(shown) == (1 if streaming else 0)  # the stream's message, left open
     monkeypatch.undo()

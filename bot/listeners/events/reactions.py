@@ -33,7 +33,7 @@ def reaction_listener(deps: Deps) -> Callable[..., None]:
         if kind is None or item.get("type") != "message":
             return
         exchange = deps.store.capture.exchange_by_reply(item["channel"], item["ts"])
-        if exchange is None or not exchange.status.has_reply:
+        if exchange is None or not exchange.has_reply:
             return
         try:
             deps.store.capture.add_feedback(exchange.id, event["user"], kind)
