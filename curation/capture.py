@@ -56,6 +56,14 @@ class ConversationRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Reply:
+    """A stored reply of the bot's: its exchange and text."""
+
+    exchange_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     reply: str
     model: str
@@ -448,6 +456,24 @@ class Capture:
                     Exchange.channel_id == channel_id, Exchange.reply_ts == reply_ts
                 )
             )
+
+    def thread_replies(self, team_id: str, channel_id: str, thread_ts: str) -> dict[str, Reply]:
+        """The bot's replies in this thread as stored (the model's text, secrets redacted), by
+        the ts of every Slack message that shows one: a thread read back from Slack gives the
+        text as posted (pages of a long reply, links rewritten) and escaped as Slack escapes."""
+        key = ConversationRef(channel_id, thread_ts, thread_ts, "", team_id).thread_key
+        shown = (ExchangeStatus.ANSWERED, ExchangeStatus.UNSENT)
+        query = select(
+            Exchange.id, Exchange.reply, Exchange.reply_ts, Exchange.reply_message_ts
+        ).where(Exchange.thread_key == key, Exchange.status.in_(shown))
+        replies: dict[str, Reply] = {}
+        with self._db.read_session() as session:
+            for exchange_id, reply, reply_ts, message_ts in session.execute(query):
+                if reply is None:
+                    continue
+                for ts in [*(message_ts or ()), *([reply_ts] if reply_ts else [])]:
+                    replies[ts] = Reply(exchange_id, reply)
+        return replies
 
     def thread_has_exchange(self, team_id: str, channel_id: str, thread_ts: str) -> bool:
         """Whether the bot already answered in this thread (then no mention is needed)."""

@@ -30,7 +30,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.ids import APOLOGY_EVENT
-from bot.blocks.markdown import MARKDOWN_LIMIT, slack_links_to_markdown
+from bot.blocks.markdown import MARKDOWN_LIMIT, settled_length, slack_links_to_markdown
 from bot.blocks.reply import fallback_text, notes_block, page_blocks, reply_controls, reply_pages
 from bot.conversation.rate_limits import RateLimitBudget
 from bot.conversation.status import DeferredStatus, DelayedCalls
@@ -118,14 +118,6 @@ class DeliveryOptions:
     #: counted in the store (a replica that takes it over after a restart goes on counting);
     #: once they are spent the reply is given up (kept in the store as failed).
     redeliver_after_s: tuple[float, ...] = (30.0, 120.0, 600.0, 1800.0)
-
-
-def _stable_end(text: str) -> int:
-    """How much of the rendered text later text cannot change: all but a last line that may
-    still be completing a Slack link (`<url|label>`) or an inline code span."""
-    last_line = text.rfind("\n") + 1
-    tail = text[last_line:]
-    return last_line if ("<" in tail or "`" in tail) else len(text)
 
 
 class SlackReplySink:
@@ -342,8 +334,8 @@ class SlackReplySink:
         it ends that short, `finish` posts it whole and no stream is opened at all."""
         if len(self._text) - self._sent < self._options.buffer_chars:
             return  # too little new text to send (rendering only ever adds characters)
-        rendered = slack_links_to_markdown(self._text)
-        new = rendered[self._sent : _stable_end(rendered)]
+        rendered = slack_links_to_markdown(self._text[: settled_length(self._text)])
+        new = rendered[self._sent :]
         if len(new) < self._options.buffer_chars:
             return
         self._status.settle()

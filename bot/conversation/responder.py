@@ -148,6 +148,9 @@ class Responder:
             bot_user_id=question.bot_user_id,
             max_messages=self._history_messages,
             readable=lambda text: self._names.readable(client, text),
+            own_replies=lambda: self._stored(
+                self._capture.thread_replies, question.team_id, channel, thread_root(event)
+            ),
         )
         files = event.get("files") or []
         attachments = self._files.read(client.token, files) if files else Attachments()
