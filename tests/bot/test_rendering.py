@@ -119,8 +119,9 @@ def test_the_bots_earlier_answer_is_its_turn_as_the_model_wrote_it(
     bot.replies(first)
     bot.settle()
     scripted.reply = "Yes."
+    shown = len(bot.ws.bot_replies(first.channel, first.ts))  # counted before asking again
     bot.ask("And in Markdown?", thread_ts=first.ts)
-    bot.replies(first, count=len(bot.ws.bot_replies(first.channel, first.ts)) + 1)
+    bot.replies(first, count=shown + 1)
     bot.settle()
     sent = [m for m in scripted.requests[1]["messages"] if m["role"] == "assistant"]
     assert sent == [{"role": "assistant", "content": answer}]
