@@ -114,7 +114,17 @@ def test_golden_is_eval_forever(db) -> None:
 
 
 @given(st.text(min_size=1), st.text(min_size=1))
-def test_content_hash_ignores_whitespace_layout(question: str, target: str) -> None:
+def test_content_hash_ignores_blank_lines_around_a_text_and_whitespace_after_it(
+    question: str, target: str
+) -> None:
     messages = [{"role": "user", "content": question}]
-    spaced = [{"role": "user", "content": f"  {question}  "}]
+    spaced = [{"role": "user", "content": f"\n \n{question}  \n"}]
     assert content_hash(messages, target) == content_hash(spaced, f"\n{target}\t")
+
+
+@given(st.text(alphabet=st.characters(exclude_characters="\n\r"), min_size=1))
+def test_content_hash_ignores_the_indentation_of_a_one_line_text(line: str) -> None:
+    """A one-line text's indentation is against nothing; a longer text's first line's is
+    content (`test_a_correction_that_only_changes_whitespace_is_a_new_answer`)."""
+    messages = [{"role": "user", "content": "Q?"}]
+    assert content_hash(messages, line) == content_hash(messages, f"   {line}")
