@@ -122,7 +122,7 @@ def test_content_hash_ignores_blank_lines_around_a_text_and_whitespace_after_it(
     assert content_hash(messages, target) == content_hash(spaced, f"\n{target}\t")
 
 
-@given(st.text(alphabet=st.characters(exclude_characters="\n\r"), min_size=1))
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\n\r"), min_size=1))
 def test_content_hash_ignores_the_indentation_of_a_one_line_text(line: str) -> None:
     """A one-line text's indentation is against nothing; a longer text's first line's is
     content (`test_a_correction_that_only_changes_whitespace_is_a_new_answer`)."""
